@@ -1,0 +1,98 @@
+-- Firewatch core schema: incidents fed by Alertmanager, their alerts and timeline,
+-- users, sessions and API tokens. All timestamps are unix milliseconds, UTC.
+
+CREATE TABLE incidents (
+    id               INTEGER PRIMARY KEY,
+    title            TEXT    NOT NULL,
+    description      TEXT    NOT NULL DEFAULT '',
+    status           TEXT    NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),
+    severity         TEXT    NOT NULL CHECK (severity IN ('P0', 'P1', 'P2', 'P3', 'P4')),
+    service          TEXT    NOT NULL DEFAULT '',
+    source           TEXT    NOT NULL CHECK (source IN ('alertmanager', 'manual', 'slo')),
+    group_key        TEXT,
+    runbook_url      TEXT,
+    assignee         TEXT,
+    commander        TEXT,
+    created_by       TEXT    NOT NULL DEFAULT '',
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    acknowledged_at  INTEGER,
+    acknowledged_by  TEXT,
+    resolved_at      INTEGER,
+    resolved_by      TEXT,
+    alert_count      INTEGER NOT NULL DEFAULT 0,
+    firing_count     INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Newest-first listing, optionally filtered by status and/or severity.
+CREATE INDEX incidents_status_id   ON incidents (status, id);
+CREATE INDEX incidents_severity_id ON incidents (severity, id);
+-- The incident that an Alertmanager group currently belongs to is the newest one with its key.
+CREATE INDEX incidents_group_key   ON incidents (group_key, id) WHERE group_key IS NOT NULL;
+-- Retention deletes old resolved incidents.
+-- Response statistics over recent incidents.
+CREATE INDEX incidents_created_at  ON incidents (created_at);
+CREATE INDEX incidents_resolved_at ON incidents (resolved_at) WHERE resolved_at IS NOT NULL;
+
+CREATE TABLE alerts (
+    id             INTEGER PRIMARY KEY,
+    incident_id    INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    fingerprint    TEXT    NOT NULL,
+    status         TEXT    NOT NULL CHECK (status IN ('firing', 'resolved')),
+    alertname      TEXT    NOT NULL DEFAULT '',
+    severity       TEXT    NOT NULL,
+    labels         TEXT    NOT NULL,  -- JSON object
+    annotations    TEXT    NOT NULL,  -- JSON object
+    starts_at      INTEGER NOT NULL,
+    ends_at        INTEGER,
+    generator_url  TEXT    NOT NULL DEFAULT '',
+    first_seen_at  INTEGER NOT NULL,
+    last_seen_at   INTEGER NOT NULL,
+    UNIQUE (incident_id, fingerprint)
+) STRICT;
+
+CREATE TABLE timeline (
+    id           INTEGER PRIMARY KEY,
+    incident_id  INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+    at           INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    actor        TEXT    NOT NULL,
+    message      TEXT    NOT NULL,
+    details      TEXT    -- JSON, optional
+) STRICT;
+CREATE INDEX timeline_incident ON timeline (incident_id, id);
+
+CREATE TABLE users (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT    NOT NULL UNIQUE,
+    role           TEXT    NOT NULL CHECK (role IN ('viewer', 'responder', 'admin')),
+    password_hash  TEXT    NOT NULL,
+    created_at     INTEGER NOT NULL,
+    disabled       INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Server-side sessions; the cookie holds a random id, the table only its SHA-256.
+CREATE TABLE sessions (
+    id_hash     TEXT    PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token  TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE api_tokens (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    role        TEXT    NOT NULL CHECK (role IN ('viewer', 'responder', 'admin')),
+    token_hash  TEXT    NOT NULL UNIQUE,
+    prefix      TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    created_by  TEXT    NOT NULL,
+    revoked_at  INTEGER
+) STRICT;
+
+-- Small key/value settings kept with the data (e.g. the generated webhook token).
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) STRICT;

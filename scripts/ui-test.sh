@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Browser test of the UI: starts a real firewatch, drives Debian's headless Chromium with
+# playwright-core, checks the incident workflow on a laptop and a phone viewport and writes
+# screenshots to tests/ui/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --locked --bin firewatch
+cd tests/ui
+if [ ! -d node_modules/playwright-core ]; then
+  npm ci --no-audit --no-fund
+fi
+FIREWATCH_BIN="$PWD/../../target/debug/firewatch" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
+  node --test --test-concurrency=1 ui.test.mjs

@@ -1,0 +1,160 @@
+//! Alertmanager webhook payloads (version 4, as sent by Alertmanager 0.25+) and their
+//! ingestion into incidents.
+
+pub mod ingest;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The webhook body. Unknown fields (e.g. `notification_reason`, `routeLabels` in newer
+/// Alertmanagers) are ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookMessage {
+    pub version: String,
+    pub group_key: String,
+    #[serde(default)]
+    pub truncated_alerts: u64,
+    pub status: String,
+    #[serde(default)]
+    pub receiver: String,
+    #[serde(default)]
+    pub group_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub common_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub common_annotations: BTreeMap<String, String>,
+    #[serde(rename = "externalURL", default)]
+    pub external_url: String,
+    pub alerts: Vec<WebhookAlert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAlert {
+    pub status: String,
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: String,
+    #[serde(default)]
+    pub ends_at: Option<String>,
+    #[serde(rename = "generatorURL", default)]
+    pub generator_url: String,
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+/// Limits that keep one payload from filling the database.
+pub const MAX_ALERTS_PER_MESSAGE: usize = 10_000;
+const MAX_LABEL_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct PayloadError {
+    pub field: String,
+    pub message: String,
+}
+
+fn perr(field: impl Into<String>, message: impl Into<String>) -> PayloadError {
+    PayloadError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// An alert after validation: times parsed, fingerprint known.
+#[derive(Debug, Clone)]
+pub struct ValidAlert {
+    pub firing: bool,
+    pub fingerprint: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub generator_url: String,
+}
+
+impl WebhookMessage {
+    /// Checks the message and returns its alerts ready for ingestion.
+    pub fn validate(&self) -> Result<Vec<ValidAlert>, PayloadError> {
+        if self.version != "4" {
+            return Err(perr(
+                "version",
+                format!(
+                    "unsupported webhook version `{}` (expected \"4\")",
+                    self.version
+                ),
+            ));
+        }
+        if self.group_key.trim().is_empty() {
+            return Err(perr("groupKey", "must not be empty"));
+        }
+        if self.status != "firing" && self.status != "resolved" {
+            return Err(perr("status", "must be \"firing\" or \"resolved\""));
+        }
+        if self.alerts.len() > MAX_ALERTS_PER_MESSAGE {
+            return Err(perr(
+                "alerts",
+                format!("at most {MAX_ALERTS_PER_MESSAGE} alerts per message"),
+            ));
+        }
+        let mut out = Vec::with_capacity(self.alerts.len());
+        for (i, a) in self.alerts.iter().enumerate() {
+            let field = |f: &str| format!("alerts[{i}].{f}");
+            let firing = match a.status.as_str() {
+                "firing" => true,
+                "resolved" => false,
+                _ => return Err(perr(field("status"), "must be \"firing\" or \"resolved\"")),
+            };
+            let size: usize = a
+                .labels
+                .iter()
+                .chain(a.annotations.iter())
+                .map(|(k, v)| k.len() + v.len())
+                .sum();
+            if size > MAX_LABEL_BYTES * 4 {
+                return Err(perr(
+                    field("labels"),
+                    "labels and annotations are too large",
+                ));
+            }
+            let starts_at = crate::time::parse_rfc3339(&a.starts_at)
+                .map_err(|m| perr(field("startsAt"), m))?
+                .unwrap_or(0);
+            let ends_at = match a.ends_at.as_deref() {
+                None | Some("") => None,
+                Some(t) => crate::time::parse_rfc3339(t).map_err(|m| perr(field("endsAt"), m))?,
+            };
+            let fingerprint = if a.fingerprint.is_empty() {
+                fingerprint_of(&a.labels)
+            } else {
+                a.fingerprint.clone()
+            };
+            out.push(ValidAlert {
+                firing,
+                fingerprint,
+                labels: a.labels.clone(),
+                annotations: a.annotations.clone(),
+                starts_at,
+                ends_at,
+                generator_url: a.generator_url.clone(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Fingerprint for senders that omit it: a hash of the sorted label set.
+fn fingerprint_of(labels: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (k, v) in labels {
+        h.update(k.as_bytes());
+        h.update([0xff]);
+        h.update(v.as_bytes());
+        h.update([0xff]);
+    }
+    hex::encode(&h.finalize()[..8])
+}

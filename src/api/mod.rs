@@ -1,0 +1,505 @@
+//! JSON API under /api/v1 plus the operational endpoints (/healthz, /readyz, /metrics).
+//! Handlers only translate HTTP to service calls; rules live in the domain modules.
+
+pub mod error;
+mod ops;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::alerts::WebhookMessage;
+use crate::alerts::ingest;
+use crate::app::AppState;
+use crate::auth::{Principal, Role};
+use crate::incidents::repo::ListQuery;
+use crate::incidents::service::ManualIncident;
+use crate::incidents::{IncidentError, Severity, StatusFilter};
+use crate::time::now_ms;
+pub use error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .service(
+            web::scope("/api/v1")
+                .route("/alerts/alertmanager", web::post().to(alertmanager_webhook))
+                .route("/incidents", web::get().to(list_incidents))
+                .route("/incidents", web::post().to(create_incident))
+                .route("/incidents/{id}", web::get().to(get_incident))
+                .route("/incidents/{id}/acknowledge", web::post().to(acknowledge))
+                .route("/incidents/{id}/resolve", web::post().to(resolve))
+                .route("/incidents/{id}/reopen", web::post().to(reopen))
+                .route("/incidents/{id}/notes", web::post().to(add_note))
+                .route("/incidents/{id}/assign", web::post().to(assign))
+                .route("/tokens", web::get().to(list_tokens))
+                .route("/tokens", web::post().to(create_token))
+                .route("/tokens/{id}", web::delete().to(revoke_token))
+                .route("/me", web::get().to(me))
+                .route("/openapi.json", web::get().to(ops::openapi))
+                .default_service(web::to(|req: HttpRequest| async move {
+                    Err::<HttpResponse, _>(ApiError::NotFound(format!(
+                        "no API route {} {}",
+                        req.method(),
+                        req.path()
+                    )))
+                })),
+        );
+}
+
+/// JSON bodies: size limit and errors in the API's error format.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { length, limit } => {
+                    ApiError::PayloadTooLarge(format!(
+                        "body is {length} bytes; the limit is {limit} (server.max_body_bytes)"
+                    ))
+                }
+                JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(format!(
+                    "body is larger than {limit} bytes (server.max_body_bytes)"
+                )),
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+                    "send the body as Content-Type: application/json".into(),
+                ),
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::BadRequest(format!("invalid JSON body: {e}"))
+                }
+                other => ApiError::BadRequest(format!("could not read the body: {other}")),
+            };
+            api.into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
+        ApiError::BadRequest(format!("invalid query string: {err}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _| {
+        ApiError::NotFound(format!("no such resource: {err}")).into()
+    })
+}
+
+/// The caller of an API request, from `Authorization: Bearer TOKEN`. Anonymous callers get
+/// read access only when `auth.anonymous_read` is on.
+pub struct Caller {
+    pub principal: Principal,
+    anonymous_read: bool,
+}
+
+impl Caller {
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.principal.can(role) {
+            return Ok(());
+        }
+        match self.principal {
+            Principal::Anonymous if role == Role::Viewer && self.anonymous_read => Ok(()),
+            Principal::Anonymous => Err(ApiError::Unauthorized(
+                "send an API token as Authorization: Bearer TOKEN".into(),
+            )),
+            _ => Err(ApiError::Forbidden(format!("this needs the {role} role"))),
+        }
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        let has_auth_header = req.headers().contains_key(header::AUTHORIZATION);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            let anonymous_read = state.settings.raw.auth.anonymous_read;
+            let principal =
+                match token {
+                    Some(t) => state.accounts.token_principal(&t).await?.ok_or_else(|| {
+                        ApiError::Unauthorized("unknown or revoked API token".into())
+                    })?,
+                    None if has_auth_header => {
+                        return Err(ApiError::Unauthorized(
+                            "the Authorization header must be `Bearer TOKEN`".into(),
+                        ));
+                    }
+                    None => Principal::Anonymous,
+                };
+            Ok(Caller {
+                principal,
+                anonymous_read,
+            })
+        })
+    }
+}
+
+async fn alertmanager_webhook(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<WebhookMessage>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = |o: &str| {
+        state
+            .metrics
+            .webhook_requests
+            .get_or_create(&crate::telemetry::OutcomeLabel { outcome: o.into() })
+            .inc();
+    };
+    let authorized =
+        bearer(&req).is_some_and(|t| crate::auth::secrets_equal(&t, &state.webhook_token));
+    if !authorized {
+        outcome("rejected");
+        return Err(ApiError::Unauthorized(
+            "missing or wrong webhook token (alertmanager.webhook_token)".into(),
+        ));
+    }
+    let msg = body.into_inner();
+    let alerts = match msg.validate() {
+        Ok(a) => a,
+        Err(e) => {
+            outcome("rejected");
+            return Err(e.into());
+        }
+    };
+    let firing = alerts.iter().filter(|a| a.firing).count() as u64;
+    let resolved = alerts.len() as u64 - firing;
+    let rules = state.severity_rules.clone();
+    let result = state
+        .db
+        .write(move |c| ingest::apply(c, &msg, &alerts, &rules, now_ms()))
+        .await;
+    match result {
+        Ok(o) => {
+            outcome("accepted");
+            let m = &state.metrics.alerts_received;
+            m.get_or_create(&crate::telemetry::StatusLabel {
+                status: "firing".into(),
+            })
+            .inc_by(firing);
+            m.get_or_create(&crate::telemetry::StatusLabel {
+                status: "resolved".into(),
+            })
+            .inc_by(resolved);
+            Ok(HttpResponse::Ok().json(json!({
+                "status": "accepted",
+                "incident_id": o.incident_id,
+                "created": o.created,
+                "reopened": o.reopened,
+                "resolved": o.auto_resolved,
+                "alerts_fired": o.alerts_fired,
+                "alerts_resolved": o.alerts_resolved,
+            })))
+        }
+        Err(e) => {
+            outcome("error");
+            Err(e.into())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    status: Option<String>,
+    severity: Option<String>,
+    service: Option<String>,
+    q: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+pub fn list_query(
+    status: Option<&str>,
+    severity: Option<&str>,
+    service: Option<&str>,
+    q: Option<&str>,
+    limit: Option<usize>,
+    cursor: Option<&str>,
+) -> Result<ListQuery, IncidentError> {
+    let nonempty = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+    Ok(ListQuery {
+        status: status
+            .unwrap_or("open")
+            .parse::<StatusFilter>()
+            .map_err(|m| IncidentError::invalid("status", m))?,
+        severity: nonempty(severity)
+            .map(|s| s.parse::<Severity>())
+            .transpose()
+            .map_err(|m| IncidentError::invalid("severity", m))?,
+        service: nonempty(service),
+        text: nonempty(q),
+        limit: match limit {
+            None => 50,
+            Some(n @ 1..=500) => n,
+            Some(_) => return Err(IncidentError::invalid("limit", "must be between 1 and 500")),
+        },
+        before_id: nonempty(cursor)
+            .map(|c| c.parse::<i64>())
+            .transpose()
+            .map_err(|_| IncidentError::invalid("cursor", "is not a cursor from next_cursor"))?,
+    })
+}
+
+async fn list_incidents(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = params.into_inner();
+    let q = list_query(
+        p.status.as_deref(),
+        p.severity.as_deref(),
+        p.service.as_deref(),
+        p.q.as_deref(),
+        p.limit,
+        p.cursor.as_deref(),
+    )
+    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (items, next) = state.incidents.list(q).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items,
+        "next_cursor": next.map(|n| n.to_string()),
+    })))
+}
+
+async fn get_incident(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let d = state.incidents.detail(id.into_inner()).await?;
+    let mut body =
+        serde_json::to_value(&d.incident).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["alerts"] =
+        serde_json::to_value(&d.alerts).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["timeline"] =
+        serde_json::to_value(&d.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateIncident {
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    runbook_url: Option<String>,
+}
+
+async fn create_incident(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<CreateIncident>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = body.into_inner();
+    let severity = match b.severity.as_deref() {
+        None => Severity::P3,
+        Some(s) => s
+            .parse()
+            .map_err(|m: String| ApiError::Unprocessable(format!("severity: {m}")))?,
+    };
+    let inc = state
+        .incidents
+        .create(
+            ManualIncident {
+                title: b.title,
+                description: b.description,
+                severity,
+                service: b.service,
+                runbook_url: b.runbook_url,
+            },
+            caller.principal.actor(),
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/incidents/{}", inc.id)))
+        .json(inc))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Lifecycle actions take an optional JSON body; an empty body is fine.
+fn optional_body(body: &web::Bytes) -> Result<ActionBody, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ActionBody::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+async fn acknowledge(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let inc = state
+        .incidents
+        .acknowledge(id.into_inner(), caller.principal.actor())
+        .await?;
+    Ok(HttpResponse::Ok().json(inc))
+}
+
+async fn resolve(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = optional_body(&body)?;
+    let inc = state
+        .incidents
+        .resolve(id.into_inner(), caller.principal.actor(), b.note)
+        .await?;
+    Ok(HttpResponse::Ok().json(inc))
+}
+
+async fn reopen(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = optional_body(&body)?;
+    let inc = state
+        .incidents
+        .reopen(id.into_inner(), caller.principal.actor(), b.reason)
+        .await?;
+    Ok(HttpResponse::Ok().json(inc))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+}
+
+async fn add_note(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<NoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let entry = state
+        .incidents
+        .add_note(
+            id.into_inner(),
+            caller.principal.actor(),
+            body.into_inner().text,
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(entry))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    assignee: Option<String>,
+    commander: Option<String>,
+}
+
+async fn assign(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<AssignBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = body.into_inner();
+    let inc = state
+        .incidents
+        .assign(
+            id.into_inner(),
+            caller.principal.actor(),
+            b.assignee,
+            b.commander,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(inc))
+}
+
+async fn list_tokens(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(HttpResponse::Ok().json(json!({ "items": state.accounts.tokens().await? })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    role: Role,
+}
+
+async fn create_token(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<CreateToken>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let b = body.into_inner();
+    let created = state
+        .accounts
+        .create_token(&b.name, b.role, &caller.principal.actor())
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+async fn revoke_token(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    state.accounts.revoke_token(id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn me(caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let (kind, name) = match &caller.principal {
+        Principal::User { name, .. } => ("user", name.as_str()),
+        Principal::Token { name, .. } => ("token", name.as_str()),
+        Principal::Anonymous => ("anonymous", ""),
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "kind": kind,
+        "name": name,
+        "role": caller.principal.role(),
+    })))
+}

@@ -1,0 +1,147 @@
+//! Wiring: settings -> database -> services -> HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::alerts::ingest::SeverityRules;
+use crate::auth::accounts::Accounts;
+use crate::config::Resolved;
+use crate::db::Db;
+use crate::incidents::service::Incidents;
+use crate::telemetry::Metrics;
+
+/// Everything request handlers and jobs need, passed explicitly.
+pub struct AppState {
+    pub settings: Resolved,
+    pub db: Db,
+    pub incidents: Incidents,
+    pub accounts: Accounts,
+    pub metrics: Arc<Metrics>,
+    pub webhook_token: String,
+    pub severity_rules: SeverityRules,
+    pub started_at: Instant,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Opens the database, binds the listener (port 0 picks a free one) and prepares the
+    /// server; nothing is served until `run_until_stopped`.
+    pub async fn build(settings: Resolved) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let started_at = Instant::now();
+        let db_settings = settings.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&db_settings)).await??;
+        let accounts = Accounts::new(db.clone());
+        let (webhook_token, generated) = accounts
+            .webhook_token(settings.webhook_token.as_deref())
+            .await?;
+        if generated {
+            tracing::warn!(
+                "generated an Alertmanager webhook token and stored it in the database; \
+                 print it with `firewatch webhook-token` or set alertmanager.webhook_token"
+            );
+        }
+        let listener = TcpListener::bind(&settings.raw.server.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.raw.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            severity_rules: SeverityRules::from_settings(
+                &settings.raw.alertmanager,
+                settings.reopen_window,
+            ),
+            incidents: Incidents::new(db.clone()),
+            accounts,
+            metrics: Arc::new(Metrics::new()),
+            webhook_token,
+            db,
+            started_at,
+            settings,
+        });
+        let server = build_server(listener, state.clone())?;
+        let jobs = vec![tokio::spawn(crate::scheduler::retention_loop(
+            state.clone(),
+        ))];
+        tracing::info!(
+            port,
+            db = %state.db.path().display(),
+            "firewatch ready in {} ms",
+            started_at.elapsed().as_millis()
+        );
+        Ok(Self {
+            port,
+            server,
+            state,
+            jobs,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or the server handle stops), then lets in-flight
+    /// requests finish and commits queued writes before returning.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        for job in &self.jobs {
+            job.abort();
+        }
+        self.state.db.close().await;
+        tracing::info!("firewatch stopped");
+        Ok(result?)
+    }
+}
+
+fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let max_body = state.settings.raw.server.max_body_bytes;
+    let workers = match state.settings.raw.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let shutdown: Duration = state.settings.shutdown_timeout;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(crate::api::json_config(max_body))
+            .app_data(crate::api::query_config())
+            .app_data(crate::api::path_config())
+            .app_data(web::FormConfig::default().limit(max_body))
+            .app_data(web::PayloadConfig::new(max_body))
+            .wrap(from_fn(crate::telemetry::track_http))
+            .wrap(Compress::default())
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "same-origin"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add((
+                        "Content-Security-Policy",
+                        "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+                         script-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+                         base-uri 'none'",
+                    )),
+            )
+            .configure(crate::api::configure)
+            .configure(crate::web::configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown.as_secs().max(1))
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,415 @@
+//! Settings: embedded defaults, then `firewatch.toml`, then `FIREWATCH__SECTION__KEY`
+//! environment variables, then `*_file` secrets. Validated once at start.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::incidents::Severity;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub storage: StorageSettings,
+    pub alertmanager: AlertmanagerSettings,
+    pub auth: AuthSettings,
+    pub retention: RetentionSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the HTTP server binds, `host:port`. Port 0 picks a free port.
+    pub listen: String,
+    /// The URL people use to reach Firewatch; used in links and to decide on secure cookies.
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            workers: 0,
+            shutdown_timeout: "30s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// WAL + NORMAL: a power loss may lose the last transactions, never corrupts.
+    Normal,
+    /// WAL + FULL: every commit is fsynced; survives power loss, costs throughput.
+    Full,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Directory holding `firewatch.db` (created when missing).
+    pub data_dir: PathBuf,
+    pub synchronous: Synchronous,
+    /// Reader connections (the writer is always one dedicated connection).
+    pub readers: usize,
+    /// Most write jobs committed together in one transaction (group commit).
+    pub max_batch: usize,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            synchronous: Synchronous::Normal,
+            readers: 4,
+            max_batch: 512,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertmanagerSettings {
+    /// Bearer token Alertmanager must send. When neither this nor `webhook_token_file` is
+    /// set, Firewatch generates one on first start and keeps it in the database.
+    pub webhook_token: Option<String>,
+    pub webhook_token_file: Option<PathBuf>,
+    /// When a group whose incident was resolved fires again within this window, the old
+    /// incident is reopened instead of opening a new one. "0s" always opens a new one.
+    pub reopen_window: String,
+    /// Label read to find an alert's severity.
+    pub severity_label: String,
+    /// Label value -> priority. Values `P0`..`P4` always map to themselves.
+    pub severity_map: BTreeMap<String, Severity>,
+    /// Priority for alerts whose severity label is missing or not in the map.
+    pub default_severity: Severity,
+}
+
+impl Default for AlertmanagerSettings {
+    fn default() -> Self {
+        let severity_map = [
+            ("critical", Severity::P0),
+            ("error", Severity::P1),
+            ("warning", Severity::P2),
+            ("info", Severity::P3),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Self {
+            webhook_token: None,
+            webhook_token_file: None,
+            reopen_window: "0s".into(),
+            severity_label: "severity".into(),
+            severity_map,
+            default_severity: Severity::P3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecure {
+    /// Secure when `server.public_url` is https or the request came over https.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Let anyone read the UI and the GET API without logging in (stakeholder dashboards).
+    pub anonymous_read: bool,
+    /// How long a login session lasts.
+    pub session_ttl: String,
+    pub cookie_secure: CookieSecure,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            anonymous_read: false,
+            session_ttl: "12h".into(),
+            cookie_secure: CookieSecure::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Resolved incidents older than this are deleted with their alerts and timeline.
+    /// "0s" keeps them forever.
+    pub resolved_incidents: String,
+    /// How often the retention job runs.
+    pub interval: String,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            resolved_incidents: "400d".into(),
+            interval: "1h".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. "info" or "firewatch=debug,actix_web=info".
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Settings after validation: durations parsed, secrets read.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub raw: Settings,
+    pub webhook_token: Option<String>,
+    pub reopen_window: Duration,
+    pub session_ttl: Duration,
+    pub shutdown_timeout: Duration,
+    pub retention_resolved: Duration,
+    pub retention_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("config file {0}: not found")]
+    Missing(PathBuf),
+    #[error("setting `{field}`: {message}")]
+    Invalid { field: String, message: String },
+}
+
+impl Settings {
+    /// Loads settings. With an explicit `path` the file must exist; without one,
+    /// `./firewatch.toml` is read when present.
+    pub fn load(path: Option<&Path>) -> Result<Resolved, ConfigError> {
+        let file = match path {
+            Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from("firewatch.toml")).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("FIREWATCH__").split("__"));
+        let raw: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        raw.resolve()
+    }
+
+    /// Validates and resolves settings built in code (tests, embedded defaults).
+    pub fn resolve(self) -> Result<Resolved, ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            field: field.into(),
+            message,
+        };
+        let dur = |field: &str, value: &str| {
+            parse_duration(value).map_err(|message| invalid(field, message))
+        };
+        let webhook_token = match (
+            &self.alertmanager.webhook_token,
+            &self.alertmanager.webhook_token_file,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "alertmanager.webhook_token",
+                    "set either webhook_token or webhook_token_file, not both".into(),
+                ));
+            }
+            (Some(t), None) => Some(t.trim().to_string()),
+            (None, Some(f)) => {
+                Some(read_secret(f).map_err(|m| invalid("alertmanager.webhook_token_file", m))?)
+            }
+            (None, None) => None,
+        };
+        if let Some(t) = &webhook_token
+            && t.len() < 16
+        {
+            return Err(invalid(
+                "alertmanager.webhook_token",
+                "must be at least 16 characters".into(),
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err()
+            && !self.server.listen.contains(':')
+        {
+            return Err(invalid(
+                "server.listen",
+                format!("`{}` is not host:port", self.server.listen),
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid(
+                "server.max_body_bytes",
+                "must be at least 1024".into(),
+            ));
+        }
+        if self.storage.readers == 0 || self.storage.max_batch == 0 {
+            return Err(invalid(
+                "storage.readers",
+                "readers and max_batch must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "server.public_url",
+                format!("`{url}` must start with http:// or https://"),
+            ));
+        }
+        Ok(Resolved {
+            webhook_token,
+            reopen_window: dur(
+                "alertmanager.reopen_window",
+                &self.alertmanager.reopen_window,
+            )?,
+            session_ttl: dur("auth.session_ttl", &self.auth.session_ttl)?,
+            shutdown_timeout: dur("server.shutdown_timeout", &self.server.shutdown_timeout)?,
+            retention_resolved: dur(
+                "retention.resolved_incidents",
+                &self.retention.resolved_incidents,
+            )?,
+            retention_interval: dur("retention.interval", &self.retention.interval)?,
+            raw: self,
+        })
+    }
+}
+
+impl Resolved {
+    pub fn db_path(&self) -> PathBuf {
+        self.raw.storage.data_dir.join("firewatch.db")
+    }
+
+    /// Base URL for links; falls back to the listen address.
+    pub fn public_url(&self) -> String {
+        match &self.raw.server.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let listen = self.raw.server.listen.replace("0.0.0.0", "localhost");
+                format!("http://{listen}")
+            }
+        }
+    }
+}
+
+fn read_secret(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(text)
+}
+
+/// Parses a Prometheus-style duration: one or more `<number><unit>` with units
+/// ms, s, m, h, d, w, y (e.g. "30s", "1h30m", "28d").
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let bad = || format!("`{text}` is not a duration like 30s, 5m, 1h30m or 28d");
+    let mut total_ms: u128 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u128 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+        let unit_ms: u128 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total_ms = total_ms.saturating_add(n.saturating_mul(unit_ms));
+    }
+    u64::try_from(total_ms)
+        .map(Duration::from_millis)
+        .map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_prometheus() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration("28d").unwrap(),
+            Duration::from_secs(28 * 86400)
+        );
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("m5").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn defaults_resolve_without_any_file() {
+        let r = Settings::default().resolve().unwrap();
+        assert_eq!(r.raw.server.listen, "0.0.0.0:8080");
+        assert_eq!(r.db_path(), PathBuf::from("./data/firewatch.db"));
+        assert!(r.webhook_token.is_none());
+        assert!(!r.raw.auth.anonymous_read);
+    }
+
+    #[test]
+    fn a_short_webhook_token_is_refused_naming_the_field() {
+        let mut s = Settings::default();
+        s.alertmanager.webhook_token = Some("short".into());
+        let err = s.resolve().unwrap_err().to_string();
+        assert!(err.contains("alertmanager.webhook_token"), "{err}");
+    }
+}

@@ -1,0 +1,217 @@
+//! SQLite storage: one dedicated writer thread that commits concurrent writes together
+//! (group commit) and a small pool of read-only connections. Blocking SQLite calls never
+//! run on the async executor: the writer has its own thread and reads run through
+//! deadpool-sqlite's blocking `interact`.
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
+use include_dir::{Dir, include_dir};
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+use crate::config::{Resolved, Synchronous};
+pub use writer::Writer;
+
+static MIGRATIONS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("could not commit: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    #[error("{0}")]
+    Open(String),
+}
+
+/// Handles to the database: clone freely.
+#[derive(Clone)]
+pub struct Db {
+    pub writer: Writer,
+    readers: Pool,
+    path: PathBuf,
+}
+
+fn migrations() -> Migrations<'static> {
+    let mut files: Vec<_> = MIGRATIONS_DIR
+        .files()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort_by_key(|f| f.path().to_path_buf());
+    Migrations::new(
+        files
+            .into_iter()
+            .map(|f| M::up(f.contents_utf8().expect("migrations are UTF-8")))
+            .collect(),
+    )
+}
+
+/// Number of migrations compiled into this binary (the schema version it writes).
+pub fn schema_version() -> usize {
+    MIGRATIONS_DIR
+        .files()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "sql"))
+        .count()
+}
+
+fn apply_pragmas(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match sync {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        },
+    )?;
+    Ok(())
+}
+
+/// Opens the database file, creating it and its directory when missing, switches it to
+/// WAL and applies the migrations. Refuses a database written by a newer Firewatch.
+pub fn open_and_migrate(path: &Path, sync: Synchronous) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut conn = Connection::open(path)
+        .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    apply_pragmas(&conn, sync)?;
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = current.max(0) as usize;
+    let known = schema_version();
+    if current > known {
+        return Err(StoreError::Open(format!(
+            "{} has schema version {current}, but this firewatch binary only knows versions up \
+             to {known}: it was written by a newer firewatch. Run that newer version, or \
+             restore a backup taken before the upgrade.",
+            path.display()
+        )));
+    }
+    migrations()
+        .to_latest(&mut conn)
+        .map_err(|e| StoreError::Open(format!("migrating {}: {e}", path.display())))?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens the database named by the settings and starts the writer thread.
+    pub fn open(settings: &Resolved) -> Result<Self, StoreError> {
+        Self::open_path(
+            &settings.db_path(),
+            settings.raw.storage.synchronous,
+            settings.raw.storage.readers,
+            settings.raw.storage.max_batch,
+        )
+    }
+
+    pub fn open_path(
+        path: &Path,
+        sync: Synchronous,
+        readers: usize,
+        max_batch: usize,
+    ) -> Result<Self, StoreError> {
+        let conn = open_and_migrate(path, sync)?;
+        let writer = Writer::start(conn, max_batch);
+        let cfg = deadpool_sqlite::Config::new(path);
+        let readers = cfg
+            .builder(Runtime::Tokio1)
+            .map_err(|e| StoreError::Pool(e.to_string()))?
+            .max_size(readers)
+            .post_create(Hook::async_fn(|conn, _| {
+                Box::pin(async move {
+                    conn.interact(|c| {
+                        c.busy_timeout(std::time::Duration::from_secs(5))?;
+                        c.pragma_update(None, "query_only", "ON")
+                    })
+                    .await
+                    .map_err(|e| HookError::message(e.to_string()))?
+                    .map_err(HookError::Backend)
+                })
+            }))
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        Ok(Self {
+            writer,
+            readers,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs a read-only closure on a pooled connection, on a blocking thread.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let conn = self
+            .readers
+            .get()
+            .await
+            .map_err(|e| E::from(StoreError::Pool(e.to_string())))?;
+        conn.interact(move |c| f(c))
+            .await
+            .map_err(|e| E::from(StoreError::Pool(e.to_string())))?
+    }
+
+    /// Runs a closure inside the writer's next group-commit transaction and returns its
+    /// value once that transaction is durably committed.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.write(f).await
+    }
+
+    /// Stops accepting writes, commits what is queued and waits for the writer thread.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.readers.close();
+    }
+}
+
+/// Writes a consistent copy of a live database to `dest` (`VACUUM INTO`): safe while the
+/// server is running, and the copy is a compact, standalone SQLite file.
+pub fn backup_to(db_path: &Path, dest: &Path) -> Result<(), StoreError> {
+    if dest.exists() {
+        return Err(StoreError::Open(format!(
+            "{} already exists; choose a new file name",
+            dest.display()
+        )));
+    }
+    if !db_path.exists() {
+        return Err(StoreError::Open(format!(
+            "no database at {} (check storage.data_dir)",
+            db_path.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(
+        db_path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", db_path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let dest_str = dest
+        .to_str()
+        .ok_or_else(|| StoreError::Open("backup path must be valid UTF-8".into()))?;
+    conn.execute("VACUUM INTO ?1", [dest_str])?;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! The single writer. Jobs queue on a channel; the writer thread takes everything that is
+//! waiting (up to `max_batch`), runs each job inside its own SAVEPOINT within one
+//! transaction, commits once and only then answers every job. A job that fails rolls back
+//! to its savepoint without disturbing the others. Under load many requests share one
+//! commit, so durability does not cost throughput.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection, max_batch: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
+        let thread = std::thread::Builder::new()
+            .name("firewatch-db-writer".into())
+            .spawn(move || run(conn, rx, max_batch.max(1)))
+            .expect("spawn writer thread");
+        Self {
+            tx: Arc::new(Mutex::new(Some(tx))),
+            thread: Arc::new(Mutex::new(Some(thread))),
+        }
+    }
+
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let sender = self
+            .tx
+            .lock()
+            .expect("writer lock")
+            .clone()
+            .ok_or_else(|| E::from(StoreError::WriterGone))?;
+        let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), String>| {
+                let out = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Err(msg)) => Err(E::from(StoreError::Commit(msg))),
+                };
+                let _ = done_tx.send(out);
+            })
+        });
+        sender
+            .send(job)
+            .await
+            .map_err(|_| E::from(StoreError::WriterGone))?;
+        done_rx.await.map_err(|_| E::from(StoreError::WriterGone))?
+    }
+
+    /// Closes the queue; the thread commits what is queued and exits.
+    pub async fn close(&self) {
+        self.tx.lock().expect("writer lock").take();
+        let handle = self.thread.lock().expect("writer lock").take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+fn in_savepoint<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+where
+    E: From<StoreError>,
+    F: FnOnce(&Connection) -> Result<T, E>,
+{
+    conn.execute_batch("SAVEPOINT job")
+        .map_err(|e| E::from(StoreError::Sqlite(e)))?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE job")
+                .map_err(|e| E::from(StoreError::Sqlite(e)))?;
+            Ok(v)
+        }
+        Err(e) => {
+            // Undo only this job's changes; the batch's other jobs stay.
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "writer could not begin a transaction");
+            for job in batch.drain(..) {
+                // Jobs are not run: answer them with the error.
+                drop(job);
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "group commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+            msg
+        });
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+    // Queue closed: checkpoint so the WAL is folded into the main file on clean shutdown.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+}

@@ -1,0 +1,469 @@
+//! All incident SQL. Functions take a connection so the caller decides whether they run on
+//! a reader or inside the writer's transaction.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Alert, Incident, Severity, Status, StatusFilter, TimelineEntry};
+
+const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
+    group_key, runbook_url, assignee, commander, created_by, created_at, updated_at, \
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count, firing_count";
+
+fn parse_col<T: std::str::FromStr<Err = String>>(row: &Row, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn incident_from_row(row: &Row) -> rusqlite::Result<Incident> {
+    Ok(Incident {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        description: row.get(2)?,
+        status: parse_col(row, 3)?,
+        severity: parse_col(row, 4)?,
+        service: row.get(5)?,
+        source: row.get(6)?,
+        group_key: row.get(7)?,
+        runbook_url: row.get(8)?,
+        assignee: row.get(9)?,
+        commander: row.get(10)?,
+        created_by: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        acknowledged_at: row.get(14)?,
+        acknowledged_by: row.get(15)?,
+        resolved_at: row.get(16)?,
+        resolved_by: row.get(17)?,
+        alert_count: row.get(18)?,
+        firing_count: row.get(19)?,
+    })
+}
+
+pub struct NewIncident<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub severity: Severity,
+    pub service: &'a str,
+    pub source: &'a str,
+    pub group_key: Option<&'a str>,
+    pub runbook_url: Option<&'a str>,
+    pub created_by: &'a str,
+    pub at: i64,
+}
+
+pub fn insert_incident(conn: &Connection, n: &NewIncident) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO incidents (title, description, status, severity, service, source, \
+         group_key, runbook_url, created_by, created_at, updated_at) \
+         VALUES (?1, ?2, 'triggered', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    )?
+    .execute(params![
+        n.title,
+        n.description,
+        n.severity.as_str(),
+        n.service,
+        n.source,
+        n.group_key,
+        n.runbook_url,
+        n.created_by,
+        n.at
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Incident>> {
+    conn.prepare_cached(&format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"
+    ))?
+    .query_row([id], incident_from_row)
+    .optional()
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub status: StatusFilter,
+    pub severity: Option<Severity>,
+    pub service: Option<String>,
+    pub text: Option<String>,
+    pub limit: usize,
+    /// Keyset cursor: only incidents with a smaller id (newest first).
+    pub before_id: Option<i64>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            status: StatusFilter::Open,
+            severity: None,
+            service: None,
+            text: None,
+            limit: 50,
+            before_id: None,
+        }
+    }
+}
+
+/// Newest first. Returns the page and the cursor of the next page, if any.
+pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Incident>, Option<i64>)> {
+    let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1=1");
+    let mut args: Vec<Value> = Vec::new();
+    match q.status {
+        StatusFilter::All => {}
+        StatusFilter::Open => sql.push_str(" AND status IN ('triggered', 'acknowledged')"),
+        StatusFilter::Only(s) => {
+            sql.push_str(" AND status = ?");
+            args.push(Value::Text(s.as_str().into()));
+        }
+    }
+    if let Some(sev) = q.severity {
+        sql.push_str(" AND severity = ?");
+        args.push(Value::Text(sev.as_str().into()));
+    }
+    if let Some(service) = &q.service {
+        sql.push_str(" AND service = ?");
+        args.push(Value::Text(service.clone()));
+    }
+    if let Some(text) = &q.text {
+        sql.push_str(" AND (title LIKE ? ESCAPE '\\' OR service LIKE ? ESCAPE '\\')");
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        args.push(Value::Text(pattern.clone()));
+        args.push(Value::Text(pattern));
+    }
+    if let Some(before) = q.before_id {
+        sql.push_str(" AND id < ?");
+        args.push(Value::Integer(before));
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push(Value::Integer(q.limit as i64 + 1));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut items: Vec<Incident> = stmt
+        .query_map(rusqlite::params_from_iter(args), incident_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let next = if items.len() > q.limit {
+        items.truncate(q.limit);
+        items.last().map(|i| i.id)
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// Incident counts for every (status, severity) pair that has any.
+pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(Status, Severity, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, severity, COUNT(*) FROM incidents GROUP BY status, severity",
+    )?;
+    stmt.query_map([], |r| Ok((parse_col(r, 0)?, parse_col(r, 1)?, r.get(2)?)))?
+        .collect()
+}
+
+fn json_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+pub fn alerts_of(conn: &Connection, incident_id: i64) -> rusqlite::Result<Vec<Alert>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, fingerprint, status, alertname, severity, labels, annotations, starts_at, \
+         ends_at, generator_url, first_seen_at, last_seen_at \
+         FROM alerts WHERE incident_id = ?1 ORDER BY status = 'resolved', id",
+    )?;
+    stmt.query_map([incident_id], |r| {
+        Ok(Alert {
+            id: r.get(0)?,
+            fingerprint: r.get(1)?,
+            status: r.get(2)?,
+            alertname: r.get(3)?,
+            severity: parse_col(r, 4)?,
+            labels: json_map(&r.get::<_, String>(5)?),
+            annotations: json_map(&r.get::<_, String>(6)?),
+            starts_at: r.get(7)?,
+            ends_at: r.get(8)?,
+            generator_url: r.get(9)?,
+            first_seen_at: r.get(10)?,
+            last_seen_at: r.get(11)?,
+        })
+    })?
+    .collect()
+}
+
+pub fn timeline_of(conn: &Connection, incident_id: i64) -> rusqlite::Result<Vec<TimelineEntry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, kind, actor, message, details FROM timeline \
+         WHERE incident_id = ?1 ORDER BY id",
+    )?;
+    stmt.query_map([incident_id], |r| {
+        let details: Option<String> = r.get(5)?;
+        Ok(TimelineEntry {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            kind: r.get(2)?,
+            actor: r.get(3)?,
+            message: r.get(4)?,
+            details: details.and_then(|d| serde_json::from_str(&d).ok()),
+        })
+    })?
+    .collect()
+}
+
+pub fn add_timeline(
+    conn: &Connection,
+    incident_id: i64,
+    at: i64,
+    kind: &str,
+    actor: &str,
+    message: &str,
+    details: Option<&serde_json::Value>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO timeline (incident_id, at, kind, actor, message, details) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        incident_id,
+        at,
+        kind,
+        actor,
+        message,
+        details.map(|d| d.to_string())
+    ])?;
+    Ok(())
+}
+
+pub fn set_acknowledged(conn: &Connection, id: i64, at: i64, by: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE incidents SET status = 'acknowledged', acknowledged_at = ?2, \
+         acknowledged_by = ?3, updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, at, by])?;
+    Ok(())
+}
+
+pub fn set_resolved(conn: &Connection, id: i64, at: i64, by: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE incidents SET status = 'resolved', resolved_at = ?2, resolved_by = ?3, \
+         updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id, at, by])?;
+    Ok(())
+}
+
+/// Back to triggered; acknowledgement and resolution are cleared, creation time is kept.
+pub fn set_reopened(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL, \
+         acknowledged_by = NULL, resolved_at = NULL, resolved_by = NULL, updated_at = ?2 \
+         WHERE id = ?1",
+    )?
+    .execute(params![id, at])?;
+    Ok(())
+}
+
+pub fn set_severity(conn: &Connection, id: i64, sev: Severity, at: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE incidents SET severity = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, sev.as_str(), at])?;
+    Ok(())
+}
+
+pub fn set_people(
+    conn: &Connection,
+    id: i64,
+    assignee: Option<&str>,
+    commander: Option<&str>,
+    at: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE incidents SET assignee = ?2, commander = ?3, updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id, assignee, commander, at])?;
+    Ok(())
+}
+
+pub fn touch(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE incidents SET updated_at = ?2 WHERE id = ?1")?
+        .execute(params![id, at])?;
+    Ok(())
+}
+
+/// The incident an Alertmanager group belongs to now: its newest one.
+pub struct GroupIncident {
+    pub id: i64,
+    pub status: Status,
+    pub severity: Severity,
+    pub resolved_at: Option<i64>,
+    pub runbook_url: Option<String>,
+}
+
+pub fn latest_for_group(
+    conn: &Connection,
+    group_key: &str,
+) -> rusqlite::Result<Option<GroupIncident>> {
+    conn.prepare_cached(
+        "SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
+         WHERE group_key = ?1 ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row([group_key], |r| {
+        Ok(GroupIncident {
+            id: r.get(0)?,
+            status: parse_col(r, 1)?,
+            severity: parse_col(r, 2)?,
+            resolved_at: r.get(3)?,
+            runbook_url: r.get(4)?,
+        })
+    })
+    .optional()
+}
+
+pub struct KnownAlert {
+    pub id: i64,
+    pub firing: bool,
+    pub starts_at: i64,
+}
+
+pub fn find_alert(
+    conn: &Connection,
+    incident_id: i64,
+    fingerprint: &str,
+) -> rusqlite::Result<Option<KnownAlert>> {
+    conn.prepare_cached(
+        "SELECT id, status, starts_at FROM alerts WHERE incident_id = ?1 AND fingerprint = ?2",
+    )?
+    .query_row(params![incident_id, fingerprint], |r| {
+        Ok(KnownAlert {
+            id: r.get(0)?,
+            firing: r.get::<_, String>(1)? == "firing",
+            starts_at: r.get(2)?,
+        })
+    })
+    .optional()
+}
+
+pub struct AlertRow<'a> {
+    pub fingerprint: &'a str,
+    pub firing: bool,
+    pub alertname: &'a str,
+    pub severity: Severity,
+    pub labels: &'a str,
+    pub annotations: &'a str,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub generator_url: &'a str,
+}
+
+pub fn insert_alert(
+    conn: &Connection,
+    incident_id: i64,
+    a: &AlertRow,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO alerts (incident_id, fingerprint, status, alertname, severity, labels, \
+         annotations, starts_at, ends_at, generator_url, first_seen_at, last_seen_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+    )?
+    .execute(params![
+        incident_id,
+        a.fingerprint,
+        if a.firing { "firing" } else { "resolved" },
+        a.alertname,
+        a.severity.as_str(),
+        a.labels,
+        a.annotations,
+        a.starts_at,
+        a.ends_at,
+        a.generator_url,
+        now
+    ])?;
+    Ok(())
+}
+
+/// A known alert changed state (resolved, or fired again): take the new values.
+pub fn update_alert(
+    conn: &Connection,
+    alert_id: i64,
+    a: &AlertRow,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE alerts SET status = ?2, severity = ?3, labels = ?4, annotations = ?5, \
+         starts_at = ?6, ends_at = ?7, generator_url = ?8, last_seen_at = ?9 WHERE id = ?1",
+    )?
+    .execute(params![
+        alert_id,
+        if a.firing { "firing" } else { "resolved" },
+        a.severity.as_str(),
+        a.labels,
+        a.annotations,
+        a.starts_at,
+        a.ends_at,
+        a.generator_url,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Recounts an incident's alerts and stores the counts. Returns (alerts, firing, most
+/// urgent severity among them).
+pub fn refresh_alert_counts(
+    conn: &Connection,
+    incident_id: i64,
+) -> rusqlite::Result<(i64, i64, Option<Severity>)> {
+    let (total, firing, best): (i64, i64, Option<String>) = conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(status = 'firing'), 0), MIN(severity) \
+             FROM alerts WHERE incident_id = ?1",
+        )?
+        .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    conn.prepare_cached("UPDATE incidents SET alert_count = ?2, firing_count = ?3 WHERE id = ?1")?
+        .execute(params![incident_id, total, firing])?;
+    Ok((total, firing, best.and_then(|s| s.parse().ok())))
+}
+
+/// Deletes up to `limit` incidents resolved before `cutoff` (alerts and timeline cascade).
+pub fn delete_resolved_before(
+    conn: &Connection,
+    cutoff: i64,
+    limit: usize,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents \
+         WHERE status = 'resolved' AND resolved_at < ?1 LIMIT ?2)",
+    )?
+    .execute(params![cutoff, limit as i64])
+}
+
+/// Response numbers for incidents created since `since`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ResponseStats {
+    pub created: i64,
+    pub acknowledged: i64,
+    pub resolved: i64,
+    /// Mean time to acknowledge, ms (acknowledged incidents only).
+    pub mtta_ms: Option<i64>,
+    /// Mean time to resolve, ms (resolved incidents only).
+    pub mttr_ms: Option<i64>,
+}
+
+pub fn response_stats(conn: &Connection, since: i64) -> rusqlite::Result<ResponseStats> {
+    conn.prepare_cached(
+        "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
+         CAST(AVG(acknowledged_at - created_at) AS INTEGER), \
+         CAST(AVG(resolved_at - created_at) AS INTEGER) \
+         FROM incidents WHERE created_at >= ?1",
+    )?
+    .query_row([since], |r| {
+        Ok(ResponseStats {
+            created: r.get(0)?,
+            acknowledged: r.get(1)?,
+            resolved: r.get(2)?,
+            mtta_ms: r.get(3)?,
+            mttr_ms: r.get(4)?,
+        })
+    })
+}

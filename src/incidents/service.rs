@@ -1,0 +1,326 @@
+//! Incident lifecycle: triggered -> acknowledged -> resolved, reopen; manual incidents,
+//! notes and people. Every change writes a timeline entry in the same transaction.
+
+use crate::db::Db;
+use crate::time::now_ms;
+
+use super::repo::{self, ListQuery, NewIncident};
+use super::{Alert, Incident, IncidentError, Severity, Status, TimelineEntry};
+
+pub struct ManualIncident {
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub service: String,
+    pub runbook_url: Option<String>,
+}
+
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub alerts: Vec<Alert>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+const MAX_TITLE: usize = 300;
+const MAX_TEXT: usize = 20_000;
+
+/// Only http(s) links are kept: a `javascript:` runbook URL must never become a link.
+pub fn safe_url(url: &str) -> Option<String> {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    ((lower.starts_with("https://") || lower.starts_with("http://")) && url.len() <= 2048)
+        .then(|| url.to_string())
+}
+
+fn load(conn: &rusqlite::Connection, id: i64) -> Result<Incident, IncidentError> {
+    repo::get(conn, id)?.ok_or(IncidentError::NotFound(id))
+}
+
+#[derive(Clone)]
+pub struct Incidents {
+    db: Db,
+}
+
+impl Incidents {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn list(&self, q: ListQuery) -> Result<(Vec<Incident>, Option<i64>), IncidentError> {
+        self.db.read(move |c| Ok(repo::list(c, &q)?)).await
+    }
+
+    pub async fn counts(&self) -> Result<Vec<(Status, Severity, i64)>, IncidentError> {
+        self.db.read(|c| Ok(repo::counts(c)?)).await
+    }
+
+    pub async fn detail(&self, id: i64) -> Result<IncidentDetail, IncidentError> {
+        self.db
+            .read(move |c| {
+                let incident = load(c, id)?;
+                Ok(IncidentDetail {
+                    incident,
+                    alerts: repo::alerts_of(c, id)?,
+                    timeline: repo::timeline_of(c, id)?,
+                })
+            })
+            .await
+    }
+
+    pub async fn create(
+        &self,
+        m: ManualIncident,
+        actor: String,
+    ) -> Result<Incident, IncidentError> {
+        let title = m.title.trim().to_string();
+        if title.is_empty() {
+            return Err(IncidentError::invalid("title", "must not be empty"));
+        }
+        if title.chars().count() > MAX_TITLE {
+            return Err(IncidentError::invalid(
+                "title",
+                format!("must be at most {MAX_TITLE} characters"),
+            ));
+        }
+        if m.description.len() > MAX_TEXT {
+            return Err(IncidentError::invalid("description", "is too long"));
+        }
+        let runbook_url = match m.runbook_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => Some(safe_url(u).ok_or_else(|| {
+                IncidentError::invalid("runbook_url", "must be an http:// or https:// URL")
+            })?),
+        };
+        self.db
+            .write(move |c| {
+                let now = now_ms();
+                let id = repo::insert_incident(
+                    c,
+                    &NewIncident {
+                        title: &title,
+                        description: m.description.trim(),
+                        severity: m.severity,
+                        service: m.service.trim(),
+                        source: "manual",
+                        group_key: None,
+                        runbook_url: runbook_url.as_deref(),
+                        created_by: &actor,
+                        at: now,
+                    },
+                )?;
+                repo::add_timeline(
+                    c,
+                    id,
+                    now,
+                    "created",
+                    &actor,
+                    &format!("Incident declared ({})", m.severity),
+                    None,
+                )?;
+                load(c, id)
+            })
+            .await
+    }
+
+    pub async fn acknowledge(&self, id: i64, actor: String) -> Result<Incident, IncidentError> {
+        self.db
+            .write(move |c| {
+                let inc = load(c, id)?;
+                match inc.status {
+                    Status::Triggered => {}
+                    Status::Acknowledged => {
+                        return Err(IncidentError::Conflict(format!(
+                            "incident {id} is already acknowledged by {}",
+                            inc.acknowledged_by.unwrap_or_default()
+                        )));
+                    }
+                    Status::Resolved => {
+                        return Err(IncidentError::Conflict(format!(
+                            "incident {id} is resolved; reopen it first"
+                        )));
+                    }
+                }
+                let now = now_ms();
+                repo::set_acknowledged(c, id, now, &actor)?;
+                repo::add_timeline(c, id, now, "acknowledged", &actor, "Acknowledged", None)?;
+                load(c, id)
+            })
+            .await
+    }
+
+    pub async fn resolve(
+        &self,
+        id: i64,
+        actor: String,
+        note: Option<String>,
+    ) -> Result<Incident, IncidentError> {
+        let note = check_optional_text("note", note)?;
+        self.db
+            .write(move |c| {
+                let inc = load(c, id)?;
+                if inc.status == Status::Resolved {
+                    return Err(IncidentError::Conflict(format!(
+                        "incident {id} is already resolved"
+                    )));
+                }
+                let now = now_ms();
+                repo::set_resolved(c, id, now, &actor)?;
+                let message = match &note {
+                    Some(n) => format!("Resolved: {n}"),
+                    None => "Resolved".to_string(),
+                };
+                repo::add_timeline(c, id, now, "resolved", &actor, &message, None)?;
+                load(c, id)
+            })
+            .await
+    }
+
+    pub async fn reopen(
+        &self,
+        id: i64,
+        actor: String,
+        reason: Option<String>,
+    ) -> Result<Incident, IncidentError> {
+        let reason = check_optional_text("reason", reason)?;
+        self.db
+            .write(move |c| {
+                let inc = load(c, id)?;
+                if inc.status != Status::Resolved {
+                    return Err(IncidentError::Conflict(format!(
+                        "incident {id} is not resolved (it is {})",
+                        inc.status
+                    )));
+                }
+                let now = now_ms();
+                repo::set_reopened(c, id, now)?;
+                let message = match &reason {
+                    Some(r) => format!("Reopened: {r}"),
+                    None => "Reopened".to_string(),
+                };
+                repo::add_timeline(c, id, now, "reopened", &actor, &message, None)?;
+                load(c, id)
+            })
+            .await
+    }
+
+    pub async fn add_note(
+        &self,
+        id: i64,
+        actor: String,
+        text: String,
+    ) -> Result<TimelineEntry, IncidentError> {
+        let text = check_optional_text("text", Some(text))?
+            .ok_or_else(|| IncidentError::invalid("text", "must not be empty"))?;
+        self.db
+            .write(move |c| {
+                load(c, id)?;
+                let now = now_ms();
+                repo::add_timeline(c, id, now, "note", &actor, &text, None)?;
+                repo::touch(c, id, now)?;
+                Ok(repo::timeline_of(c, id)?
+                    .pop()
+                    .expect("the note was just written"))
+            })
+            .await
+    }
+
+    /// Sets assignee and/or commander. `None` leaves a field as it is; `Some("")` clears it.
+    pub async fn assign(
+        &self,
+        id: i64,
+        actor: String,
+        assignee: Option<String>,
+        commander: Option<String>,
+    ) -> Result<Incident, IncidentError> {
+        for (field, v) in [("assignee", &assignee), ("commander", &commander)] {
+            if v.as_deref().is_some_and(|s| s.chars().count() > 100) {
+                return Err(IncidentError::invalid(
+                    field,
+                    "must be at most 100 characters",
+                ));
+            }
+        }
+        if assignee.is_none() && commander.is_none() {
+            return Err(IncidentError::invalid(
+                "assignee",
+                "give assignee and/or commander",
+            ));
+        }
+        self.db
+            .write(move |c| {
+                let inc = load(c, id)?;
+                let norm = |v: Option<String>, old: Option<String>| match v {
+                    None => old,
+                    Some(s) if s.trim().is_empty() => None,
+                    Some(s) => Some(s.trim().to_string()),
+                };
+                let new_assignee = norm(assignee, inc.assignee.clone());
+                let new_commander = norm(commander, inc.commander.clone());
+                let now = now_ms();
+                repo::set_people(
+                    c,
+                    id,
+                    new_assignee.as_deref(),
+                    new_commander.as_deref(),
+                    now,
+                )?;
+                let mut changes = Vec::new();
+                if new_assignee != inc.assignee {
+                    changes.push(match &new_assignee {
+                        Some(a) => format!("Assigned to {a}"),
+                        None => "Assignee cleared".into(),
+                    });
+                }
+                if new_commander != inc.commander {
+                    changes.push(match &new_commander {
+                        Some(a) => format!("Incident commander: {a}"),
+                        None => "Incident commander cleared".into(),
+                    });
+                }
+                if !changes.is_empty() {
+                    repo::add_timeline(c, id, now, "assigned", &actor, &changes.join("; "), None)?;
+                }
+                load(c, id)
+            })
+            .await
+    }
+
+    /// Deletes resolved incidents older than `older_than_ms`, in small batches so the
+    /// writer is never held for long. Returns how many were deleted.
+    pub async fn apply_retention(&self, older_than_ms: i64) -> Result<usize, IncidentError> {
+        let cutoff = now_ms() - older_than_ms;
+        let mut total = 0;
+        loop {
+            let n = self
+                .db
+                .write(move |c| {
+                    Ok::<_, IncidentError>(repo::delete_resolved_before(c, cutoff, 500)?)
+                })
+                .await?;
+            total += n;
+            if n < 500 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+fn check_optional_text(field: &str, text: Option<String>) -> Result<Option<String>, IncidentError> {
+    match text.map(|t| t.trim().to_string()) {
+        None => Ok(None),
+        Some(t) if t.is_empty() => Ok(None),
+        Some(t) if t.len() > MAX_TEXT => Err(IncidentError::invalid(
+            field,
+            format!("must be at most {MAX_TEXT} bytes"),
+        )),
+        Some(t) => Ok(Some(t)),
+    }
+}
+
+impl Incidents {
+    pub async fn response_stats(&self, since: i64) -> Result<repo::ResponseStats, IncidentError> {
+        self.db
+            .read(move |c| Ok(repo::response_stats(c, since)?))
+            .await
+    }
+}

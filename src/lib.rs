@@ -1,0 +1,16 @@
+//! Firewatch: incidents, SLOs and escalation for small SRE teams, in one binary.
+#![forbid(unsafe_code)]
+
+pub mod alerts;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod incidents;
+pub mod scheduler;
+pub mod telemetry;
+pub mod time;
+pub mod web;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

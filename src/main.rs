@@ -1,0 +1,285 @@
+//! The `firewatch` command: parsing and wiring only.
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use firewatch::app::Application;
+use firewatch::auth::Role;
+use firewatch::auth::accounts::Accounts;
+use firewatch::config::{Resolved, Settings};
+use firewatch::db::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "firewatch",
+    version,
+    about = "Incidents, SLOs and escalation in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ConfigArg {
+    /// Settings file (default: ./firewatch.toml when present, else built-in defaults)
+    #[arg(long, short = 'c', global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server
+    Serve(ConfigArg),
+    /// Manage UI users
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the Alertmanager webhook token (generated and stored on first use when not configured)
+    WebhookToken(ConfigArg),
+    /// Exit 0 when the server answers /healthz (for container health checks)
+    Healthcheck {
+        /// URL to probe (default: http://127.0.0.1:PORT/healthz, PORT from server.listen)
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write a consistent copy of the live database to PATH (safe while the server runs)
+    Backup {
+        path: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; prints a generated password unless --password-stdin is given
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List users
+    List(ConfigArg),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token; the token alone is printed on the last line
+    Create {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// List API tokens (secrets are never shown again)
+    List(ConfigArg),
+    /// Revoke an API token by id
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// A failure with the exit code it deserves: 2 for bad settings or input, 1 otherwise.
+struct Failure(u8, String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(1, e.to_string())
+    }
+}
+
+fn load(config: &ConfigArg) -> Result<Resolved, Failure> {
+    Settings::load(config.config.as_deref()).map_err(|e| Failure(2, format!("config: {e}")))
+}
+
+async fn open_db(settings: &Resolved) -> Result<Db, Failure> {
+    let s = settings.clone();
+    tokio::task::spawn_blocking(move || Db::open(&s))
+        .await?
+        .map_err(Failure::from)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("firewatch: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("firewatch: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Serve(config) => {
+            let settings = load(&config)?;
+            firewatch::telemetry::init_logging(&settings.raw.log);
+            let app = Application::build(settings)
+                .await
+                .map_err(|e| Failure(1, format!("{e:#}")))?;
+            app.run_until_stopped().await?;
+        }
+        Command::User { command } => match command {
+            UserCommand::Add {
+                name,
+                role,
+                password_stdin,
+                config,
+            } => {
+                let settings = load(&config)?;
+                let (password, generated) = if password_stdin {
+                    let mut buf = String::new();
+                    std::io::stdin().read_to_string(&mut buf)?;
+                    (buf.trim_end_matches(['\r', '\n']).to_string(), false)
+                } else {
+                    (firewatch::auth::new_secret()[3..27].to_string(), true)
+                };
+                let db = open_db(&settings).await?;
+                let accounts = Accounts::new(db.clone());
+                let result = accounts.add_user(&name, role, &password).await;
+                db.close().await;
+                result.map_err(|e| Failure(2, e.to_string()))?;
+                println!("added user {name} with role {role}");
+                if generated {
+                    println!("password: {password}");
+                }
+            }
+            UserCommand::List(config) => {
+                let settings = load(&config)?;
+                let db = open_db(&settings).await?;
+                let users = Accounts::new(db.clone()).users().await?;
+                db.close().await;
+                for u in users {
+                    println!(
+                        "{}\t{}\t{}",
+                        u.name,
+                        u.role,
+                        firewatch::time::rfc3339(u.created_at)
+                    );
+                }
+            }
+        },
+        Command::Token { command } => match command {
+            TokenCommand::Create { name, role, config } => {
+                let settings = load(&config)?;
+                let db = open_db(&settings).await?;
+                let result = Accounts::new(db.clone())
+                    .create_token(&name, role, "cli")
+                    .await;
+                db.close().await;
+                let created = result.map_err(|e| Failure(2, e.to_string()))?;
+                println!(
+                    "created API token {} (id {}, role {role}); it is shown only once:",
+                    name, created.info.id
+                );
+                println!("{}", created.token);
+            }
+            TokenCommand::List(config) => {
+                let settings = load(&config)?;
+                let db = open_db(&settings).await?;
+                let tokens = Accounts::new(db.clone()).tokens().await?;
+                db.close().await;
+                for t in tokens {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!("{}\t{}\t{}\t{}…\t{}", t.id, t.name, t.role, t.prefix, state);
+                }
+            }
+            TokenCommand::Revoke { id, config } => {
+                let settings = load(&config)?;
+                let db = open_db(&settings).await?;
+                let result = Accounts::new(db.clone()).revoke_token(id).await;
+                db.close().await;
+                result.map_err(|e| Failure(2, e.to_string()))?;
+                println!("revoked API token {id}");
+            }
+        },
+        Command::WebhookToken(config) => {
+            let settings = load(&config)?;
+            let db = open_db(&settings).await?;
+            let result = Accounts::new(db.clone())
+                .webhook_token(settings.webhook_token.as_deref())
+                .await;
+            db.close().await;
+            println!("{}", result?.0);
+        }
+        Command::Healthcheck { url, config } => {
+            let url = match url {
+                Some(u) => u,
+                None => {
+                    let settings = load(&config)?;
+                    let port = settings
+                        .raw
+                        .server
+                        .listen
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or("8080")
+                        .to_string();
+                    format!("http://127.0.0.1:{port}/healthz")
+                }
+            };
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()?;
+            let res = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| Failure(1, format!("{url}: {e}")))?;
+            if !res.status().is_success() {
+                return Err(Failure(1, format!("{url}: HTTP {}", res.status())));
+            }
+        }
+        Command::Backup { path, config } => {
+            let settings = load(&config)?;
+            let db_path = settings.db_path();
+            let dest = path.clone();
+            tokio::task::spawn_blocking(move || firewatch::db::backup_to(&db_path, &dest))
+                .await?
+                .map_err(|e| Failure(1, format!("backup: {e}")))?;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            println!("backup written to {} ({} bytes)", path.display(), size);
+        }
+    }
+    Ok(())
+}

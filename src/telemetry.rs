@@ -1,0 +1,184 @@
+//! Logs (tracing, text or JSON) and the Prometheus metrics Firewatch exports about itself.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::config::{LogFormat, LogSettings};
+use crate::incidents::{Severity, Status};
+
+/// Installs the global tracing subscriber. `RUST_LOG` overrides `log.level`.
+pub fn init_logging(settings: &LogSettings) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match settings.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IncidentLabels {
+    pub status: String,
+    pub severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub method: String,
+    pub route: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub alerts_received: Family<StatusLabel, Counter>,
+    pub webhook_requests: Family<OutcomeLabel, Counter>,
+    pub incidents: Family<IncidentLabels, Gauge>,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_duration: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("firewatch");
+        let alerts_received = Family::<StatusLabel, Counter>::default();
+        registry.register(
+            "alerts_received",
+            "Alerts received from Alertmanager, by alert status",
+            alerts_received.clone(),
+        );
+        let webhook_requests = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "webhook_requests",
+            "Alertmanager webhook requests, by outcome (accepted, rejected, error)",
+            webhook_requests.clone(),
+        );
+        let incidents = Family::<IncidentLabels, Gauge>::default();
+        registry.register(
+            "incidents",
+            "Incidents in the database, by status and severity",
+            incidents.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests, by method, route pattern and status code",
+            http_requests.clone(),
+        );
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency, by method and route pattern",
+            http_duration.clone(),
+        );
+        Self {
+            registry,
+            alerts_received,
+            webhook_requests,
+            incidents,
+            http_requests,
+            http_duration,
+        }
+    }
+
+    /// Replaces the incident gauges with fresh counts (every pair is exported, zeros too).
+    pub fn set_incident_counts(&self, counts: &[(Status, Severity, i64)]) {
+        for status in Status::ALL {
+            for severity in Severity::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(s, v, _)| *s == status && *v == severity)
+                    .map(|c| c.2)
+                    .unwrap_or(0);
+                self.incidents
+                    .get_or_create(&IncidentLabels {
+                        status: status.as_str().into(),
+                        severity: severity.as_str().into(),
+                    })
+                    .set(n);
+            }
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// Middleware: counts requests and their latency by route pattern (not raw path, so the
+/// label set stays small).
+pub async fn track_http(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .map(|s| s.metrics.clone());
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        let status = res.status().as_u16().to_string();
+        metrics
+            .http_duration
+            .get_or_create(&RouteLabels {
+                method: method.clone(),
+                route: route.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .http_requests
+            .get_or_create(&HttpLabels {
+                method,
+                route,
+                status,
+            })
+            .inc();
+    }
+    Ok(res)
+}

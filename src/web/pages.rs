@@ -1,0 +1,704 @@
+//! Page handlers and the view models their templates read.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::session::{self, LOGIN_CSRF_COOKIE, PageUser, SESSION_COOKIE};
+use super::{WebError, html, see_other};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::auth::repo::{ApiToken, User};
+use crate::incidents::repo::ResponseStats;
+use crate::incidents::service::ManualIncident;
+use crate::incidents::{Alert, Incident, Severity, Status, TimelineEntry};
+use crate::time::{human_duration, now_ms, rfc3339, short};
+
+/// An incident as the pages show it.
+pub struct IncidentView {
+    pub inc: Incident,
+    pub created_iso: String,
+    pub created_short: String,
+    pub age: String,
+    pub tta: Option<String>,
+    pub ttr: Option<String>,
+    pub acknowledged_short: Option<String>,
+    pub resolved_short: Option<String>,
+}
+
+impl IncidentView {
+    fn new(inc: Incident, now: i64) -> Self {
+        let end = inc.resolved_at.unwrap_or(now);
+        Self {
+            created_iso: rfc3339(inc.created_at),
+            created_short: short(inc.created_at),
+            age: human_duration(end - inc.created_at),
+            tta: inc
+                .acknowledged_at
+                .map(|a| human_duration(a - inc.created_at)),
+            ttr: inc.resolved_at.map(|r| human_duration(r - inc.created_at)),
+            acknowledged_short: inc.acknowledged_at.map(short),
+            resolved_short: inc.resolved_at.map(short),
+            inc,
+        }
+    }
+    pub fn sev(&self) -> &'static str {
+        self.inc.severity.as_str()
+    }
+    pub fn status(&self) -> &'static str {
+        self.inc.status.as_str()
+    }
+    pub fn is_open(&self) -> bool {
+        self.inc.status != Status::Resolved
+    }
+}
+
+pub struct AlertView {
+    pub alert: Alert,
+    pub labels: Vec<(String, String)>,
+    pub summary: String,
+    pub starts_short: String,
+    pub ends_short: Option<String>,
+    pub generator_url: Option<String>,
+}
+
+impl AlertView {
+    fn new(alert: Alert) -> Self {
+        let text = |v: &serde_json::Value| {
+            v.as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string())
+        };
+        let labels = alert
+            .labels
+            .iter()
+            .filter(|(k, _)| k.as_str() != "alertname")
+            .map(|(k, v)| (k.clone(), text(v)))
+            .collect();
+        let summary = alert
+            .annotations
+            .get("summary")
+            .or_else(|| alert.annotations.get("description"))
+            .map(text)
+            .unwrap_or_default();
+        Self {
+            labels,
+            summary,
+            starts_short: short(alert.starts_at),
+            ends_short: alert.ends_at.map(short),
+            generator_url: crate::incidents::service::safe_url(&alert.generator_url),
+            alert,
+        }
+    }
+    pub fn firing(&self) -> bool {
+        self.alert.status == "firing"
+    }
+}
+
+pub struct TimelineView {
+    pub entry: TimelineEntry,
+    pub at_iso: String,
+    pub at_short: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    user: PageUser,
+    nav: &'static str,
+    open_by_severity: Vec<(&'static str, i64)>,
+    triggered: i64,
+    acknowledged: i64,
+    open: Vec<IncidentView>,
+    recent_resolved: Vec<IncidentView>,
+    stats: ResponseStats,
+    mtta: String,
+    mttr: String,
+}
+
+pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let now = now_ms();
+    let counts = state.incidents.counts().await?;
+    let count = |st: Status, sev: Option<Severity>| -> i64 {
+        counts
+            .iter()
+            .filter(|(s, v, _)| *s == st && sev.is_none_or(|x| x == *v))
+            .map(|c| c.2)
+            .sum()
+    };
+    let open_by_severity = Severity::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str(),
+                count(Status::Triggered, Some(*s)) + count(Status::Acknowledged, Some(*s)),
+            )
+        })
+        .collect();
+    let (open, _) = state
+        .incidents
+        .list(crate::incidents::repo::ListQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await?;
+    let (resolved, _) = state
+        .incidents
+        .list(crate::incidents::repo::ListQuery {
+            status: crate::incidents::StatusFilter::Only(Status::Resolved),
+            limit: 5,
+            ..Default::default()
+        })
+        .await?;
+    let stats = state
+        .incidents
+        .response_stats(now - 30 * 86_400_000)
+        .await?;
+    html(&HomePage {
+        nav: "home",
+        open_by_severity,
+        triggered: count(Status::Triggered, None),
+        acknowledged: count(Status::Acknowledged, None),
+        open: open
+            .into_iter()
+            .map(|i| IncidentView::new(i, now))
+            .collect(),
+        recent_resolved: resolved
+            .into_iter()
+            .map(|i| IncidentView::new(i, now))
+            .collect(),
+        mtta: stats
+            .mtta_ms
+            .map(human_duration)
+            .unwrap_or_else(|| "–".into()),
+        mttr: stats
+            .mttr_ms
+            .map(human_duration)
+            .unwrap_or_else(|| "–".into()),
+        stats,
+        user,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    severity: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "incidents/list.html")]
+struct ListPage {
+    user: PageUser,
+    nav: &'static str,
+    items: Vec<IncidentView>,
+    status: String,
+    severity: String,
+    q: String,
+    tabs: Vec<(&'static str, &'static str, i64)>,
+    next_url: Option<String>,
+    first_page: bool,
+    error: Option<String>,
+}
+
+fn list_url(status: &str, severity: &str, q: &str, cursor: Option<i64>) -> String {
+    let mut url = format!("/incidents?status={}", session::encode_component(status));
+    if !severity.is_empty() {
+        url.push_str(&format!(
+            "&severity={}",
+            session::encode_component(severity)
+        ));
+    }
+    if !q.is_empty() {
+        url.push_str(&format!("&q={}", session::encode_component(q)));
+    }
+    if let Some(c) = cursor {
+        url.push_str(&format!("&cursor={c}"));
+    }
+    url
+}
+
+pub async fn incident_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let p = params.into_inner();
+    let query = crate::api::list_query(
+        p.status.as_deref(),
+        p.severity.as_deref(),
+        None,
+        p.q.as_deref(),
+        Some(50),
+        p.cursor.as_deref(),
+    )
+    .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let status = query.status.as_str().to_string();
+    let severity = query.severity.map(|s| s.to_string()).unwrap_or_default();
+    let q = query.text.clone().unwrap_or_default();
+    let first_page = query.before_id.is_none();
+    let (items, next) = state.incidents.list(query).await?;
+    let counts = state.incidents.counts().await?;
+    let n =
+        |f: &dyn Fn(Status) -> bool| -> i64 { counts.iter().filter(|c| f(c.0)).map(|c| c.2).sum() };
+    let tabs = vec![
+        ("open", "Open", n(&|s| s != Status::Resolved)),
+        ("triggered", "Triggered", n(&|s| s == Status::Triggered)),
+        (
+            "acknowledged",
+            "Acknowledged",
+            n(&|s| s == Status::Acknowledged),
+        ),
+        ("resolved", "Resolved", n(&|s| s == Status::Resolved)),
+        ("all", "All", n(&|_| true)),
+    ];
+    let now = now_ms();
+    html(&ListPage {
+        nav: "incidents",
+        items: items
+            .into_iter()
+            .map(|i| IncidentView::new(i, now))
+            .collect(),
+        next_url: next.map(|c| list_url(&status, &severity, &q, Some(c))),
+        tabs,
+        status,
+        severity,
+        q,
+        first_page,
+        error: p.error,
+        user,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incidents/detail.html")]
+struct DetailPage {
+    user: PageUser,
+    nav: &'static str,
+    view: IncidentView,
+    alerts: Vec<AlertView>,
+    timeline: Vec<TimelineView>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DetailParams {
+    error: Option<String>,
+}
+
+pub async fn incident_detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: web::Query<DetailParams>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
+    let d = state.incidents.detail(id).await?;
+    let now = now_ms();
+    html(&DetailPage {
+        nav: "incidents",
+        view: IncidentView::new(d.incident, now),
+        alerts: d.alerts.into_iter().map(AlertView::new).collect(),
+        timeline: d
+            .timeline
+            .into_iter()
+            .rev()
+            .map(|entry| TimelineView {
+                at_iso: rfc3339(entry.at),
+                at_short: short(entry.at),
+                entry,
+            })
+            .collect(),
+        error: params.into_inner().error,
+        user,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    text: Option<String>,
+    assignee: Option<String>,
+    commander: Option<String>,
+}
+
+pub async fn incident_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActionForm>,
+) -> Result<HttpResponse, WebError> {
+    let (id, action) = path.into_inner();
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    let actor = user.principal.actor();
+    let inc = &state.incidents;
+    let result = match action.as_str() {
+        "acknowledge" => inc.acknowledge(id, actor).await.map(|_| ()),
+        "resolve" => inc.resolve(id, actor, form.text).await.map(|_| ()),
+        "reopen" => inc.reopen(id, actor, form.text).await.map(|_| ()),
+        "notes" => inc
+            .add_note(id, actor, form.text.unwrap_or_default())
+            .await
+            .map(|_| ()),
+        "assign" => inc
+            .assign(id, actor, form.assignee, form.commander)
+            .await
+            .map(|_| ()),
+        _ => return Err(WebError::NotFound("Unknown action.".into())),
+    };
+    use crate::incidents::IncidentError as E;
+    match result {
+        Ok(()) => Ok(see_other(&format!("/incidents/{id}"))),
+        Err(e @ (E::Conflict(_) | E::Invalid { .. })) => Ok(see_other(&format!(
+            "/incidents/{id}?error={}",
+            session::encode_component(&e.to_string())
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incidents/new.html")]
+struct NewPage {
+    user: PageUser,
+    nav: &'static str,
+    error: Option<String>,
+    form: NewIncidentForm,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewIncidentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    runbook_url: String,
+}
+
+pub async fn new_incident(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Responder).await?;
+    html(&NewPage {
+        nav: "incidents",
+        error: None,
+        form: NewIncidentForm {
+            severity: "P2".into(),
+            ..Default::default()
+        },
+        user,
+    })
+}
+
+pub async fn create_incident(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<NewIncidentForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    let severity = form.severity.parse::<Severity>();
+    let result = match severity {
+        Ok(severity) => state
+            .incidents
+            .create(
+                ManualIncident {
+                    title: form.title.clone(),
+                    description: form.description.clone(),
+                    severity,
+                    service: form.service.clone(),
+                    runbook_url: Some(form.runbook_url.clone()),
+                },
+                user.principal.actor(),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        Err(m) => Err(format!("severity: {m}")),
+    };
+    match result {
+        Ok(inc) => Ok(see_other(&format!("/incidents/{}", inc.id))),
+        Err(message) => {
+            let mut res = html(&NewPage {
+                nav: "incidents",
+                error: Some(message),
+                form,
+                user,
+            })?;
+            *res.status_mut() = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    next: String,
+    error: Option<String>,
+    no_users: bool,
+}
+
+#[derive(Deserialize)]
+pub struct LoginParams {
+    next: Option<String>,
+}
+
+pub async fn login_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<LoginParams>,
+) -> Result<HttpResponse, WebError> {
+    let next = session::safe_next(params.next.as_deref());
+    if session::current(&req, &state).await?.is_some() {
+        return Ok(see_other(&next));
+    }
+    let csrf = crate::auth::new_secret();
+    let no_users = state.accounts.user_count().await? == 0;
+    let mut res = html(&LoginPage {
+        csrf: csrf.clone(),
+        next,
+        error: None,
+        no_users,
+    })?;
+    let secure = session::secure_cookies(&req, &state);
+    res.add_cookie(&session::cookie(LOGIN_CSRF_COOKIE, csrf, 3600, secure))
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    name: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let cookie_csrf = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if cookie_csrf.is_empty() || !crate::auth::secrets_equal(&cookie_csrf, &form.csrf) {
+        return Err(WebError::Forbidden(
+            "The login form expired. Reload the page and sign in again.".into(),
+        ));
+    }
+    let next = session::safe_next(form.next.as_deref());
+    let secure = session::secure_cookies(&req, &state);
+    match state
+        .accounts
+        .login(form.name.trim(), &form.password, state.settings.session_ttl)
+        .await?
+    {
+        Some((user, s)) => {
+            tracing::info!(user = %user.name, "login");
+            let mut res = see_other(&next);
+            let ttl = state.settings.session_ttl.as_secs() as i64;
+            res.add_cookie(&session::cookie(
+                SESSION_COOKIE,
+                s.cookie_value,
+                ttl,
+                secure,
+            ))
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+            res.add_removal_cookie(&session::cookie(
+                LOGIN_CSRF_COOKIE,
+                String::new(),
+                0,
+                secure,
+            ))
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+            Ok(res)
+        }
+        None => {
+            tracing::warn!(user = %form.name, "failed login");
+            let mut res = html(&LoginPage {
+                csrf: cookie_csrf,
+                next,
+                error: Some("Wrong name or password.".into()),
+                no_users: false,
+            })?;
+            *res.status_mut() = actix_web::http::StatusCode::UNAUTHORIZED;
+            Ok(res)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session::require_form(&req, &state, Role::Viewer, &form.csrf).await?;
+    if let Some(c) = req.cookie(SESSION_COOKIE) {
+        state.accounts.logout(c.value()).await?;
+    }
+    let mut res = see_other("/login");
+    let secure = session::secure_cookies(&req, &state);
+    res.add_removal_cookie(&session::cookie(SESSION_COOKIE, String::new(), 0, secure))
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    user: PageUser,
+    nav: &'static str,
+    tokens: Vec<(ApiToken, String, Option<String>)>,
+    users: Vec<(User, String)>,
+    webhook_url: String,
+    webhook_token: String,
+    new_token: Option<String>,
+    error: Option<String>,
+}
+
+async fn admin_page(
+    user: PageUser,
+    state: &AppState,
+    new_token: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let tokens = state
+        .accounts
+        .tokens()
+        .await?
+        .into_iter()
+        .map(|t| {
+            let created = short(t.created_at);
+            let revoked = t.revoked_at.map(short);
+            (t, created, revoked)
+        })
+        .collect();
+    let users = state
+        .accounts
+        .users()
+        .await?
+        .into_iter()
+        .map(|u| {
+            let created = short(u.created_at);
+            (u, created)
+        })
+        .collect();
+    html(&AdminPage {
+        nav: "admin",
+        tokens,
+        users,
+        webhook_url: format!("{}/api/v1/alerts/alertmanager", state.settings.public_url()),
+        webhook_token: state.webhook_token.clone(),
+        new_token,
+        error,
+        user,
+    })
+}
+
+pub async fn admin(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Admin).await?;
+    admin_page(user, &state, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    csrf: String,
+    name: String,
+    role: String,
+}
+
+pub async fn admin_create_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
+    let role: Role = match form.role.parse() {
+        Ok(r) => r,
+        Err(m) => return admin_page(user, &state, None, Some(m)).await,
+    };
+    match state
+        .accounts
+        .create_token(form.name.trim(), role, &user.principal.actor())
+        .await
+    {
+        Ok(created) => admin_page(user, &state, Some(created.token), None).await,
+        Err(e @ crate::auth::AuthError::Invalid { .. }) => {
+            admin_page(user, &state, None, Some(e.to_string())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn admin_revoke_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
+    state.accounts.revoke_token(id.into_inner()).await?;
+    Ok(see_other("/admin"))
+}
+
+#[derive(Deserialize)]
+pub struct UserForm {
+    csrf: String,
+    name: String,
+    role: String,
+    password: String,
+}
+
+pub async fn admin_add_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<UserForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
+    let role: Role = match form.role.parse() {
+        Ok(r) => r,
+        Err(m) => return admin_page(user, &state, None, Some(m)).await,
+    };
+    match state
+        .accounts
+        .add_user(form.name.trim(), role, &form.password)
+        .await
+    {
+        Ok(_) => Ok(see_other("/admin")),
+        Err(e @ (crate::auth::AuthError::Invalid { .. } | crate::auth::AuthError::Exists(_))) => {
+            admin_page(user, &state, None, Some(e.to_string())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,417 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_manual_incident_goes_through_its_whole_lifecycle() {
+    let app = spawn_app().await;
+    let t = &app.responder_token;
+    let (code, inc) = app
+        .post_json(
+            "/api/v1/incidents",
+            t,
+            &json!({"title": "Checkout is slow", "severity": "P1", "service": "checkout",
+                    "description": "p99 above 2s", "runbook_url": "https://runbooks.example.com/slow"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{inc}");
+    let id = inc["id"].as_i64().unwrap();
+    assert_eq!(inc["status"], "triggered");
+    assert_eq!(inc["severity"], "P1");
+    assert_eq!(inc["source"], "manual");
+    assert_eq!(inc["created_by"], "token:responder-token");
+
+    let (code, inc) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(inc["status"], "acknowledged");
+    assert!(inc["acknowledged_at"].is_string());
+
+    let (code, body) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "conflict");
+
+    let (code, note) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/notes"),
+            t,
+            &json!({"text": "rolled back v42"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    assert_eq!(note["kind"], "note");
+
+    let (code, inc) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/assign"),
+            t,
+            &json!({"assignee": "alice", "commander": "bob"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(inc["assignee"], "alice");
+    assert_eq!(inc["commander"], "bob");
+
+    let (code, inc) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            t,
+            &json!({"note": "fixed by rollback"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(inc["status"], "resolved");
+
+    let (code, inc) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/reopen"),
+            t,
+            &json!({"reason": "came back"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(inc["status"], "triggered");
+    assert!(inc["acknowledged_at"].is_null());
+
+    let detail = app.incident(id).await;
+    let timeline: Vec<(String, String)> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = timeline.iter().map(|t| t.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "acknowledged",
+            "note",
+            "assigned",
+            "resolved",
+            "reopened"
+        ]
+    );
+    assert!(timeline.iter().all(|t| t.1 == "token:responder-token"));
+    assert!(
+        detail["timeline"][4]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fixed by rollback")
+    );
+}
+
+#[tokio::test]
+async fn actions_on_an_empty_body_work_and_bad_bodies_are_refused() {
+    let app = spawn_app().await;
+    let (_, inc) = app
+        .post_json(
+            "/api/v1/incidents",
+            &app.responder_token,
+            &json!({"title": "x"}),
+        )
+        .await;
+    let id = inc["id"].as_i64().unwrap();
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/incidents/{id}/resolve")))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/incidents/{id}/reopen")))
+        .bearer_auth(&app.responder_token)
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn invalid_input_is_refused_with_the_field_named() {
+    let app = spawn_app().await;
+    let t = &app.responder_token;
+    let cases = [
+        (json!({"title": ""}), "title"),
+        (json!({"title": "ok", "severity": "P9"}), "severity"),
+        (
+            json!({"title": "ok", "runbook_url": "javascript:alert(1)"}),
+            "runbook_url",
+        ),
+        (json!({"title": "x".repeat(301)}), "title"),
+    ];
+    for (body, field) in cases {
+        let (code, err) = app.post_json("/api/v1/incidents", t, &body).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(field),
+            "{err}"
+        );
+    }
+    let (code, _) = app
+        .post_json("/api/v1/incidents", t, &json!({"titel": "typo"}))
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (code, _) = app
+        .post_json("/api/v1/incidents/1/notes", t, &json!({"text": "  "}))
+        .await;
+    assert!(code == StatusCode::UNPROCESSABLE_ENTITY || code == StatusCode::NOT_FOUND);
+    assert_eq!(app.count_rows("incidents"), 0);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_routes_are_404_with_a_json_body() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/incidents/999",
+        "/api/v1/incidents/abc",
+        "/api/v1/nothing-here",
+    ] {
+        let (code, body) = app.get_json(path, &app.viewer_token).await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let (code, body) = app
+        .post_json(
+            "/api/v1/incidents/999/acknowledge",
+            &app.responder_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "incident 999 not found");
+}
+
+#[tokio::test]
+async fn listing_filters_by_status_and_severity_and_pages_with_a_cursor() {
+    let app = spawn_app().await;
+    let t = &app.responder_token;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let sev = if i % 2 == 0 { "P0" } else { "P2" };
+        let (_, inc) = app
+            .post_json(
+                "/api/v1/incidents",
+                t,
+                &json!({"title": format!("inc {i}"), "severity": sev}),
+            )
+            .await;
+        ids.push(inc["id"].as_i64().unwrap());
+    }
+    app.post_json(
+        &format!("/api/v1/incidents/{}/acknowledge", ids[0]),
+        t,
+        &json!({}),
+    )
+    .await;
+    app.post_json(
+        &format!("/api/v1/incidents/{}/resolve", ids[1]),
+        t,
+        &json!({}),
+    )
+    .await;
+
+    assert_eq!(app.incidents("open").await.len(), 6);
+    assert_eq!(app.incidents("acknowledged").await.len(), 1);
+    assert_eq!(app.incidents("resolved").await.len(), 1);
+    assert_eq!(app.incidents("triggered").await.len(), 5);
+    assert_eq!(app.incidents("all").await.len(), 7);
+    let (_, p0) = app
+        .get_json("/api/v1/incidents?status=all&severity=P0", t)
+        .await;
+    assert_eq!(p0["items"].as_array().unwrap().len(), 4);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/incidents?status=all&limit=3&cursor={c}"),
+            None => "/api/v1/incidents?status=all&limit=3".to_string(),
+        };
+        let (code, page) = app.get_json(&path, t).await;
+        assert_eq!(code, StatusCode::OK);
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["id"].as_i64().unwrap());
+            for key in [
+                "id",
+                "title",
+                "status",
+                "severity",
+                "created_at",
+                "acknowledged_at",
+                "resolved_at",
+                "alert_count",
+            ] {
+                assert!(item.get(key).is_some(), "missing {key}");
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, each once");
+
+    for bad in [
+        "status=bogus",
+        "severity=P7",
+        "limit=0",
+        "limit=501",
+        "cursor=zz",
+        "colour=red",
+    ] {
+        let (code, body) = app.get_json(&format!("/api/v1/incidents?{bad}"), t).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn roles_limit_what_tokens_may_do() {
+    let app = spawn_app().await;
+    let (code, body) = app
+        .post_json(
+            "/api/v1/incidents",
+            &app.viewer_token,
+            &json!({"title": "nope"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (code, _) = app.get_json("/api/v1/tokens", &app.responder_token).await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, _) = app
+        .get_json("/api/v1/incidents", "fw_not_a_real_token")
+        .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let res = app
+        .client
+        .get(app.url("/api/v1/incidents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn admins_create_and_revoke_tokens_and_revoked_tokens_stop_working() {
+    let app = spawn_app().await;
+    let (code, created) = app
+        .post_json(
+            "/api/v1/tokens",
+            &app.admin_token,
+            &json!({"name": "deploy-bot", "role": "responder"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let secret = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_i64().unwrap();
+    let (code, me) = app.get_json("/api/v1/me", &secret).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(me["name"], "deploy-bot");
+    assert_eq!(me["role"], "responder");
+    // Only a hash is stored.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let stored: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM api_tokens WHERE token_hash = ?1 OR prefix = ?1",
+            [&secret],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 0);
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (code, _) = app.get_json("/api/v1/me", &secret).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (_, list) = app.get_json("/api/v1/tokens", &app.admin_token).await;
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("token").is_none())
+    );
+}
+
+#[tokio::test]
+async fn anonymous_read_lets_anyone_read_but_not_write() {
+    let app = spawn_app_with(|s| s.auth.anonymous_read = true).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/incidents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .client
+        .post(app.url("/api/v1/incidents"))
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let page = app.client.get(app.url("/incidents")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_openapi_description_covers_every_api_route() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/alerts/alertmanager",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{id}",
+        "/api/v1/incidents/{id}/acknowledge",
+        "/api/v1/incidents/{id}/resolve",
+        "/api/v1/incidents/{id}/reopen",
+        "/api/v1/incidents/{id}/notes",
+        "/api/v1/incidents/{id}/assign",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "OpenAPI lacks {p}");
+    }
+}

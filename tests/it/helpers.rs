@@ -1,0 +1,257 @@
+use std::path::PathBuf;
+
+use firewatch::app::{AppState, Application};
+use firewatch::auth::Role;
+use firewatch::config::Settings;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const WEBHOOK_TOKEN: &str = "test-webhook-token-0123456789";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
+    pub admin_token: String,
+    pub responder_token: String,
+    pub viewer_token: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.listen = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.server.shutdown_timeout = "1s".into();
+    s.storage.data_dir = dir.to_path_buf();
+    s.storage.readers = 2;
+    s.alertmanager.webhook_token = Some(WEBHOOK_TOKEN.into());
+    s.log.level = "warn".into();
+    s
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(dir.path());
+    customize(&mut settings);
+    let app = Application::build(settings.resolve().expect("valid settings"))
+        .await
+        .expect("app builds");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let token = |name: &'static str, role: Role| {
+        let accounts = state.accounts.clone();
+        async move {
+            accounts
+                .create_token(name, role, "test")
+                .await
+                .expect("token")
+                .token
+        }
+    };
+    let admin_token = token("admin-token", Role::Admin).await;
+    let responder_token = token("responder-token", Role::Responder).await;
+    let viewer_token = token("viewer-token", Role::Viewer).await;
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state,
+        admin_token,
+        responder_token,
+        viewer_token,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_webhook(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/alerts/alertmanager"))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_webhook_ok(&self, body: &Value) -> Value {
+        let res = self.post_webhook(body).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "webhook answered {:?}",
+            res.text().await
+        );
+        res.json().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn incidents(&self, status: &str) -> Vec<Value> {
+        let (code, body) = self
+            .get_json(
+                &format!("/api/v1/incidents?status={status}&limit=500"),
+                &self.viewer_token,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    pub async fn incident(&self, id: i64) -> Value {
+        let (code, body) = self
+            .get_json(&format!("/api/v1/incidents/{id}"), &self.viewer_token)
+            .await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Rows in a table, read straight from the database file.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.dir.path().join("firewatch.db")).unwrap();
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("firewatch.db")
+    }
+}
+
+pub fn reference(name: &str) -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.join("../shared/reference").join(name)
+}
+
+pub fn reference_json(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(reference(name)).expect("reference file"))
+        .unwrap()
+}
+
+/// A firing alert as Alertmanager sends it.
+pub fn alert(name: &str, instance: &str, severity: &str, status: &str) -> Value {
+    json!({
+        "status": status,
+        "labels": {"alertname": name, "instance": instance, "severity": severity, "service": "checkout"},
+        "annotations": {"summary": format!("{name} on {instance}")},
+        "startsAt": "2026-11-26T10:00:00Z",
+        "endsAt": if status == "resolved" { "2026-11-26T10:30:00Z" } else { "0001-01-01T00:00:00Z" },
+        "generatorURL": "http://prometheus:9090/graph",
+        "fingerprint": format!("fp-{name}-{instance}"),
+    })
+}
+
+pub fn message(group_key: &str, alerts: Vec<Value>) -> Value {
+    let status = if alerts.iter().any(|a| a["status"] == "firing") {
+        "firing"
+    } else {
+        "resolved"
+    };
+    json!({
+        "receiver": "firewatch",
+        "status": status,
+        "alerts": alerts,
+        "groupLabels": {"alertname": "HighErrorRate", "service": "checkout"},
+        "commonLabels": {"service": "checkout"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0
+    })
+}
+
+/// A real `firewatch serve` process (for restarts, kill -9 and CLI checks).
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub address: String,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ServerProcess {
+    /// Starts the binary with a config file plus `FIREWATCH__SERVER__LISTEN` on a free
+    /// port and extra env; waits until /healthz answers.
+    pub fn start(config: &std::path::Path, env: &[(&str, String)]) -> Self {
+        Self::start_on(free_port(), config, env)
+    }
+
+    pub fn start_on(port: u16, config: &std::path::Path, env: &[(&str, String)]) -> Self {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"));
+        cmd.args(["serve", "--config", config.to_str().unwrap()])
+            .env("FIREWATCH__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("FIREWATCH__LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start firewatch");
+        let address = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "firewatch did not start on {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { child, address }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, one module per area. Every test starts the app on port 0
+//! with its own temporary database.
+
+mod helpers;
+
+mod alertmanager_e2e;
+mod api;
+mod auth;
+mod durability;
+mod ops;
+mod ui;
+mod webhook;

@@ -1,0 +1,371 @@
+use std::process::Command;
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_firewatch")
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let h = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(h.status(), StatusCode::OK);
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+}
+
+#[tokio::test]
+async fn metrics_count_alerts_incidents_and_requests_by_route() {
+    let app = spawn_app().await;
+    app.post_webhook_ok(&message(
+        "m1",
+        vec![
+            alert("A", "i1", "critical", "firing"),
+            alert("A", "i2", "critical", "firing"),
+        ],
+    ))
+    .await;
+    app.post_webhook_ok(&message(
+        "m1",
+        vec![alert("A", "i1", "critical", "resolved")],
+    ))
+    .await;
+    app.get_json("/api/v1/incidents/1", &app.viewer_token).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("firewatch_alerts_received_total{status=\"firing\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("firewatch_alerts_received_total{status=\"resolved\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("firewatch_incidents{status=\"triggered\",severity=\"P0\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("firewatch_incidents{status=\"resolved\",severity=\"P2\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("firewatch_webhook_requests_total{outcome=\"accepted\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("firewatch_http_requests_total{method=\"GET\",route=\"/api/v1/incidents/{id}\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("firewatch_http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_only_old_resolved_incidents() {
+    let app = spawn_app_with(|s| s.retention.resolved_incidents = "1d".into()).await;
+    for g in ["r1", "r2", "r3"] {
+        app.post_webhook_ok(&message(g, vec![alert("A", "i1", "warning", "firing")]))
+            .await;
+    }
+    app.post_webhook_ok(&message(
+        "r1",
+        vec![alert("A", "i1", "warning", "resolved")],
+    ))
+    .await;
+    app.post_webhook_ok(&message(
+        "r2",
+        vec![alert("A", "i1", "warning", "resolved")],
+    ))
+    .await;
+    // Age incident r1's resolution past the retention period.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute(
+        "UPDATE incidents SET resolved_at = resolved_at - 2 * 86400000 WHERE group_key = 'r1'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let deleted = firewatch::scheduler::run_retention_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let left: Vec<String> = app
+        .incidents("all")
+        .await
+        .iter()
+        .map(|i| i["group_key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["r3", "r2"]);
+    assert_eq!(
+        app.count_rows("alerts"),
+        2,
+        "alerts of the deleted incident went with it"
+    );
+}
+
+#[tokio::test]
+async fn backup_copies_the_live_database_consistently() {
+    let app = spawn_app().await;
+    for g in 0..20 {
+        app.post_webhook_ok(&message(
+            &format!("b{g}"),
+            vec![alert("A", "i1", "info", "firing")],
+        ))
+        .await;
+    }
+    let dest = app.dir.path().join("backup.db");
+    let out = Command::new(bin())
+        .args(["backup", dest.to_str().unwrap()])
+        .env("FIREWATCH__STORAGE__DATA_DIR", app.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(&dest).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM incidents", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 20);
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    // Never overwrites.
+    let again = Command::new(bin())
+        .args(["backup", dest.to_str().unwrap()])
+        .env("FIREWATCH__STORAGE__DATA_DIR", app.dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn a_database_from_a_newer_firewatch_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("firewatch.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 999).unwrap();
+    drop(conn);
+    let err = match firewatch::db::open_and_migrate(&path, firewatch::config::Synchronous::Normal) {
+        Ok(_) => panic!("a newer database must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("schema version 999"), "{err}");
+    assert!(err.contains("newer firewatch"), "{err}");
+}
+
+#[test]
+fn migrations_apply_once_and_record_the_schema_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("firewatch.db");
+    for _ in 0..2 {
+        let conn =
+            firewatch::db::open_and_migrate(&path, firewatch::config::Synchronous::Normal).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, firewatch::db::schema_version());
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
+
+#[test]
+fn the_cli_creates_tokens_printing_the_token_alone_on_the_last_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["token", "create", "ci", "--role", "responder"])
+        .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().unwrap();
+    assert!(last.starts_with("fw_") && last.len() == 67, "{stdout}");
+    let bad = Command::new(bin())
+        .args(["token", "create", "ci", "--role", "boss"])
+        .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("boss"));
+}
+
+#[test]
+fn the_cli_adds_users_from_stdin_and_refuses_weak_passwords() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |pw: &str| {
+        let mut child = Command::new(bin())
+            .args([
+                "user",
+                "add",
+                "admin",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ])
+            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pw.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let weak = run("short\n");
+    assert_eq!(weak.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+    let ok = run("a long enough password\n");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let dup = run("a long enough password\n");
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+}
+
+#[test]
+fn a_bad_config_file_is_reported_with_its_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("firewatch.toml");
+    std::fs::write(&cfg, "[server]\nlisten = 8080\n").unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("listen") && err.contains("firewatch.toml"),
+        "{err}"
+    );
+    std::fs::write(&cfg, "[server]\nlisen = \"0.0.0.0:1\"\n").unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
+    let missing = Command::new(bin())
+        .args(["serve", "--config", "/nonexistent/fw.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/fw.toml"));
+}
+
+#[tokio::test]
+async fn settings_come_from_the_file_then_env_then_secret_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("fw.toml");
+    let secret = dir.path().join("token");
+    std::fs::write(&secret, "from-a-secret-file-123456\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[storage]\ndata_dir = \"{}\"\n[alertmanager]\nwebhook_token_file = \"{}\"\n[auth]\nanonymous_read = true\n",
+            dir.path().join("data").display(),
+            secret.display()
+        ),
+    )
+    .unwrap();
+    // The env variable overrides the file's listen address.
+    let server = ServerProcess::start(&cfg, &[]);
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{}/api/v1/alerts/alertmanager", server.address))
+        .bearer_auth("from-a-secret-file-123456")
+        .json(&message("cfg", vec![alert("A", "i1", "info", "firing")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // anonymous_read from the file.
+    let res = client
+        .get(format!("{}/api/v1/incidents", server.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let out = Command::new(bin())
+        .args([
+            "healthcheck",
+            "--url",
+            &format!("{}/healthz", server.address),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[tokio::test]
+async fn a_fresh_install_generates_and_keeps_its_webhook_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let print = || {
+        let out = Command::new(bin())
+            .args(["webhook-token"])
+            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let first = print();
+    assert!(first.starts_with("fw_"));
+    assert_eq!(first, print(), "the generated token is stable");
+    let app = spawn_app_with(|s| {
+        s.storage.data_dir = dir.path().to_path_buf();
+        s.alertmanager.webhook_token = None;
+    })
+    .await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/alerts/alertmanager"))
+        .bearer_auth(&first)
+        .json(&message("gen", vec![alert("A", "i1", "info", "firing")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_answers() {
+    let out = Command::new(bin())
+        .args(["healthcheck", "--url", "http://127.0.0.1:1/healthz"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

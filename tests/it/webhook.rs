@@ -1,0 +1,410 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_captured_alertmanager_payloads_open_and_update_one_incident() {
+    let app = spawn_app().await;
+    let text =
+        std::fs::read_to_string(reference("incident/alertmanager-0.25-captured.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = app.post_webhook_ok(&lines[0]).await;
+    assert_eq!(first["created"], true);
+    let id = first["incident_id"].as_i64().unwrap();
+    let inc = app.incident(id).await;
+    assert_eq!(inc["title"], "HighErrorRate on checkout");
+    assert_eq!(inc["severity"], "P0");
+    assert_eq!(inc["status"], "triggered");
+    assert_eq!(inc["alert_count"], 2);
+    assert_eq!(
+        inc["runbook_url"],
+        "http://localhost/runbooks/high-error-rate"
+    );
+
+    // The second capture resolves api-2 (with a different startsAt, as the real one has).
+    let second = app.post_webhook_ok(&lines[1]).await;
+    assert_eq!(second["incident_id"], id);
+    assert_eq!(second["alerts_resolved"], 1);
+    let inc = app.incident(id).await;
+    assert_eq!(inc["firing_count"], 1);
+    assert_eq!(inc["status"], "triggered");
+    assert_eq!(app.incidents("all").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_reference_example_is_accepted_and_keeps_its_resolved_alert_as_context() {
+    let app = spawn_app().await;
+    let body = reference_json("incident/alertmanager-webhook-example.json");
+    let out = app.post_webhook_ok(&body).await;
+    let inc = app.incident(out["incident_id"].as_i64().unwrap()).await;
+    assert_eq!(inc["alert_count"], 2);
+    assert_eq!(inc["firing_count"], 1);
+    assert_eq!(inc["severity"], "P0");
+    assert_eq!(
+        inc["runbook_url"],
+        "https://runbooks.example.com/api/high-error-rate"
+    );
+}
+
+#[tokio::test]
+async fn a_resent_notification_duplicates_nothing() {
+    let app = spawn_app().await;
+    let msg = message(
+        "g1",
+        vec![
+            alert("A", "i1", "warning", "firing"),
+            alert("A", "i2", "warning", "firing"),
+        ],
+    );
+    app.post_webhook_ok(&msg).await;
+    let rows = (
+        app.count_rows("incidents"),
+        app.count_rows("alerts"),
+        app.count_rows("timeline"),
+    );
+    for _ in 0..3 {
+        let out = app.post_webhook_ok(&msg).await;
+        assert_eq!(out["created"], false);
+        assert_eq!(out["alerts_fired"], 0);
+    }
+    assert_eq!(
+        rows,
+        (
+            app.count_rows("incidents"),
+            app.count_rows("alerts"),
+            app.count_rows("timeline")
+        )
+    );
+    assert_eq!(rows.0, 1);
+    assert_eq!(rows.1, 2);
+}
+
+#[tokio::test]
+async fn when_every_alert_resolves_the_incident_resolves_and_the_timeline_says_so() {
+    let app = spawn_app().await;
+    let fire = message(
+        "g2",
+        vec![
+            alert("A", "i1", "critical", "firing"),
+            alert("A", "i2", "critical", "firing"),
+        ],
+    );
+    let id = app.post_webhook_ok(&fire).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let half = message(
+        "g2",
+        vec![
+            alert("A", "i1", "critical", "resolved"),
+            alert("A", "i2", "critical", "firing"),
+        ],
+    );
+    let out = app.post_webhook_ok(&half).await;
+    assert_eq!(out["resolved"], false);
+    let all = message(
+        "g2",
+        vec![
+            alert("A", "i1", "critical", "resolved"),
+            alert("A", "i2", "critical", "resolved"),
+        ],
+    );
+    let out = app.post_webhook_ok(&all).await;
+    assert_eq!(out["resolved"], true);
+    let inc = app.incident(id).await;
+    assert_eq!(inc["status"], "resolved");
+    assert_eq!(inc["resolved_by"], "alertmanager");
+    assert!(inc["resolved_at"].is_string());
+    let kinds: Vec<&str> = inc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "alert_fired",
+            "alert_resolved",
+            "alert_resolved",
+            "auto_resolved"
+        ]
+    );
+    // Re-sending the resolution changes nothing.
+    let before = app.count_rows("timeline");
+    app.post_webhook_ok(&all).await;
+    assert_eq!(before, app.count_rows("timeline"));
+    assert_eq!(app.count_rows("incidents"), 1);
+}
+
+#[tokio::test]
+async fn a_resolved_group_that_fires_again_opens_a_new_incident_by_default() {
+    let app = spawn_app().await;
+    let fire = message("g3", vec![alert("A", "i1", "warning", "firing")]);
+    let first = app.post_webhook_ok(&fire).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_webhook_ok(&message(
+        "g3",
+        vec![alert("A", "i1", "warning", "resolved")],
+    ))
+    .await;
+    let mut again = alert("A", "i1", "warning", "firing");
+    again["startsAt"] = json!("2026-11-26T12:00:00Z");
+    let out = app.post_webhook_ok(&message("g3", vec![again])).await;
+    assert_eq!(out["created"], true);
+    assert_ne!(out["incident_id"].as_i64().unwrap(), first);
+    assert_eq!(app.incident(first).await["status"], "resolved");
+}
+
+#[tokio::test]
+async fn within_the_reopen_window_the_resolved_incident_is_reopened() {
+    let app = spawn_app_with(|s| s.alertmanager.reopen_window = "1h".into()).await;
+    let first = app
+        .post_webhook_ok(&message("g4", vec![alert("A", "i1", "warning", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_webhook_ok(&message(
+        "g4",
+        vec![alert("A", "i1", "warning", "resolved")],
+    ))
+    .await;
+    let mut again = alert("A", "i1", "warning", "firing");
+    again["startsAt"] = json!("2026-11-26T12:00:00Z");
+    let out = app.post_webhook_ok(&message("g4", vec![again])).await;
+    assert_eq!(out["reopened"], true);
+    assert_eq!(out["incident_id"].as_i64().unwrap(), first);
+    let inc = app.incident(first).await;
+    assert_eq!(inc["status"], "triggered");
+    assert!(inc["resolved_at"].is_null());
+    assert_eq!(inc["firing_count"], 1);
+    assert_eq!(app.count_rows("incidents"), 1);
+}
+
+#[tokio::test]
+async fn an_incident_resolved_by_hand_is_not_reopened_by_a_resend_of_its_still_firing_alerts() {
+    let app = spawn_app().await;
+    let fire = message("g5", vec![alert("A", "i1", "warning", "firing")]);
+    let id = app.post_webhook_ok(&fire).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let (code, _) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            &app.responder_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let out = app.post_webhook_ok(&fire).await;
+    assert_eq!(out["created"], false);
+    assert_eq!(app.count_rows("incidents"), 1);
+    assert_eq!(app.incident(id).await["status"], "resolved");
+}
+
+#[tokio::test]
+async fn the_incident_takes_the_most_urgent_severity_of_its_alerts() {
+    let app = spawn_app().await;
+    let id = app
+        .post_webhook_ok(&message("g6", vec![alert("A", "i1", "warning", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.incident(id).await["severity"], "P2");
+    app.post_webhook_ok(&message(
+        "g6",
+        vec![
+            alert("A", "i1", "warning", "firing"),
+            alert("A", "i2", "critical", "firing"),
+        ],
+    ))
+    .await;
+    let inc = app.incident(id).await;
+    assert_eq!(inc["severity"], "P0");
+    assert!(
+        inc["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "severity_changed")
+    );
+}
+
+#[tokio::test]
+async fn severity_mapping_is_configurable() {
+    let app = spawn_app_with(|s| {
+        s.alertmanager
+            .severity_map
+            .insert("page".into(), firewatch::incidents::Severity::P1);
+        s.alertmanager.default_severity = firewatch::incidents::Severity::P4;
+    })
+    .await;
+    let a = app
+        .post_webhook_ok(&message("g7", vec![alert("A", "i1", "page", "firing")]))
+        .await;
+    assert_eq!(
+        app.incident(a["incident_id"].as_i64().unwrap()).await["severity"],
+        "P1"
+    );
+    let b = app
+        .post_webhook_ok(&message("g8", vec![alert("A", "i1", "whatever", "firing")]))
+        .await;
+    assert_eq!(
+        app.incident(b["incident_id"].as_i64().unwrap()).await["severity"],
+        "P4"
+    );
+}
+
+#[tokio::test]
+async fn unknown_fields_from_newer_alertmanagers_are_ignored() {
+    let app = spawn_app().await;
+    let mut msg = message("g9", vec![alert("A", "i1", "info", "firing")]);
+    msg["notification_reason"] = json!("new_alerts");
+    msg["routeLabels"] = json!({"team": "payments"});
+    msg["alerts"][0]["somethingNew"] = json!(42);
+    let out = app.post_webhook_ok(&msg).await;
+    assert_eq!(out["created"], true);
+}
+
+#[tokio::test]
+async fn the_webhook_needs_its_token() {
+    let app = spawn_app().await;
+    let msg = message("g10", vec![alert("A", "i1", "info", "firing")]);
+    let none = app
+        .client
+        .post(app.url("/api/v1/alerts/alertmanager"))
+        .json(&msg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = none.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let wrong = app
+        .client
+        .post(app.url("/api/v1/alerts/alertmanager"))
+        .bearer_auth("not-the-token-at-all")
+        .json(&msg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // An API token, even an admin's, is not the webhook token.
+    let api = app
+        .client
+        .post(app.url("/api/v1/alerts/alertmanager"))
+        .bearer_auth(&app.admin_token)
+        .json(&msg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.count_rows("incidents"), 0);
+}
+
+#[tokio::test]
+async fn bad_payloads_get_a_clear_4xx_and_store_nothing() {
+    let app = spawn_app().await;
+    let send = |body: String, ctype: &'static str| {
+        let req = app
+            .client
+            .post(app.url("/api/v1/alerts/alertmanager"))
+            .bearer_auth(WEBHOOK_TOKEN)
+            .header("content-type", ctype)
+            .body(body);
+        async move { req.send().await.unwrap() }
+    };
+    let check = |res: reqwest::Response, status: StatusCode, code: &'static str| async move {
+        assert_eq!(res.status(), status);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    };
+    check(
+        send("{not json".into(), "application/json").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let valid = message("g11", vec![alert("A", "i1", "info", "firing")]).to_string();
+    check(
+        send(valid.clone(), "text/plain").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let mut missing = message("g11", vec![alert("A", "i1", "info", "firing")]);
+    missing.as_object_mut().unwrap().remove("groupKey");
+    check(
+        send(missing.to_string(), "application/json").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let mut no_labels = message("g11", vec![alert("A", "i1", "info", "firing")]);
+    no_labels["alerts"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("labels");
+    check(
+        send(no_labels.to_string(), "application/json").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let mut bad_status = message("g11", vec![alert("A", "i1", "info", "firing")]);
+    bad_status["alerts"][0]["status"] = json!("exploding");
+    check(
+        send(bad_status.to_string(), "application/json").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    let mut bad_time = message("g11", vec![alert("A", "i1", "info", "firing")]);
+    bad_time["alerts"][0]["startsAt"] = json!("yesterday");
+    let res = send(bad_time.to_string(), "application/json").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("alerts[0].startsAt"));
+    let mut bad_version = message("g11", vec![alert("A", "i1", "info", "firing")]);
+    bad_version["version"] = json!("3");
+    check(
+        send(bad_version.to_string(), "application/json").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    // Over server.max_body_bytes (1 MiB by default).
+    let mut huge = message("g11", vec![alert("A", "i1", "info", "firing")]);
+    huge["alerts"][0]["annotations"]["description"] = json!("x".repeat(1_200_000));
+    check(
+        send(huge.to_string(), "application/json").await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    assert_eq!(app.count_rows("incidents"), 0);
+    assert_eq!(app.count_rows("alerts"), 0);
+}
+
+#[tokio::test]
+async fn alerts_in_separate_groups_make_separate_incidents_and_one_group_one_incident() {
+    let app = spawn_app().await;
+    for g in 0..5 {
+        for i in 0..3 {
+            app.post_webhook_ok(&message(
+                &format!("grp-{g}"),
+                vec![alert("A", &format!("i{i}"), "warning", "firing")],
+            ))
+            .await;
+        }
+    }
+    let open = app.incidents("open").await;
+    assert_eq!(open.len(), 5);
+    assert!(open.iter().all(|i| i["alert_count"] == 3));
+}

@@ -1,0 +1,208 @@
+// Browser tests of the Firewatch UI: a real server, Debian's Chromium, playwright-core.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+const BIN = process.env.FIREWATCH_BIN;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TOKEN = "ui-test-webhook-token-0123456789";
+const SHOTS = new URL("./screenshots/", import.meta.url).pathname;
+const ADMIN_PW = "admin password for ui";
+const ONCALL_PW = "oncall password for ui";
+
+let dir, server, base, browser;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function cli(args, input) {
+  const r = spawnSync(BIN, args, { input, env: { ...process.env, FIREWATCH__STORAGE__DATA_DIR: dir }, encoding: "utf8" });
+  assert.equal(r.status, 0, `firewatch ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function alert(name, instance, severity, service, summary) {
+  return {
+    status: "firing",
+    labels: { alertname: name, instance, severity, service },
+    annotations: { summary, runbook_url: "https://runbooks.example.com/" + name },
+    startsAt: new Date(Date.now() - 600000).toISOString(),
+    endsAt: "0001-01-01T00:00:00Z",
+    generatorURL: "",
+    fingerprint: `${name}-${instance}`,
+  };
+}
+
+async function webhook(groupKey, alerts, groupLabels) {
+  const res = await fetch(`${base}/api/v1/alerts/alertmanager`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({
+      receiver: "firewatch", status: "firing", alerts, groupLabels, commonLabels: { service: groupLabels.service },
+      commonAnnotations: { summary: alerts[0].annotations.summary }, externalURL: "", version: "4", groupKey, truncatedAlerts: 0,
+    }),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  return JSON.parse(text).incident_id;
+}
+
+before(async () => {
+  assert.ok(BIN, "FIREWATCH_BIN must point at the firewatch binary");
+  dir = mkdtempSync(join(tmpdir(), "firewatch-ui-"));
+  mkdirSync(SHOTS, { recursive: true });
+  cli(["user", "add", "admin", "--role", "admin", "--password-stdin"], ADMIN_PW);
+  cli(["user", "add", "oncall", "--role", "responder", "--password-stdin"], ONCALL_PW);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(BIN, ["serve"], {
+    env: { ...process.env, FIREWATCH__STORAGE__DATA_DIR: dir, FIREWATCH__SERVER__LISTEN: `127.0.0.1:${port}`,
+           FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN: TOKEN, FIREWATCH__LOG__LEVEL: "warn" },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch { /* not yet */ }
+    assert.ok(i < 200, "server did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await webhook("g-checkout", [alert("HighErrorRate", "api-1", "critical", "checkout", "5xx ratio above 5% for 10m"),
+                               alert("HighErrorRate", "api-2", "critical", "checkout", "5xx ratio above 5% for 10m")],
+                { alertname: "HighErrorRate", service: "checkout" });
+  await webhook("g-search", [alert("LatencyP99High", "search-7", "warning", "search", "p99 above 800ms")],
+                { alertname: "LatencyP99High", service: "search" });
+  await webhook("g-billing", [alert("QueueBacklogGrowingForAVeryLongTimeAndNobodyIsLooking", "worker-3", "error", "billing", "invoices queue above 10k")],
+                { alertname: "QueueBacklogGrowingForAVeryLongTimeAndNobodyIsLooking", service: "billing" });
+  await webhook("g-xss", [alert("<script>window.__xss=1</script>", "<img src=x onerror=window.__xss=2>", "info", "auth", "<b>bold?</b>")],
+                { alertname: "<script>window.__xss=1</script>", service: "auth" });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A page that fails the test on console errors, dialogs or requests leaving the server. */
+async function newPage(viewport, extra = {}) {
+  const context = await browser.newContext({ viewport, ...extra });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("dialog", (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
+  page.on("request", (r) => { if (!r.url().startsWith(base) && !r.url().startsWith("data:")) problems.push(`external request: ${r.url()}`); });
+  return { page, context, problems };
+}
+
+async function login(page, name, password) {
+  await page.goto(`${base}/incidents`);
+  assert.match(page.url(), /\/login\?next=/);
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForURL(`${base}/incidents`), page.click("button[type=submit]")]);
+}
+
+async function noHorizontalScroll(page) {
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  assert.ok(scroll <= client + 1, `page scrolls sideways (${scroll} > ${client}) at ${page.url()}`);
+}
+
+test("the on-call engineer works an incident from the list to resolution on a laptop", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 860 });
+  await login(page, "oncall", ONCALL_PW);
+  const rows = page.locator("ul.rows li.row");
+  assert.equal(await rows.count(), 4);
+  assert.equal(await page.locator(".tabs a[aria-current=page] .count").innerText(), "4");
+  assert.equal(await page.evaluate(() => window.__xss), undefined, "labels are not executed");
+  await page.screenshot({ path: join(SHOTS, "incidents-laptop.png"), fullPage: true });
+
+  // Filter by severity with the select (submits itself).
+  await Promise.all([page.waitForURL(/severity=P0/), page.selectOption("select[name=severity]", "P0")]);
+  assert.equal(await rows.count(), 1);
+
+  await Promise.all([page.waitForURL(/\/incidents\/\d+$/), page.click("a.row-title")]);
+  assert.match(await page.locator("h1").innerText(), /HighErrorRate on checkout/);
+  assert.equal(await page.locator(".alertlist li").count(), 2);
+  assert.equal(await page.locator("a", { hasText: "Open runbook" }).getAttribute("href"), "https://runbooks.example.com/HighErrorRate");
+
+  await Promise.all([page.waitForLoadState("load"), page.click("button:has-text('Acknowledge')")]);
+  assert.equal(await page.locator(".facts .status").textContent(), "acknowledged");
+  await page.fill("textarea[name=text]", "Rolling back deploy 2026.11.26-3");
+  await Promise.all([page.waitForLoadState("load"), page.click("button:has-text('Add note')")]);
+  assert.match(await page.locator(".timeline").innerText(), /Rolling back deploy/);
+
+  await page.click("summary:has-text('Change people')");
+  await page.fill("input[name=assignee]", "oncall");
+  await page.fill("input[name=commander]", "admin");
+  await Promise.all([page.waitForLoadState("load"), page.click("details.assign button[type=submit]")]);
+  assert.match(await page.locator(".kv").innerText(), /Commander\s+admin/);
+
+  await Promise.all([page.waitForLoadState("load"), page.click("button:has-text('Resolve')")]);
+  assert.equal(await page.locator(".facts .status").textContent(), "resolved");
+  const timeline = await page.locator(".timeline").innerText();
+  for (const text of ["Acknowledged", "Assigned to oncall", "Resolved", "Incident opened by Alertmanager"]) {
+    assert.match(timeline, new RegExp(text));
+  }
+  await page.screenshot({ path: join(SHOTS, "incident-laptop.png"), fullPage: true });
+
+  await page.goto(`${base}/`);
+  assert.match(await page.locator(".tiles").innerText(), /P0\s+open\s+0\s+P1/);
+  await page.screenshot({ path: join(SHOTS, "dashboard-laptop.png"), fullPage: true });
+
+  // The auto-refresh control pauses and resumes.
+  await page.click("[data-refresh-control] button");
+  assert.match(await page.locator("[data-refresh-control]").first().innerText(), /paused/);
+  await page.click("[data-refresh-control] button");
+  assert.match(await page.locator("[data-refresh-control]").first().innerText(), /every 30 s/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("pages are readable on a phone without sideways scrolling", async () => {
+  const { page, context, problems } = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await login(page, "admin", ADMIN_PW);
+  await noHorizontalScroll(page);
+  await page.screenshot({ path: join(SHOTS, "incidents-phone.png"), fullPage: true });
+  await page.click("a.row-title >> nth=0");
+  await page.waitForURL(/\/incidents\/\d+$/);
+  await noHorizontalScroll(page);
+  await page.screenshot({ path: join(SHOTS, "incident-phone.png"), fullPage: true });
+  await page.goto(`${base}/`);
+  await noHorizontalScroll(page);
+  await page.screenshot({ path: join(SHOTS, "dashboard-phone.png"), fullPage: true });
+  await page.goto(`${base}/admin`);
+  await noHorizontalScroll(page);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("an admin creates an API token in the UI and it works against the API", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 860 });
+  await login(page, "admin", ADMIN_PW);
+  await page.goto(`${base}/admin`);
+  await page.fill("input[name=name]#t-name", "grafana");
+  await page.selectOption("select#t-role", "viewer");
+  await Promise.all([page.waitForLoadState("load"), page.click("button:has-text('Create token')")]);
+  const token = (await page.locator(".flash-ok code").innerText()).trim();
+  assert.match(token, /^fw_[0-9a-f]{64}$/);
+  const res = await fetch(`${base}/api/v1/incidents?status=all`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).items.length, 4);
+  await page.screenshot({ path: join(SHOTS, "admin-laptop.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
