@@ -1,0 +1,1 @@
+//! Artefacts for a Prometheus stack: rules, Alertmanager config, Grafana dashboard.

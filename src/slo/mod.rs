@@ -1,0 +1,3 @@
+//! Service level objectives: definitions (native, Sloth, OpenSLO).
+
+pub mod spec;

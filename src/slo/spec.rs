@@ -1,0 +1,1 @@
+//! SLO definitions shared by generation and evaluation.
