@@ -24,7 +24,9 @@ CREATE TABLE incidents (
     firing_count     INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
--- Newest-first listing, optionally filtered by status and/or severity.
+-- Newest-first listing, optionally filtered by status and/or severity. Open incidents
+-- (the default list) have their own partial index so the first page never sorts.
+CREATE INDEX incidents_open_id     ON incidents (id) WHERE status != 'resolved';
 CREATE INDEX incidents_status_id   ON incidents (status, id);
 CREATE INDEX incidents_severity_id ON incidents (severity, id);
 -- The incident that an Alertmanager group currently belongs to is the newest one with its key.
@@ -33,6 +35,30 @@ CREATE INDEX incidents_group_key   ON incidents (group_key, id) WHERE group_key 
 -- Response statistics over recent incidents.
 CREATE INDEX incidents_created_at  ON incidents (created_at);
 CREATE INDEX incidents_resolved_at ON incidents (resolved_at) WHERE resolved_at IS NOT NULL;
+
+-- Incident counts per (status, severity), kept exact by triggers so the dashboard, the
+-- list tabs and /metrics never count 100,000 rows.
+CREATE TABLE incident_counts (
+    status    TEXT    NOT NULL,
+    severity  TEXT    NOT NULL,
+    n         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (status, severity)
+) STRICT, WITHOUT ROWID;
+INSERT INTO incident_counts (status, severity)
+    SELECT s.value, v.value
+    FROM json_each('["triggered","acknowledged","resolved"]') s, json_each('["P0","P1","P2","P3","P4"]') v;
+
+CREATE TRIGGER incident_counts_insert AFTER INSERT ON incidents BEGIN
+    UPDATE incident_counts SET n = n + 1 WHERE status = NEW.status AND severity = NEW.severity;
+END;
+CREATE TRIGGER incident_counts_delete AFTER DELETE ON incidents BEGIN
+    UPDATE incident_counts SET n = n - 1 WHERE status = OLD.status AND severity = OLD.severity;
+END;
+CREATE TRIGGER incident_counts_update AFTER UPDATE OF status, severity ON incidents
+    WHEN OLD.status != NEW.status OR OLD.severity != NEW.severity BEGIN
+    UPDATE incident_counts SET n = n - 1 WHERE status = OLD.status AND severity = OLD.severity;
+    UPDATE incident_counts SET n = n + 1 WHERE status = NEW.status AND severity = NEW.severity;
+END;
 
 CREATE TABLE alerts (
     id             INTEGER PRIMARY KEY,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::alerts::ingest::SeverityRules;
@@ -123,7 +123,6 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
             .app_data(web::FormConfig::default().limit(max_body))
             .app_data(web::PayloadConfig::new(max_body))
             .wrap(from_fn(crate::telemetry::track_http))
-            .wrap(Compress::default())
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))

@@ -112,7 +112,8 @@ pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Incident>
     let mut args: Vec<Value> = Vec::new();
     match q.status {
         StatusFilter::All => {}
-        StatusFilter::Open => sql.push_str(" AND status IN ('triggered', 'acknowledged')"),
+        // Same expression as the partial index incidents_open_id.
+        StatusFilter::Open => sql.push_str(" AND status != 'resolved'"),
         StatusFilter::Only(s) => {
             sql.push_str(" AND status = ?");
             args.push(Value::Text(s.as_str().into()));
@@ -157,9 +158,8 @@ pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Incident>
 
 /// Incident counts for every (status, severity) pair that has any.
 pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(Status, Severity, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT status, severity, COUNT(*) FROM incidents GROUP BY status, severity",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT status, severity, n FROM incident_counts WHERE n > 0")?;
     stmt.query_map([], |r| Ok((parse_col(r, 0)?, parse_col(r, 1)?, r.get(2)?)))?
         .collect()
 }

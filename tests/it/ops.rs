@@ -369,3 +369,75 @@ fn healthcheck_fails_when_nothing_answers() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_example_config_is_valid_and_matches_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let example =
+        firewatch::config::Settings::load(Some(&path)).expect("config.example.toml loads");
+    let defaults = firewatch::config::Settings::default().resolve().unwrap();
+    assert_eq!(format!("{:?}", example.raw), format!("{:?}", defaults.raw));
+}
+
+#[tokio::test]
+async fn incident_counts_stay_exact_through_every_change() {
+    let app = spawn_app_with(|s| s.retention.resolved_incidents = "1d".into()).await;
+    for g in 0..6 {
+        let sev = ["critical", "warning"][g % 2];
+        app.post_webhook_ok(&message(
+            &format!("c{g}"),
+            vec![alert("A", "i1", sev, "firing")],
+        ))
+        .await;
+    }
+    app.post_webhook_ok(&message("c0", vec![alert("A", "i2", "critical", "firing")]))
+        .await;
+    app.post_json(
+        "/api/v1/incidents/2/acknowledge",
+        &app.responder_token,
+        &serde_json::json!({}),
+    )
+    .await;
+    app.post_webhook_ok(&message("c1", vec![alert("A", "i9", "critical", "firing")]))
+        .await; // P2 -> P0
+    app.post_webhook_ok(&message(
+        "c3",
+        vec![alert("A", "i1", "warning", "resolved")],
+    ))
+    .await;
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute(
+        "UPDATE incidents SET resolved_at = 0 WHERE group_key = 'c3'",
+        [],
+    )
+    .unwrap();
+    firewatch::scheduler::run_retention_once(&app.state)
+        .await
+        .unwrap();
+    let mut counted = conn
+        .prepare("SELECT status, severity, COUNT(*) FROM incidents GROUP BY 1, 2 ORDER BY 1, 2")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    let mut kept = app
+        .state
+        .incidents
+        .counts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(s, v, n)| (s.to_string(), v.to_string(), n))
+        .collect::<Vec<_>>();
+    counted.sort();
+    kept.sort();
+    assert_eq!(counted, kept);
+    assert_eq!(kept.iter().map(|k| k.2).sum::<i64>(), 5);
+}

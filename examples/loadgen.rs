@@ -1,0 +1,184 @@
+//! Load generator for Firewatch's Alertmanager intake and page latency.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- intake --url http://127.0.0.1:8080 --token T \
+//!     [--connections 64] [--seconds 10] [--alerts 10] [--duplicates] [--total N] [--prefix P]
+//! cargo run --release --example loadgen -- get --url http://127.0.0.1:8080/incidents --requests 200
+//! ```
+//! `intake` sends Alertmanager v4 payloads (each with `--alerts` new alerts in a new group,
+//! or with `--duplicates` the same payloads re-sent) from `--connections` concurrent
+//! connections and reports committed alerts per second, latency percentiles and errors.
+//! `get` requests one URL sequentially and reports latency percentiles.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn payload(group: &str, alerts: usize) -> String {
+    let items: Vec<String> = (0..alerts)
+        .map(|i| {
+            format!(
+                r#"{{"status":"firing","labels":{{"alertname":"LoadTest","service":"svc-{svc}","instance":"{group}-{i}","severity":"warning"}},"annotations":{{"summary":"load test alert {i}"}},"startsAt":"2026-11-26T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus/graph","fingerprint":"{group}-{i}"}}"#,
+                svc = group.len() % 50
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"receiver":"firewatch","status":"firing","alerts":[{}],"groupLabels":{{"alertname":"LoadTest","group":"{group}"}},"commonLabels":{{"alertname":"LoadTest"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{{}}:{{group=\"{group}\"}}","truncatedAlerts":0}}"#,
+        items.join(",")
+    )
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn report(label: &str, mut lat: Vec<Duration>, elapsed: Duration, extra: &str) {
+    lat.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{label}: {} requests in {:.2}s ({:.0} req/s){extra}; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.90)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
+    );
+}
+
+async fn intake(args: &[String]) {
+    let url = format!(
+        "{}/api/v1/alerts/alertmanager",
+        arg(args, "--url").expect("--url")
+    );
+    let token = arg(args, "--token").expect("--token");
+    let connections: usize = arg(args, "--connections").map_or(64, |v| v.parse().unwrap());
+    let seconds: u64 = arg(args, "--seconds").map_or(10, |v| v.parse().unwrap());
+    let alerts: usize = arg(args, "--alerts").map_or(10, |v| v.parse().unwrap());
+    let duplicates = args.iter().any(|a| a == "--duplicates");
+    // Stop after this many requests in all (default: only the time limit).
+    let total: u64 = arg(args, "--total").map_or(u64::MAX, |v| v.parse().unwrap());
+    let sent = Arc::new(AtomicU64::new(0));
+    let prefix = arg(args, "--prefix").unwrap_or_else(|| format!("run{}", std::process::id()));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (client, url, token, errors, prefix, sent) = (
+            client.clone(),
+            url.clone(),
+            token.clone(),
+            errors.clone(),
+            prefix.clone(),
+            sent.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(4096);
+            // With --duplicates every connection re-sends the same few groups.
+            let fixed: Vec<String> = (0..8)
+                .map(|k| payload(&format!("{prefix}-dup-{c}-{k}"), alerts))
+                .collect();
+            let mut n = 0usize;
+            while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < total {
+                let body = if duplicates {
+                    fixed[n % fixed.len()].clone()
+                } else {
+                    payload(&format!("{prefix}-{c}-{n}"), alerts)
+                };
+                n += 1;
+                let t = Instant::now();
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.push(t.elapsed());
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let alerts_per_s = (all.len() * alerts) as f64 / elapsed.as_secs_f64();
+    let mode = if duplicates {
+        "intake (duplicates)"
+    } else {
+        "intake (new alerts)"
+    };
+    report(
+        mode,
+        all,
+        elapsed,
+        &format!(
+            ", {alerts_per_s:.0} alerts/s, {} errors, {connections} connections, {alerts} alerts/request",
+            errors.load(Ordering::Relaxed)
+        ),
+    );
+}
+
+async fn get(args: &[String]) {
+    let url = arg(args, "--url").expect("--url");
+    let requests: usize = arg(args, "--requests").map_or(200, |v| v.parse().unwrap());
+    let client = reqwest::Client::new();
+    let mut lat = Vec::with_capacity(requests);
+    let started = Instant::now();
+    for _ in 0..requests {
+        let t = Instant::now();
+        let r = client.get(&url).send().await.expect("request");
+        assert!(r.status().is_success(), "{url}: {}", r.status());
+        let _ = r.bytes().await;
+        lat.push(t.elapsed());
+    }
+    report(&format!("GET {url}"), lat, started.elapsed(), "");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match args.get(1).map(String::as_str) {
+        Some("intake") => rt.block_on(intake(&args)),
+        Some("get") => rt.block_on(get(&args)),
+        _ => {
+            eprintln!(
+                "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] [--duplicates]\n       loadgen get --url URL [--requests N]"
+            );
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Firewatch benchmarks (issue targets in README "Performance"): start-to-ready time, idle
+# RSS, Alertmanager intake throughput and latency (new and duplicate payloads), and the
+# incident list page with 100,000 incidents. Loopback only; stops by itself.
+#   scripts/bench.sh            # full run (~2 minutes plus the release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked --bin firewatch --example loadgen
+BIN=target/release/firewatch
+LOAD=target/release/examples/loadgen
+DIR=$(mktemp -d)
+PORT=${PORT:-18181}
+TOKEN=bench-webhook-token-0123456789
+export FIREWATCH__STORAGE__DATA_DIR="$DIR" FIREWATCH__SERVER__LISTEN="127.0.0.1:$PORT" \
+       FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN="$TOKEN" FIREWATCH__AUTH__ANONYMOUS_READ=true \
+       FIREWATCH__LOG__LEVEL=warn
+cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; rm -rf "$DIR"; }
+trap cleanup EXIT
+
+# Start to ready: from exec to the first 200 on /readyz (fresh database).
+start=$(date +%s%N)
+$BIN serve & PID=$!
+until curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do sleep 0.002; done
+ready=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "start to ready: ${ready} ms"
+sleep 2
+echo "idle RSS: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
+
+$LOAD intake --url "http://127.0.0.1:$PORT" --token "$TOKEN" --connections 64 --seconds 10 --alerts 10
+$LOAD intake --url "http://127.0.0.1:$PORT" --token "$TOKEN" --connections 64 --seconds 10 --alerts 10 --duplicates
+echo "RSS after load: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
+
+# Fill up to 100,000 incidents (one per group), then time the list page and API.
+have=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^firewatch_incidents\{/ {s+=$2} END {print s+0}')
+if [ "$have" -lt 100000 ]; then
+  $LOAD intake --url "http://127.0.0.1:$PORT" --token "$TOKEN" --connections 64 --seconds 300 --alerts 1 \
+     --prefix fill --total $((100000 - have)) >/dev/null
+fi
+have=$(curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^firewatch_incidents\{/ {s+=$2} END {print s+0}')
+echo "incidents in the database: $have"
+$LOAD get --url "http://127.0.0.1:$PORT/incidents?status=open" --requests 200
+$LOAD get --url "http://127.0.0.1:$PORT/incidents?status=all&severity=P2" --requests 200
+$LOAD get --url "http://127.0.0.1:$PORT/api/v1/incidents?status=open&limit=50" --requests 200
+$LOAD get --url "http://127.0.0.1:$PORT/" --requests 200
+echo "server-side latency of those pages (firewatch_http_request_duration_seconds):"
+curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E 'http_request_duration_seconds_(sum|count)\{method="GET",route="(/incidents|/|/api/v1/incidents)"\}'
