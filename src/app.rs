@@ -13,6 +13,7 @@ use crate::auth::accounts::Accounts;
 use crate::config::Resolved;
 use crate::db::Db;
 use crate::incidents::service::Incidents;
+use crate::notify::NotifyConfig;
 use crate::telemetry::Metrics;
 
 /// Everything request handlers and jobs need, passed explicitly.
@@ -25,6 +26,32 @@ pub struct AppState {
     pub webhook_token: String,
     pub severity_rules: SeverityRules,
     pub started_at: Instant,
+    pub notify: Arc<NotifyConfig>,
+    /// Wakes the notification worker when messages are queued.
+    pub notify_wake: Arc<tokio::sync::Notify>,
+    /// The one outgoing HTTP client (rustls, timeouts, user agent).
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn notification_worker(&self) -> crate::notify::worker::Worker {
+        crate::notify::worker::Worker {
+            db: self.db.clone(),
+            cfg: self.notify.clone(),
+            client: self.http.clone(),
+            counter: self.metrics.notifications.clone(),
+            wake: self.notify_wake.clone(),
+        }
+    }
+}
+
+/// The outgoing HTTP client, built once and shared.
+pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .user_agent(concat!("firewatch/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .build()?)
 }
 
 pub struct Application {
@@ -55,12 +82,18 @@ impl Application {
         let listener = TcpListener::bind(&settings.raw.server.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.raw.server.listen))?;
         let port = listener.local_addr()?.port();
+        let notify = Arc::new(settings.notify.clone());
+        let notify_wake = Arc::new(tokio::sync::Notify::new());
+        let http = http_client(notify.timeout)?;
         let state = web::Data::new(AppState {
+            notify: notify.clone(),
+            notify_wake: notify_wake.clone(),
+            http,
             severity_rules: SeverityRules::from_settings(
                 &settings.raw.alertmanager,
                 settings.reopen_window,
             ),
-            incidents: Incidents::new(db.clone()),
+            incidents: Incidents::new(db.clone(), notify, notify_wake),
             accounts,
             metrics: Arc::new(Metrics::new()),
             webhook_token,
@@ -69,9 +102,10 @@ impl Application {
             settings,
         });
         let server = build_server(listener, state.clone())?;
-        let jobs = vec![tokio::spawn(crate::scheduler::retention_loop(
-            state.clone(),
-        ))];
+        let jobs = vec![
+            tokio::spawn(crate::scheduler::retention_loop(state.clone())),
+            tokio::spawn(crate::notify::worker::run(state.notification_worker())),
+        ];
         tracing::info!(
             port,
             db = %state.db.path().display(),

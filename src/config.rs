@@ -20,6 +20,12 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub retention: RetentionSettings,
     pub log: LogSettings,
+    pub notify: NotifySettings,
+    pub smtp: Option<SmtpSettings>,
+    #[serde(rename = "receiver")]
+    pub receivers: Vec<ReceiverSettings>,
+    #[serde(rename = "route")]
+    pub routes: Vec<RouteSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +199,117 @@ impl Default for LogSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySettings {
+    /// How often the delivery worker looks for due notifications.
+    pub poll_interval: String,
+    /// First retry delay; doubles per attempt (with +-20 % jitter) up to `max_backoff`.
+    pub base_backoff: String,
+    pub max_backoff: String,
+    /// Attempts before a notification becomes a dead letter.
+    pub max_attempts: u32,
+    /// Timeout of one delivery attempt.
+    pub timeout: String,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: "1s".into(),
+            base_backoff: "2s".into(),
+            max_backoff: "5m".into(),
+            max_attempts: 12,
+            timeout: "10s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain SMTP, for a local relay.
+    None,
+    Starttls,
+    /// Implicit TLS (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    #[serde(default = "default_smtp_tls")]
+    pub tls: SmtpTls,
+    pub from: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+fn default_smtp_tls() -> SmtpTls {
+    SmtpTls::None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiverType {
+    Slack,
+    Pagerduty,
+    Email,
+    Webhook,
+}
+
+/// One notification target. Secrets may come from `*_file` keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverSettings {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ReceiverType,
+    /// slack and webhook: where to POST.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_url_file: Option<PathBuf>,
+    /// pagerduty: the Events API v2 integration key.
+    #[serde(default)]
+    pub routing_key: Option<String>,
+    #[serde(default)]
+    pub routing_key_file: Option<PathBuf>,
+    /// pagerduty: the Events API endpoint (overridable for tests or EU accounts).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// email: recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// webhook: HMAC-SHA256 key for the `X-Firewatch-Signature` header.
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// A routing rule: the first matching route wins unless it says `continue = true`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSettings {
+    /// `severity`, `service` or any incident label; all must be equal. Empty matches all.
+    #[serde(default, rename = "match")]
+    pub matchers: BTreeMap<String, String>,
+    pub receivers: Vec<String>,
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+}
+
 /// Settings after validation: durations parsed, secrets read.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -203,6 +320,7 @@ pub struct Resolved {
     pub shutdown_timeout: Duration,
     pub retention_resolved: Duration,
     pub retention_interval: Duration,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -296,7 +414,10 @@ impl Settings {
                 format!("`{url}` must start with http:// or https://"),
             ));
         }
+        let notify = crate::notify::NotifyConfig::from_settings(&self)
+            .map_err(|(field, message)| invalid(&field, message))?;
         Ok(Resolved {
+            notify,
             webhook_token,
             reopen_window: dur(
                 "alertmanager.reopen_window",
@@ -331,7 +452,7 @@ impl Resolved {
     }
 }
 
-fn read_secret(path: &Path) -> Result<String, String> {
+pub fn read_secret(path: &Path) -> Result<String, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = text.trim().to_string();

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod generate;
 pub mod incidents;
+pub mod notify;
 pub mod scheduler;
 pub mod slo;
 pub mod telemetry;

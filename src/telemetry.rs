@@ -59,8 +59,17 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    pub channel: String,
+    pub outcome: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub notifications: Family<NotificationLabels, Counter>,
+    pub notification_queue_depth: Gauge,
+    pub notification_oldest_pending: Gauge,
     pub alerts_received: Family<StatusLabel, Counter>,
     pub webhook_requests: Family<OutcomeLabel, Counter>,
     pub incidents: Family<IncidentLabels, Gauge>,
@@ -109,8 +118,29 @@ impl Metrics {
             "HTTP request latency, by method and route pattern",
             http_duration.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notification delivery attempts, by channel and outcome (delivered, retry, failed)",
+            notifications.clone(),
+        );
+        let notification_queue_depth = Gauge::default();
+        registry.register(
+            "notifications_queue_depth",
+            "Notifications waiting to be delivered",
+            notification_queue_depth.clone(),
+        );
+        let notification_oldest_pending = Gauge::default();
+        registry.register(
+            "notifications_oldest_pending_seconds",
+            "Age of the oldest notification still waiting to be delivered",
+            notification_oldest_pending.clone(),
+        );
         Self {
             registry,
+            notifications,
+            notification_queue_depth,
+            notification_oldest_pending,
             alerts_received,
             webhook_requests,
             incidents,

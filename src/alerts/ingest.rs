@@ -19,6 +19,7 @@ use rusqlite::Connection;
 use crate::config::AlertmanagerSettings;
 use crate::incidents::repo::{self, AlertRow, NewIncident};
 use crate::incidents::{IncidentError, Severity, Status};
+use crate::notify::{self, Event, NotifyConfig};
 
 use super::{ValidAlert, WebhookMessage};
 
@@ -198,6 +199,7 @@ pub fn apply(
     msg: &WebhookMessage,
     alerts: &[ValidAlert],
     rules: &SeverityRules,
+    notify_cfg: &NotifyConfig,
     now: i64,
 ) -> Result<Outcome, IncidentError> {
     // The same fingerprint twice in one message: the last one wins.
@@ -395,6 +397,7 @@ pub fn apply(
     write_summary(conn, id, now, "alert_resolved", "resolved", &resolved)?;
     let (_, firing, best) = repo::refresh_alert_counts(conn, id)?;
     let inc = repo::get(conn, id)?.ok_or(IncidentError::NotFound(id))?;
+    let mut escalated = false;
     if let Some(best) = best
         && best < inc.severity
         && inc.status != Status::Resolved
@@ -412,6 +415,7 @@ pub fn apply(
             ),
             None,
         )?;
+        escalated = true;
     }
     if inc.runbook_url.is_none()
         && let Some(url) = runbook_of(msg, &prepared)
@@ -419,7 +423,21 @@ pub fn apply(
         conn.prepare_cached("UPDATE incidents SET runbook_url = ?2 WHERE id = ?1")?
             .execute(rusqlite::params![id, url])?;
     }
-    if firing == 0 && inc.status != Status::Resolved {
+    // Whatever changed, firing alerts now leave the incident open or resolve it.
+    let will_resolve = firing == 0 && inc.status != Status::Resolved;
+    let event = if out.created {
+        Some(Event::Triggered)
+    } else if out.reopened {
+        Some(Event::Reopened)
+    } else if escalated && !will_resolve {
+        Some(Event::Escalated)
+    } else {
+        None
+    };
+    if let Some(event) = event {
+        notify::enqueue(conn, notify_cfg, id, event, now)?;
+    }
+    if will_resolve {
         repo::set_resolved(conn, id, now, ACTOR)?;
         repo::add_timeline(
             conn,
@@ -430,6 +448,7 @@ pub fn apply(
             "All alerts resolved: incident resolved automatically",
             None,
         )?;
+        notify::enqueue(conn, notify_cfg, id, Event::Resolved, now)?;
         out.auto_resolved = true;
     } else {
         repo::touch(conn, id, now)?;

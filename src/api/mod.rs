@@ -40,6 +40,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/tokens", web::post().to(create_token))
                 .route("/tokens/{id}", web::delete().to(revoke_token))
                 .route("/me", web::get().to(me))
+                .route("/notifications", web::get().to(list_notifications))
+                .route(
+                    "/notifications/{id}/retry",
+                    web::post().to(retry_notification),
+                )
+                .route("/receivers", web::get().to(list_receivers))
+                .route("/receivers/{name}/test", web::post().to(test_receiver))
                 .route("/openapi.json", web::get().to(ops::openapi))
                 .default_service(web::to(|req: HttpRequest| async move {
                     Err::<HttpResponse, _>(ApiError::NotFound(format!(
@@ -182,10 +189,12 @@ async fn alertmanager_webhook(
     let firing = alerts.iter().filter(|a| a.firing).count() as u64;
     let resolved = alerts.len() as u64 - firing;
     let rules = state.severity_rules.clone();
+    let notify_cfg = state.notify.clone();
     let result = state
         .db
-        .write(move |c| ingest::apply(c, &msg, &alerts, &rules, now_ms()))
+        .write(move |c| ingest::apply(c, &msg, &alerts, &rules, &notify_cfg, now_ms()))
         .await;
+    state.notify_wake.notify_one();
     match result {
         Ok(o) => {
             outcome("accepted");
@@ -502,4 +511,117 @@ async fn me(caller: Caller) -> Result<HttpResponse, ApiError> {
         "name": name,
         "role": caller.principal.role(),
     })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationParams {
+    incident: Option<i64>,
+    status: Option<String>,
+    receiver: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_notifications(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<NotificationParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = params.into_inner();
+    if let Some(s) = &p.status
+        && !["pending", "delivered", "failed"].contains(&s.as_str())
+    {
+        return Err(ApiError::BadRequest(
+            "status must be pending, delivered or failed".into(),
+        ));
+    }
+    let filter = crate::notify::outbox::ListFilter {
+        incident_id: p.incident,
+        status: p.status,
+        receiver: p.receiver,
+        limit: p.limit.unwrap_or(100).min(1000),
+    };
+    let items = state
+        .db
+        .read(move |c| Ok::<_, ApiError>(crate::notify::outbox::list(c, &filter)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+async fn retry_notification(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let id = id.into_inner();
+    let done = state
+        .db
+        .write(move |c| Ok::<_, ApiError>(crate::notify::outbox::retry_now(c, id, now_ms())?))
+        .await?;
+    if !done {
+        return Err(ApiError::Conflict(format!(
+            "notification {id} does not exist or is not a dead letter"
+        )));
+    }
+    state.notify_wake.notify_one();
+    Ok(HttpResponse::Accepted().json(json!({ "status": "pending" })))
+}
+
+async fn list_receivers(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let stats = state
+        .db
+        .read(|c| Ok::<_, ApiError>(crate::notify::outbox::receiver_stats(c)?))
+        .await?;
+    let items: Vec<_> = state
+        .notify
+        .receivers
+        .iter()
+        .map(|r| {
+            let (last, failed, pending) = stats.get(&r.name).cloned().unwrap_or((None, 0, 0));
+            json!({
+                "name": r.name,
+                "channel": r.channel(),
+                "target": r.masked_target(),
+                "last_delivered_at": last.map(crate::time::rfc3339),
+                "pending": pending,
+                "failed": failed,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+async fn test_receiver(
+    caller: Caller,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Admin)?;
+    let name = name.into_inner();
+    let receiver = state
+        .notify
+        .receiver(&name)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no receiver named {name}")))?;
+    let id = state
+        .db
+        .write(move |c| {
+            Ok::<_, ApiError>(crate::notify::outbox::insert(
+                c,
+                None,
+                &receiver.name,
+                receiver.channel(),
+                "test",
+                now_ms(),
+            )?)
+        })
+        .await?;
+    state.notify_wake.notify_one();
+    Ok(HttpResponse::Accepted().json(json!({ "notification_id": id, "status": "pending" })))
 }

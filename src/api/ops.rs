@@ -41,6 +41,16 @@ impl From<rusqlite::Error> for ApiError {
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let counts = state.incidents.counts().await?;
     state.metrics.set_incident_counts(&counts);
+    let now = crate::time::now_ms();
+    let (depth, oldest_ms) = state
+        .db
+        .read(move |c| Ok::<_, ApiError>(crate::notify::outbox::queue_stats(c, now)?))
+        .await?;
+    state.metrics.notification_queue_depth.set(depth);
+    state
+        .metrics
+        .notification_oldest_pending
+        .set(oldest_ms / 1000);
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.encode()))

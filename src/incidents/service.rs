@@ -1,7 +1,10 @@
 //! Incident lifecycle: triggered -> acknowledged -> resolved, reopen; manual incidents,
 //! notes and people. Every change writes a timeline entry in the same transaction.
 
+use std::sync::Arc;
+
 use crate::db::Db;
+use crate::notify::{self, Event, NotifyConfig};
 use crate::time::now_ms;
 
 use super::repo::{self, ListQuery, NewIncident};
@@ -39,11 +42,30 @@ fn load(conn: &rusqlite::Connection, id: i64) -> Result<Incident, IncidentError>
 #[derive(Clone)]
 pub struct Incidents {
     db: Db,
+    notify: Arc<NotifyConfig>,
+    /// Wakes the notification worker after changes that may have queued messages.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Incidents {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, notify: Arc<NotifyConfig>, wake: Arc<tokio::sync::Notify>) -> Self {
+        Self { db, notify, wake }
+    }
+
+    /// Runs a lifecycle change in the writer; then wakes the notification worker.
+    async fn change<T, F>(&self, f: F) -> Result<T, IncidentError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection, &NotifyConfig) -> Result<T, IncidentError>
+            + Send
+            + 'static,
+    {
+        let cfg = self.notify.clone();
+        let out = self.db.write(move |c| f(c, &cfg)).await;
+        if out.is_ok() {
+            self.wake.notify_one();
+        }
+        out
     }
 
     pub async fn list(&self, q: ListQuery) -> Result<(Vec<Incident>, Option<i64>), IncidentError> {
@@ -91,61 +113,61 @@ impl Incidents {
                 IncidentError::invalid("runbook_url", "must be an http:// or https:// URL")
             })?),
         };
-        self.db
-            .write(move |c| {
-                let now = now_ms();
-                let id = repo::insert_incident(
-                    c,
-                    &NewIncident {
-                        title: &title,
-                        description: m.description.trim(),
-                        severity: m.severity,
-                        service: m.service.trim(),
-                        source: "manual",
-                        group_key: None,
-                        runbook_url: runbook_url.as_deref(),
-                        created_by: &actor,
-                        at: now,
-                    },
-                )?;
-                repo::add_timeline(
-                    c,
-                    id,
-                    now,
-                    "created",
-                    &actor,
-                    &format!("Incident declared ({})", m.severity),
-                    None,
-                )?;
-                load(c, id)
-            })
-            .await
+        self.change(move |c, cfg| {
+            let now = now_ms();
+            let id = repo::insert_incident(
+                c,
+                &NewIncident {
+                    title: &title,
+                    description: m.description.trim(),
+                    severity: m.severity,
+                    service: m.service.trim(),
+                    source: "manual",
+                    group_key: None,
+                    runbook_url: runbook_url.as_deref(),
+                    created_by: &actor,
+                    at: now,
+                },
+            )?;
+            repo::add_timeline(
+                c,
+                id,
+                now,
+                "created",
+                &actor,
+                &format!("Incident declared ({})", m.severity),
+                None,
+            )?;
+            notify::enqueue(c, cfg, id, Event::Triggered, now)?;
+            load(c, id)
+        })
+        .await
     }
 
     pub async fn acknowledge(&self, id: i64, actor: String) -> Result<Incident, IncidentError> {
-        self.db
-            .write(move |c| {
-                let inc = load(c, id)?;
-                match inc.status {
-                    Status::Triggered => {}
-                    Status::Acknowledged => {
-                        return Err(IncidentError::Conflict(format!(
-                            "incident {id} is already acknowledged by {}",
-                            inc.acknowledged_by.unwrap_or_default()
-                        )));
-                    }
-                    Status::Resolved => {
-                        return Err(IncidentError::Conflict(format!(
-                            "incident {id} is resolved; reopen it first"
-                        )));
-                    }
+        self.change(move |c, cfg| {
+            let inc = load(c, id)?;
+            match inc.status {
+                Status::Triggered => {}
+                Status::Acknowledged => {
+                    return Err(IncidentError::Conflict(format!(
+                        "incident {id} is already acknowledged by {}",
+                        inc.acknowledged_by.unwrap_or_default()
+                    )));
                 }
-                let now = now_ms();
-                repo::set_acknowledged(c, id, now, &actor)?;
-                repo::add_timeline(c, id, now, "acknowledged", &actor, "Acknowledged", None)?;
-                load(c, id)
-            })
-            .await
+                Status::Resolved => {
+                    return Err(IncidentError::Conflict(format!(
+                        "incident {id} is resolved; reopen it first"
+                    )));
+                }
+            }
+            let now = now_ms();
+            repo::set_acknowledged(c, id, now, &actor)?;
+            repo::add_timeline(c, id, now, "acknowledged", &actor, "Acknowledged", None)?;
+            notify::enqueue(c, cfg, id, Event::Acknowledged, now)?;
+            load(c, id)
+        })
+        .await
     }
 
     pub async fn resolve(
@@ -155,24 +177,24 @@ impl Incidents {
         note: Option<String>,
     ) -> Result<Incident, IncidentError> {
         let note = check_optional_text("note", note)?;
-        self.db
-            .write(move |c| {
-                let inc = load(c, id)?;
-                if inc.status == Status::Resolved {
-                    return Err(IncidentError::Conflict(format!(
-                        "incident {id} is already resolved"
-                    )));
-                }
-                let now = now_ms();
-                repo::set_resolved(c, id, now, &actor)?;
-                let message = match &note {
-                    Some(n) => format!("Resolved: {n}"),
-                    None => "Resolved".to_string(),
-                };
-                repo::add_timeline(c, id, now, "resolved", &actor, &message, None)?;
-                load(c, id)
-            })
-            .await
+        self.change(move |c, cfg| {
+            let inc = load(c, id)?;
+            if inc.status == Status::Resolved {
+                return Err(IncidentError::Conflict(format!(
+                    "incident {id} is already resolved"
+                )));
+            }
+            let now = now_ms();
+            repo::set_resolved(c, id, now, &actor)?;
+            let message = match &note {
+                Some(n) => format!("Resolved: {n}"),
+                None => "Resolved".to_string(),
+            };
+            repo::add_timeline(c, id, now, "resolved", &actor, &message, None)?;
+            notify::enqueue(c, cfg, id, Event::Resolved, now)?;
+            load(c, id)
+        })
+        .await
     }
 
     pub async fn reopen(
@@ -182,25 +204,25 @@ impl Incidents {
         reason: Option<String>,
     ) -> Result<Incident, IncidentError> {
         let reason = check_optional_text("reason", reason)?;
-        self.db
-            .write(move |c| {
-                let inc = load(c, id)?;
-                if inc.status != Status::Resolved {
-                    return Err(IncidentError::Conflict(format!(
-                        "incident {id} is not resolved (it is {})",
-                        inc.status
-                    )));
-                }
-                let now = now_ms();
-                repo::set_reopened(c, id, now)?;
-                let message = match &reason {
-                    Some(r) => format!("Reopened: {r}"),
-                    None => "Reopened".to_string(),
-                };
-                repo::add_timeline(c, id, now, "reopened", &actor, &message, None)?;
-                load(c, id)
-            })
-            .await
+        self.change(move |c, cfg| {
+            let inc = load(c, id)?;
+            if inc.status != Status::Resolved {
+                return Err(IncidentError::Conflict(format!(
+                    "incident {id} is not resolved (it is {})",
+                    inc.status
+                )));
+            }
+            let now = now_ms();
+            repo::set_reopened(c, id, now)?;
+            let message = match &reason {
+                Some(r) => format!("Reopened: {r}"),
+                None => "Reopened".to_string(),
+            };
+            repo::add_timeline(c, id, now, "reopened", &actor, &message, None)?;
+            notify::enqueue(c, cfg, id, Event::Reopened, now)?;
+            load(c, id)
+        })
+        .await
     }
 
     pub async fn add_note(

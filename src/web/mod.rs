@@ -26,6 +26,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(pages::login_page))
         .route("/login", web::post().to(pages::login))
         .route("/logout", web::post().to(pages::logout))
+        .route("/integrations", web::get().to(pages::integrations))
+        .route(
+            "/integrations/{name}/test",
+            web::post().to(pages::integrations_test),
+        )
+        .route(
+            "/integrations/notifications/{id}/retry",
+            web::post().to(pages::integrations_retry),
+        )
         .route("/admin", web::get().to(pages::admin))
         .route("/admin/tokens", web::post().to(pages::admin_create_token))
         .route(

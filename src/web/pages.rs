@@ -12,6 +12,7 @@ use crate::auth::repo::{ApiToken, User};
 use crate::incidents::repo::ResponseStats;
 use crate::incidents::service::ManualIncident;
 use crate::incidents::{Alert, Incident, Severity, Status, TimelineEntry};
+use crate::notify::outbox::{self, ListFilter, Notification};
 use crate::time::{human_duration, now_ms, rfc3339, short};
 
 /// An incident as the pages show it.
@@ -283,6 +284,7 @@ struct DetailPage {
     view: IncidentView,
     alerts: Vec<AlertView>,
     timeline: Vec<TimelineView>,
+    notifications: Vec<(Notification, String)>,
     error: Option<String>,
 }
 
@@ -302,8 +304,24 @@ pub async fn incident_detail(
         .parse()
         .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
     let d = state.incidents.detail(id).await?;
+    let filter = ListFilter {
+        incident_id: Some(id),
+        limit: 100,
+        ..Default::default()
+    };
+    let notifications = state
+        .db
+        .read(move |c| Ok::<_, crate::incidents::IncidentError>(outbox::list(c, &filter)?))
+        .await?
+        .into_iter()
+        .map(|n| {
+            let when = short(n.delivered_at.unwrap_or(n.created_at));
+            (n, when)
+        })
+        .collect();
     let now = now_ms();
     html(&DetailPage {
+        notifications,
         nav: "incidents",
         view: IncidentView::new(d.incident, now),
         alerts: d.alerts.into_iter().map(AlertView::new).collect(),
@@ -701,4 +719,147 @@ pub async fn admin_add_user(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+pub struct ReceiverView {
+    pub name: String,
+    pub channel: &'static str,
+    pub target: String,
+    pub last: Option<String>,
+    pub pending: i64,
+    pub failed: i64,
+}
+
+#[derive(Template)]
+#[template(path = "integrations.html")]
+struct IntegrationsPage {
+    user: PageUser,
+    nav: &'static str,
+    receivers: Vec<ReceiverView>,
+    routes: Vec<(String, String, bool)>,
+    dead: Vec<Notification>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NoticeParams {
+    notice: Option<String>,
+}
+
+pub async fn integrations(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<NoticeParams>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let (stats, dead) = state
+        .db
+        .read(|c| {
+            let stats = outbox::receiver_stats(c)?;
+            let dead = outbox::list(
+                c,
+                &ListFilter {
+                    status: Some("failed".into()),
+                    limit: 100,
+                    ..Default::default()
+                },
+            )?;
+            Ok::<_, crate::incidents::IncidentError>((stats, dead))
+        })
+        .await?;
+    let receivers = state
+        .notify
+        .receivers
+        .iter()
+        .map(|r| {
+            let (last, failed, pending) = stats.get(&r.name).cloned().unwrap_or((None, 0, 0));
+            ReceiverView {
+                name: r.name.clone(),
+                channel: r.channel(),
+                target: r.masked_target(),
+                last: last.map(short),
+                pending,
+                failed,
+            }
+        })
+        .collect();
+    let routes = state
+        .notify
+        .routes
+        .iter()
+        .map(|r| {
+            let m = if r.matchers.is_empty() {
+                "(everything)".to_string()
+            } else {
+                r.matchers
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            (m, r.receivers.join(", "), r.continue_matching)
+        })
+        .collect();
+    html(&IntegrationsPage {
+        nav: "integrations",
+        receivers,
+        routes,
+        dead,
+        notice: params.into_inner().notice,
+        user,
+    })
+}
+
+pub async fn integrations_test(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
+    let receiver = state
+        .notify
+        .receiver(&name)
+        .cloned()
+        .ok_or_else(|| WebError::NotFound("There is no such receiver.".into()))?;
+    let rname = receiver.name.clone();
+    state
+        .db
+        .write(move |c| {
+            Ok::<_, crate::incidents::IncidentError>(outbox::insert(
+                c,
+                None,
+                &receiver.name,
+                receiver.channel(),
+                "test",
+                now_ms(),
+            )?)
+        })
+        .await?;
+    state.notify_wake.notify_one();
+    Ok(see_other(&format!(
+        "/integrations?notice={}",
+        session::encode_component(&format!("Test notification queued for {rname}."))
+    )))
+}
+
+pub async fn integrations_retry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    let id = id.into_inner();
+    state
+        .db
+        .write(move |c| {
+            Ok::<_, crate::incidents::IncidentError>(outbox::retry_now(c, id, now_ms())?)
+        })
+        .await?;
+    state.notify_wake.notify_one();
+    Ok(see_other(&format!(
+        "/integrations?notice={}",
+        session::encode_component(&format!("Notification {id} queued again."))
+    )))
 }

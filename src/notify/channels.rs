@@ -1,0 +1,452 @@
+//! Message formats and delivery for each channel. Formats are pure functions of the
+//! incident and the event, so tests can check the exact JSON.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::{Event, NotifyConfig, Receiver};
+use crate::config::{ReceiverType, SmtpTls};
+use crate::incidents::{Incident, Severity};
+
+/// The result of one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Delivered,
+    /// Worth retrying; `after` is the receiver's Retry-After when it gave one.
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// Retrying cannot help (e.g. 400 invalid payload, 404 unknown channel).
+    Permanent(String),
+}
+
+/// What a message is about: an incident, or a test of the receiver.
+pub struct Subject<'a> {
+    pub incident: Option<&'a Incident>,
+    pub event: Event,
+    pub public_url: &'a str,
+}
+
+impl Subject<'_> {
+    fn link(&self) -> String {
+        match self.incident {
+            Some(i) => format!("{}/incidents/{}", self.public_url, i.id),
+            None => format!("{}/integrations", self.public_url),
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        match self.event {
+            Event::Triggered => "opened",
+            Event::Escalated => "escalated",
+            Event::Acknowledged => "acknowledged",
+            Event::Resolved => "resolved",
+            Event::Reopened => "reopened",
+            Event::Test => "test",
+        }
+    }
+
+    /// One line: `[P0] #12 HighErrorRate on checkout: opened`.
+    pub fn headline(&self) -> String {
+        match self.incident {
+            Some(i) => format!("[{}] #{} {}: {}", i.severity, i.id, i.title, self.verb()),
+            None => "Firewatch test notification: this receiver works".to_string(),
+        }
+    }
+}
+
+pub fn severity_colour(s: Severity) -> &'static str {
+    match s {
+        Severity::P0 => "#dc2626",
+        Severity::P1 => "#ea580c",
+        Severity::P2 => "#ca8a04",
+        Severity::P3 => "#2563eb",
+        Severity::P4 => "#6b7280",
+    }
+}
+
+fn status_word(i: &Incident, event: Event) -> String {
+    match event {
+        Event::Acknowledged => format!(
+            "Acknowledged by {}",
+            i.acknowledged_by.as_deref().unwrap_or("someone")
+        ),
+        Event::Resolved => format!(
+            "Resolved by {}",
+            i.resolved_by.as_deref().unwrap_or("someone")
+        ),
+        _ => "Triggered".to_string(),
+    }
+}
+
+/// Slack incoming-webhook body: Block Kit blocks, a plain-text fallback in `text`, and the
+/// severity colour on an attachment bar.
+pub fn slack_message(s: &Subject) -> Value {
+    let link = s.link();
+    let Some(i) = s.incident else {
+        return json!({
+            "text": s.headline(),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!("{} <{link}|Open Firewatch>", s.headline())}}]
+        });
+    };
+    let mut fields = vec![
+        json!({"type": "mrkdwn", "text": format!("*Status:*\n{}", status_word(i, s.event))}),
+        json!({"type": "mrkdwn", "text": format!("*Severity:*\n{}", i.severity)}),
+    ];
+    if !i.service.is_empty() {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Service:*\n{}", i.service)}));
+    }
+    if i.alert_count > 0 {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Alerts:*\n{} of {} firing", i.firing_count, i.alert_count)}));
+    }
+    if let Some(c) = &i.commander {
+        fields.push(json!({"type": "mrkdwn", "text": format!("*Commander:*\n{c}")}));
+    }
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("[{}] #{} {}", i.severity, i.id, i.title), 150), "emoji": true}}),
+        json!({"type": "section", "fields": fields}),
+    ];
+    if !i.description.is_empty() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&i.description, 2900)}}));
+    }
+    let mut buttons = vec![
+        json!({"type": "button", "text": {"type": "plain_text", "text": "Open incident"}, "url": link, "style": "primary"}),
+    ];
+    if s.event != Event::Resolved {
+        let label = if s.event == Event::Acknowledged {
+            "Resolve"
+        } else {
+            "Acknowledge / resolve"
+        };
+        buttons.push(json!({"type": "button", "text": {"type": "plain_text", "text": label}, "url": format!("{link}#actions")}));
+    }
+    if let Some(r) = &i.runbook_url {
+        buttons.push(
+            json!({"type": "button", "text": {"type": "plain_text", "text": "Runbook"}, "url": r}),
+        );
+    }
+    blocks.push(json!({"type": "actions", "elements": buttons}));
+    json!({
+        "text": s.headline(),
+        "blocks": blocks,
+        "attachments": [{
+            "color": severity_colour(i.severity),
+            "fallback": s.headline(),
+            "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{link}|Incident #{}> in Firewatch", i.id)}]}]
+        }]
+    })
+}
+
+pub fn pagerduty_dedup_key(incident_id: i64) -> String {
+    format!("firewatch-incident-{incident_id}")
+}
+
+pub fn pagerduty_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::P0 => "critical",
+        Severity::P1 => "error",
+        Severity::P2 => "warning",
+        _ => "info",
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        text.chars().take(max_chars - 1).collect::<String>() + "…"
+    }
+}
+
+/// PagerDuty Events API v2 body. Trigger carries the payload; acknowledge and resolve
+/// only the routing key, dedup key and action. The dedup key is stable per incident.
+pub fn pagerduty_event(routing_key: &str, s: &Subject) -> Value {
+    let link = s.link();
+    let Some(i) = s.incident else {
+        return json!({
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": "firewatch-test",
+            "payload": {"summary": s.headline(), "source": "firewatch", "severity": "info"},
+            "client": "Firewatch",
+            "client_url": link,
+        });
+    };
+    let dedup_key = pagerduty_dedup_key(i.id);
+    match s.event {
+        Event::Acknowledged => {
+            json!({"routing_key": routing_key, "event_action": "acknowledge", "dedup_key": dedup_key})
+        }
+        Event::Resolved => {
+            json!({"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key})
+        }
+        _ => {
+            let mut details = json!({
+                "incident_id": i.id,
+                "status": i.status.as_str(),
+                "firing_alerts": i.firing_count,
+                "alerts": i.alert_count,
+            });
+            if let Some(g) = &i.group_key {
+                details["alertmanager_group_key"] = json!(g);
+            }
+            if let Some(r) = &i.runbook_url {
+                details["runbook_url"] = json!(r);
+            }
+            let mut links =
+                vec![json!({"href": link, "text": format!("Firewatch incident #{}", i.id)})];
+            if let Some(r) = &i.runbook_url {
+                links.push(json!({"href": r, "text": "Runbook"}));
+            }
+            json!({
+                "routing_key": routing_key,
+                "event_action": "trigger",
+                "dedup_key": dedup_key,
+                "payload": {
+                    "summary": truncate(&format!("[{}] #{} {}", i.severity, i.id, i.title), 1024),
+                    "source": if i.service.is_empty() { "firewatch".to_string() } else { i.service.clone() },
+                    "severity": pagerduty_severity(i.severity),
+                    "timestamp": crate::time::rfc3339(i.created_at),
+                    "component": i.service,
+                    "group": i.service,
+                    "class": i.title,
+                    "custom_details": details,
+                },
+                "client": "Firewatch",
+                "client_url": link,
+                "links": links,
+            })
+        }
+    }
+}
+
+/// Generic webhook body.
+pub fn webhook_body(s: &Subject) -> Value {
+    json!({
+        "version": "1",
+        "event": s.event.as_str(),
+        "summary": s.headline(),
+        "url": s.link(),
+        "incident": s.incident,
+    })
+}
+
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Plain-text and HTML bodies of the email.
+pub fn email_bodies(s: &Subject) -> (String, String, String) {
+    let subject = s.headline();
+    let link = s.link();
+    let Some(i) = s.incident else {
+        let text = format!("{subject}\n\n{link}\n");
+        let html = format!(
+            "<p>{}</p><p><a href=\"{}\">Open Firewatch</a></p>",
+            esc(&subject),
+            esc(&link)
+        );
+        return (subject, text, html);
+    };
+    let mut text = format!(
+        "{subject}\n\nSeverity: {}\nStatus: {}\nService: {}\n",
+        i.severity,
+        status_word(i, s.event),
+        if i.service.is_empty() {
+            "-"
+        } else {
+            &i.service
+        }
+    );
+    if !i.description.is_empty() {
+        text.push_str(&format!("\n{}\n", i.description));
+    }
+    text.push_str(&format!("\nIncident: {link}\n"));
+    if let Some(r) = &i.runbook_url {
+        text.push_str(&format!("Runbook: {r}\n"));
+    }
+    let runbook = i
+        .runbook_url
+        .as_ref()
+        .map(|r| format!(" · <a href=\"{}\">Runbook</a>", esc(r)))
+        .unwrap_or_default();
+    let html = format!(
+        "<div style=\"font-family:system-ui,sans-serif\"><p style=\"border-left:5px solid {colour};padding-left:10px\">\
+         <strong>[{sev}] #{id} {title}</strong><br>{status} · service {service}</p>{desc}\
+         <p><a href=\"{link}\">Open incident #{id}</a>{runbook}</p></div>",
+        colour = severity_colour(i.severity),
+        sev = i.severity,
+        id = i.id,
+        title = esc(&i.title),
+        status = esc(&status_word(i, s.event)),
+        service = esc(if i.service.is_empty() {
+            "-"
+        } else {
+            &i.service
+        }),
+        desc = if i.description.is_empty() {
+            String::new()
+        } else {
+            format!("<p>{}</p>", esc(&i.description))
+        },
+        link = esc(&link),
+    );
+    (subject, text, html)
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn retry_after(res: &reqwest::Response) -> Option<Duration> {
+    let v = res
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    v.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    extra: Option<(&str, String)>,
+) -> Delivery {
+    let bytes = serde_json::to_vec(body).expect("JSON serializes");
+    let mut req = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    if let Some((k, v)) = extra {
+        req = req.header(k, v);
+    }
+    match req.body(bytes).send().await {
+        Err(e) => Delivery::Retry {
+            error: format!("request failed: {}", without_url(&e)),
+            after: None,
+        },
+        Ok(res) => {
+            let status = res.status();
+            let after = retry_after(&res);
+            let text: String = res
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            match status.as_u16() {
+                200..=299 => Delivery::Delivered,
+                408 | 429 | 500..=599 => Delivery::Retry {
+                    error: format!("HTTP {status} {text}").trim().to_string(),
+                    after,
+                },
+                _ => Delivery::Permanent(format!("HTTP {status} {text}").trim().to_string()),
+            }
+        }
+    }
+}
+
+/// reqwest errors include the URL, which for Slack is a secret.
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "error"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// Sends one message to one receiver.
+pub async fn deliver(
+    client: &reqwest::Client,
+    cfg: &NotifyConfig,
+    r: &Receiver,
+    s: &Subject<'_>,
+) -> Delivery {
+    match r.kind {
+        ReceiverType::Slack => post_json(client, &r.url, &slack_message(s), None).await,
+        ReceiverType::Pagerduty => {
+            post_json(client, &r.url, &pagerduty_event(&r.routing_key, s), None).await
+        }
+        ReceiverType::Webhook => {
+            let body = webhook_body(s);
+            let sig = r.secret.as_deref().map(|k| {
+                let bytes = serde_json::to_vec(&body).expect("JSON serializes");
+                ("X-Firewatch-Signature", sign(k, &bytes))
+            });
+            post_json(client, &r.url, &body, sig).await
+        }
+        ReceiverType::Email => send_email(cfg, r, s).await,
+    }
+}
+
+async fn send_email(cfg: &NotifyConfig, r: &Receiver, s: &Subject<'_>) -> Delivery {
+    use lettre::message::{Mailbox, MultiPart};
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let Some(smtp) = &cfg.smtp else {
+        return Delivery::Permanent("no [smtp] section configured".into());
+    };
+    let (subject, text, html) = email_bodies(s);
+    let from: Mailbox = match smtp.from.parse() {
+        Ok(m) => m,
+        Err(e) => return Delivery::Permanent(format!("smtp.from: {e}")),
+    };
+    let mut builder = Message::builder().from(from).subject(subject);
+    for to in &r.to {
+        match to.parse::<Mailbox>() {
+            Ok(m) => builder = builder.to(m),
+            Err(e) => return Delivery::Permanent(format!("recipient {to}: {e}")),
+        }
+    }
+    let message = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
+        Ok(m) => m,
+        Err(e) => return Delivery::Permanent(format!("building the email: {e}")),
+    };
+    let transport = match smtp.tls {
+        SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+            &smtp.host,
+        )),
+        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
+    };
+    let mut transport = match transport {
+        Ok(t) => t.port(smtp.port).timeout(Some(cfg.timeout)),
+        Err(e) => return Delivery::Permanent(format!("smtp: {e}")),
+    };
+    if let (Some(user), Some(pw)) = (&smtp.username, &smtp.password) {
+        transport = transport.credentials(Credentials::new(user.clone(), pw.clone()));
+    }
+    match transport.build().send(message).await {
+        Ok(_) => Delivery::Delivered,
+        Err(e) if e.is_permanent() => Delivery::Permanent(format!("SMTP: {e}")),
+        Err(e) => Delivery::Retry {
+            error: format!("SMTP: {e}"),
+            after: None,
+        },
+    }
+}

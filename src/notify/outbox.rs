@@ -1,0 +1,212 @@
+//! All notification SQL.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::incidents::Severity;
+use crate::time::{ser_ms, ser_opt_ms};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub incident_id: Option<i64>,
+    pub receiver: String,
+    pub channel: String,
+    pub event: String,
+    pub status: String,
+    pub attempts: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    #[serde(serialize_with = "ser_ms")]
+    pub created_at: i64,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub delivered_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, incident_id, receiver, channel, event, status, attempts, \
+    next_attempt_at, last_error, created_at, delivered_at";
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Notification> {
+    Ok(Notification {
+        id: r.get(0)?,
+        incident_id: r.get(1)?,
+        receiver: r.get(2)?,
+        channel: r.get(3)?,
+        event: r.get(4)?,
+        status: r.get(5)?,
+        attempts: r.get(6)?,
+        next_attempt_at: r.get(7)?,
+        last_error: r.get(8)?,
+        created_at: r.get(9)?,
+        delivered_at: r.get(10)?,
+    })
+}
+
+pub fn insert(
+    conn: &Connection,
+    incident_id: Option<i64>,
+    receiver: &str,
+    channel: &str,
+    event: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO notifications (incident_id, receiver, channel, event, status, \
+         next_attempt_at, created_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+    )?
+    .execute(params![incident_id, receiver, channel, event, now])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// What routing looks at: severity, service and labels.
+pub type RoutingFacts = (Severity, String, BTreeMap<String, String>);
+
+pub fn routing_facts(
+    conn: &Connection,
+    incident_id: i64,
+) -> rusqlite::Result<Option<RoutingFacts>> {
+    conn.prepare_cached("SELECT severity, service, labels FROM incidents WHERE id = ?1")?
+        .query_row([incident_id], |r| {
+            let sev: String = r.get(0)?;
+            let labels: String = r.get(2)?;
+            Ok((
+                sev.parse().unwrap_or(Severity::P3),
+                r.get(1)?,
+                serde_json::from_str(&labels).unwrap_or_default(),
+            ))
+        })
+        .optional()
+}
+
+/// Whether the receiver was already sent (or is sending) the incident's opening message.
+pub fn has_opening_message(
+    conn: &Connection,
+    incident_id: i64,
+    receiver: &str,
+) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM notifications WHERE incident_id = ?1 AND receiver = ?2 \
+         AND event IN ('triggered', 'reopened')",
+    )?
+    .exists(params![incident_id, receiver])
+}
+
+/// Due pending notifications, oldest first. A notification waits while an earlier one for
+/// the same incident and receiver is still pending, so a receiver never sees "resolved"
+/// before "triggered".
+pub fn due(conn: &Connection, now: i64, limit: usize) -> rusqlite::Result<Vec<Notification>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM notifications n WHERE status = 'pending' AND next_attempt_at <= ?1 \
+         AND NOT EXISTS (SELECT 1 FROM notifications p WHERE p.status = 'pending' \
+             AND p.incident_id = n.incident_id AND p.receiver = n.receiver AND p.id < n.id) \
+         ORDER BY next_attempt_at, id LIMIT ?2"
+    ))?
+    .query_map(params![now, limit as i64], from_row)?
+    .collect()
+}
+
+pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Notification>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE id = ?1"
+    ))?
+    .query_row([id], from_row)
+    .optional()
+}
+
+pub fn mark_delivered(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE notifications SET status = 'delivered', attempts = attempts + 1, \
+         delivered_at = ?2, last_error = NULL WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    Ok(())
+}
+
+pub fn mark_retry(conn: &Connection, id: i64, next_at: i64, error: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 \
+         WHERE id = ?1",
+    )?
+    .execute(params![id, next_at, error])?;
+    Ok(())
+}
+
+pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE notifications SET status = 'failed', attempts = attempts + 1, last_error = ?2 \
+         WHERE id = ?1",
+    )?
+    .execute(params![id, error])?;
+    Ok(())
+}
+
+/// Puts a dead letter back in the queue, due now. False when it is not a dead letter.
+pub fn retry_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = ?2 \
+             WHERE id = ?1 AND status = 'failed'",
+        )?
+        .execute(params![id, now])?;
+    Ok(n == 1)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub incident_id: Option<i64>,
+    pub status: Option<String>,
+    pub receiver: Option<String>,
+    pub limit: usize,
+}
+
+pub fn list(conn: &Connection, f: &ListFilter) -> rusqlite::Result<Vec<Notification>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM notifications WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(i) = f.incident_id {
+        sql.push_str(" AND incident_id = ?");
+        args.push(i.into());
+    }
+    if let Some(s) = &f.status {
+        sql.push_str(" AND status = ?");
+        args.push(s.clone().into());
+    }
+    if let Some(r) = &f.receiver {
+        sql.push_str(" AND receiver = ?");
+        args.push(r.clone().into());
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    args.push((f.limit.max(1) as i64).into());
+    conn.prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(args), from_row)?
+        .collect()
+}
+
+/// (pending count, age in ms of the oldest pending notification).
+pub fn queue_stats(conn: &Connection, now: i64) -> rusqlite::Result<(i64, i64)> {
+    conn.prepare_cached(
+        "SELECT COUNT(*), COALESCE(?1 - MIN(created_at), 0) FROM notifications WHERE status = 'pending'",
+    )?
+    .query_row([now], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
+/// Per receiver: (last delivery time, dead letters, pending).
+pub type ReceiverStats = (Option<i64>, i64, i64);
+
+pub fn receiver_stats(conn: &Connection) -> rusqlite::Result<BTreeMap<String, ReceiverStats>> {
+    let mut out = BTreeMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT receiver, MAX(delivered_at), SUM(status = 'failed'), SUM(status = 'pending') \
+         FROM notifications GROUP BY receiver",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+    })?;
+    for row in rows {
+        let (k, v) = row?;
+        out.insert(k, v);
+    }
+    Ok(out)
+}

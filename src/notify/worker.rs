@@ -1,0 +1,189 @@
+//! Delivers due notifications: retries with exponential backoff and jitter, honours
+//! Retry-After, dead-letters permanent failures, writes every attempt on the incident's
+//! timeline. State lives in the outbox table, so a restart loses nothing; a crash between
+//! a send and its record means that one message is sent again (PagerDuty folds the repeat
+//! into the same alert through the dedup key).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use rand::Rng;
+
+use super::channels::{Delivery, Subject, deliver};
+use super::outbox::{self, Notification};
+use super::{Event, NotifyConfig};
+use crate::db::{Db, StoreError};
+use crate::incidents::repo as incidents;
+use crate::telemetry::NotificationLabels;
+use crate::time::{human_duration, now_ms};
+
+#[derive(Clone)]
+pub struct Worker {
+    pub db: Db,
+    pub cfg: Arc<NotifyConfig>,
+    pub client: reqwest::Client,
+    pub counter: Family<NotificationLabels, Counter>,
+    /// Woken when new notifications are queued, so they go out without waiting a poll.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// How long to wait before attempt `attempts + 1`.
+pub fn backoff(cfg: &NotifyConfig, attempts: u32) -> Duration {
+    let exp = cfg
+        .base_backoff
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+    let capped = exp.min(cfg.max_backoff);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    capped.mul_f64(jitter)
+}
+
+impl Worker {
+    /// Delivers what is due now; returns how many attempts were made.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let due = self
+            .db
+            .read(move |c| Ok::<_, StoreError>(outbox::due(c, now, 64)?))
+            .await?;
+        let n = due.len();
+        let mut tasks = Vec::with_capacity(n);
+        for note in due {
+            let me = self.clone();
+            tasks.push(tokio::spawn(async move { me.attempt(note).await }));
+        }
+        for t in tasks {
+            if let Ok(Err(e)) = t.await {
+                tracing::error!(error = %e, "recording a delivery failed");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn attempt(&self, note: Notification) -> Result<(), StoreError> {
+        let incident = match note.incident_id {
+            Some(id) => {
+                let found = self
+                    .db
+                    .read(move |c| Ok::<_, StoreError>(incidents::get(c, id)?))
+                    .await?;
+                match found {
+                    Some(i) => Some(i),
+                    None => return Ok(()), // deleted by retention; the row went with it
+                }
+            }
+            None => None,
+        };
+        let Some(receiver) = self.cfg.receiver(&note.receiver).cloned() else {
+            let id = note.id;
+            let msg = format!("receiver `{}` is no longer configured", note.receiver);
+            return self
+                .db
+                .write(move |c| Ok::<_, StoreError>(outbox::mark_failed(c, id, &msg)?))
+                .await;
+        };
+        let subject = Subject {
+            incident: incident.as_ref(),
+            event: Event::parse(&note.event),
+            public_url: &self.cfg.public_url,
+        };
+        let result = tokio::time::timeout(
+            self.cfg.timeout,
+            deliver(&self.client, &self.cfg, &receiver, &subject),
+        )
+        .await
+        .unwrap_or_else(|_| Delivery::Retry {
+            error: format!(
+                "timed out after {}",
+                human_duration(self.cfg.timeout.as_millis() as i64)
+            ),
+            after: None,
+        });
+        let attempts = note.attempts as u32 + 1;
+        let (outcome, next) = match &result {
+            Delivery::Delivered => ("delivered", None),
+            Delivery::Permanent(_) => ("failed", None),
+            Delivery::Retry { .. } if attempts >= self.cfg.max_attempts => ("failed", None),
+            Delivery::Retry { after, .. } => (
+                "retry",
+                Some(
+                    after
+                        .unwrap_or_else(|| backoff(&self.cfg, attempts))
+                        .min(Duration::from_secs(3600)),
+                ),
+            ),
+        };
+        self.counter
+            .get_or_create(&NotificationLabels {
+                channel: note.channel.clone(),
+                outcome: outcome.into(),
+            })
+            .inc();
+        let now = now_ms();
+        let (id, incident_id, channel, receiver_name, event) = (
+            note.id,
+            note.incident_id,
+            note.channel.clone(),
+            note.receiver.clone(),
+            note.event.clone(),
+        );
+        let line = match (&result, next) {
+            (Delivery::Delivered, _) => format!("Notified {receiver_name} ({channel}): {event}"),
+            (Delivery::Permanent(e), _) => {
+                format!(
+                    "Notification to {receiver_name} ({channel}) failed and will not be retried: {e}"
+                )
+            }
+            (Delivery::Retry { error, .. }, None) => format!(
+                "Notification to {receiver_name} ({channel}) gave up after {attempts} attempts: {error}"
+            ),
+            (Delivery::Retry { error, .. }, Some(wait)) => format!(
+                "Notification to {receiver_name} ({channel}) failed (attempt {attempts}): {error}; retrying in {}",
+                human_duration(wait.as_millis() as i64).replace("0s", "<1s")
+            ),
+        };
+        if outcome != "delivered" {
+            tracing::warn!(receiver = %receiver_name, channel = %channel, "{line}");
+        }
+        self.db
+            .write(move |c| {
+                match (&result, next) {
+                    (Delivery::Delivered, _) => outbox::mark_delivered(c, id, now)?,
+                    (Delivery::Retry { error, .. }, Some(wait)) => {
+                        outbox::mark_retry(c, id, now + wait.as_millis() as i64, error)?
+                    }
+                    (Delivery::Retry { error, .. }, None) | (Delivery::Permanent(error), _) => {
+                        outbox::mark_failed(c, id, error)?
+                    }
+                }
+                if let Some(incident_id) = incident_id {
+                    let kind = if outcome == "delivered" {
+                        "notified"
+                    } else {
+                        "notification_failed"
+                    };
+                    incidents::add_timeline(c, incident_id, now, kind, "firewatch", &line, None)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+    }
+}
+
+/// Runs the worker until the task is aborted.
+pub async fn run(worker: Worker) {
+    let poll = worker.cfg.poll_interval.max(Duration::from_millis(50));
+    loop {
+        match worker.run_once().await {
+            // A full batch: there may be more due right away.
+            Ok(64) => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "notification worker"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = worker.wake.notified() => {}
+        }
+    }
+}
