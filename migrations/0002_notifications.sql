@@ -20,3 +20,15 @@ CREATE TABLE notifications (
 -- The worker's queue: pending rows by due time.
 CREATE INDEX notifications_pending ON notifications (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX notifications_incident ON notifications (incident_id, receiver, id);
+
+-- Silences (maintenance windows): while active, matching incidents notify nobody.
+CREATE TABLE silences (
+    id          INTEGER PRIMARY KEY,
+    matchers    TEXT    NOT NULL,  -- JSON object: severity / service / label -> value
+    comment     TEXT    NOT NULL,
+    created_by  TEXT    NOT NULL,
+    starts_at   INTEGER NOT NULL,
+    ends_at     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX silences_ends_at ON silences (ends_at);

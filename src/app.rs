@@ -105,6 +105,7 @@ impl Application {
         let jobs = vec![
             tokio::spawn(crate::scheduler::retention_loop(state.clone())),
             tokio::spawn(crate::notify::worker::run(state.notification_worker())),
+            tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
         ];
         tracing::info!(
             port,

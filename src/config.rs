@@ -211,6 +211,10 @@ pub struct NotifySettings {
     pub max_attempts: u32,
     /// Timeout of one delivery attempt.
     pub timeout: String,
+    /// Remind about unacknowledged P0 incidents this often ("0s" disables).
+    pub reminder_interval: String,
+    /// An open P0 incident for a service holds back P2-P4 messages for that service.
+    pub inhibit: bool,
 }
 
 impl Default for NotifySettings {
@@ -221,6 +225,8 @@ impl Default for NotifySettings {
             max_backoff: "5m".into(),
             max_attempts: 12,
             timeout: "10s".into(),
+            reminder_interval: "30m".into(),
+            inhibit: true,
         }
     }
 }

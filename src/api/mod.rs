@@ -46,6 +46,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(retry_notification),
                 )
                 .route("/receivers", web::get().to(list_receivers))
+                .route("/silences", web::get().to(list_silences))
+                .route("/silences", web::post().to(create_silence))
+                .route("/silences/{id}", web::delete().to(expire_silence))
                 .route("/receivers/{name}/test", web::post().to(test_receiver))
                 .route("/openapi.json", web::get().to(ops::openapi))
                 .default_service(web::to(|req: HttpRequest| async move {
@@ -624,4 +627,117 @@ async fn test_receiver(
         .await?;
     state.notify_wake.notify_one();
     Ok(HttpResponse::Accepted().json(json!({ "notification_id": id, "status": "pending" })))
+}
+
+async fn list_silences(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let items = state
+        .db
+        .read(|c| Ok::<_, ApiError>(crate::notify::outbox::current_silences(c, now_ms())?))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSilence {
+    pub matchers: std::collections::BTreeMap<String, String>,
+    pub comment: String,
+    /// How long from now (or from `starts_at`), e.g. "2h".
+    pub duration: Option<String>,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+}
+
+/// Checks a silence and returns (starts_at, ends_at) in unix ms.
+pub fn validate_silence(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
+    if s.matchers.is_empty() {
+        return Err("matchers: give at least one (severity, service or a label)".into());
+    }
+    for (k, v) in &s.matchers {
+        if k.trim().is_empty() || v.trim().is_empty() {
+            return Err("matchers: names and values must not be empty".into());
+        }
+        if k == "severity" && v.parse::<Severity>().is_err() {
+            return Err(format!("matchers.severity: `{v}` is not P0..P4"));
+        }
+    }
+    if s.comment.trim().is_empty() {
+        return Err("comment: say why (e.g. the maintenance ticket)".into());
+    }
+    let ts = |field: &str, v: &Option<String>| -> Result<Option<i64>, String> {
+        match v {
+            None => Ok(None),
+            Some(t) => crate::time::parse_rfc3339(t)
+                .map_err(|m| format!("{field}: {m}"))?
+                .map(Some)
+                .ok_or_else(|| format!("{field}: not a real time")),
+        }
+    };
+    let starts = ts("starts_at", &s.starts_at)?.unwrap_or(now);
+    let ends = match (&s.duration, ts("ends_at", &s.ends_at)?) {
+        (Some(d), None) => {
+            let d = crate::config::parse_duration(d).map_err(|m| format!("duration: {m}"))?;
+            starts + d.as_millis() as i64
+        }
+        (None, Some(e)) => e,
+        _ => return Err("give either duration or ends_at".into()),
+    };
+    if ends <= starts || ends <= now {
+        return Err("ends_at: must be after starts_at and in the future".into());
+    }
+    Ok((starts, ends))
+}
+
+async fn create_silence(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<NewSilence>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = body.into_inner();
+    let now = now_ms();
+    let (starts, ends) = validate_silence(&b, now).map_err(ApiError::Unprocessable)?;
+    let actor = caller.principal.actor();
+    let silence = state
+        .db
+        .write(move |c| {
+            let id = crate::notify::outbox::insert_silence(
+                c,
+                &b.matchers,
+                b.comment.trim(),
+                &actor,
+                starts,
+                ends,
+                now,
+            )?;
+            Ok::<_, ApiError>(
+                crate::notify::outbox::current_silences(c, now)?
+                    .into_iter()
+                    .find(|s| s.id == id),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(silence))
+}
+
+async fn expire_silence(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let id = id.into_inner();
+    let done = state
+        .db
+        .write(move |c| Ok::<_, ApiError>(crate::notify::outbox::expire_silence(c, id, now_ms())?))
+        .await?;
+    if done {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound(format!("no active silence {id}")))
+    }
 }

@@ -46,6 +46,7 @@ impl Subject<'_> {
             Event::Acknowledged => "acknowledged",
             Event::Resolved => "resolved",
             Event::Reopened => "reopened",
+            Event::Reminder => "still unacknowledged",
             Event::Test => "test",
         }
     }

@@ -25,6 +25,8 @@ pub enum Event {
     Acknowledged,
     Resolved,
     Reopened,
+    /// A P0 still unacknowledged after `notify.reminder_interval`.
+    Reminder,
     Test,
 }
 
@@ -36,6 +38,7 @@ impl Event {
             Event::Acknowledged => "acknowledged",
             Event::Resolved => "resolved",
             Event::Reopened => "reopened",
+            Event::Reminder => "reminder",
             Event::Test => "test",
         }
     }
@@ -45,6 +48,7 @@ impl Event {
             "acknowledged" => Event::Acknowledged,
             "resolved" => Event::Resolved,
             "reopened" => Event::Reopened,
+            "reminder" => Event::Reminder,
             "test" => Event::Test,
             _ => Event::Triggered,
         }
@@ -152,6 +156,10 @@ pub struct NotifyConfig {
     pub max_backoff: Duration,
     pub max_attempts: u32,
     pub timeout: Duration,
+    /// Remind about unacknowledged P0 incidents this often; zero disables reminders.
+    pub reminder_interval: Duration,
+    /// An open P0 incident for a service holds back P2-P4 messages for that service.
+    pub inhibit: bool,
     /// Base URL for links back to Firewatch.
     pub public_url: String,
 }
@@ -291,6 +299,8 @@ impl NotifyConfig {
             max_backoff: dur("notify.max_backoff", &s.notify.max_backoff)?,
             max_attempts: s.notify.max_attempts.max(1),
             timeout: dur("notify.timeout", &s.notify.timeout)?,
+            reminder_interval: dur("notify.reminder_interval", &s.notify.reminder_interval)?,
+            inhibit: s.notify.inhibit,
             public_url,
         })
     }
@@ -309,12 +319,7 @@ impl NotifyConfig {
     ) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for r in &self.routes {
-            let matches = r.matchers.iter().all(|(k, v)| match k.as_str() {
-                "severity" => v.eq_ignore_ascii_case(severity.as_str()),
-                "service" => v == service,
-                other => labels.get(other) == Some(v),
-            });
-            if matches {
+            if matchers_hold(&r.matchers, severity, service, labels) {
                 for name in &r.receivers {
                     if !out.contains(name) {
                         out.push(name.clone());
@@ -362,8 +367,54 @@ fn default_routes(receivers: &[Receiver]) -> Vec<Route> {
         .collect()
 }
 
+/// Why an incident's messages are held back, if they are.
+fn held_back(
+    conn: &Connection,
+    cfg: &NotifyConfig,
+    incident_id: i64,
+    facts: &outbox::RoutingFacts,
+    now: i64,
+) -> rusqlite::Result<Option<String>> {
+    let (severity, service, labels) = facts;
+    for silence in outbox::active_silences(conn, now)? {
+        if matchers_hold(&silence.matchers, *severity, service, labels) {
+            return Ok(Some(format!(
+                "silenced by silence #{} ({}) until {}",
+                silence.id,
+                silence.comment,
+                crate::time::short(silence.ends_at)
+            )));
+        }
+    }
+    if cfg.inhibit
+        && *severity >= Severity::P2
+        && !service.is_empty()
+        && let Some(p0) = outbox::open_p0_for_service(conn, service, incident_id)?
+    {
+        return Ok(Some(format!(
+            "inhibited: P0 incident #{p0} is open for service {service}"
+        )));
+    }
+    Ok(None)
+}
+
+/// Whether every matcher holds for an incident (`severity`, `service`, or a label).
+pub fn matchers_hold(
+    matchers: &BTreeMap<String, String>,
+    severity: Severity,
+    service: &str,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    matchers.iter().all(|(k, v)| match k.as_str() {
+        "severity" => v.eq_ignore_ascii_case(severity.as_str()),
+        "service" => v == service,
+        other => labels.get(other) == Some(v),
+    })
+}
+
 /// Queues the notifications an incident event causes, inside the caller's transaction.
-/// Escalations only reach receivers that have not heard of the incident yet.
+/// Escalations only reach receivers that have not heard of the incident yet; silences
+/// and inhibition hold messages back and say so on the timeline.
 pub fn enqueue(
     conn: &Connection,
     cfg: &NotifyConfig,
@@ -371,9 +422,29 @@ pub fn enqueue(
     event: Event,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    let Some((severity, service, labels)) = outbox::routing_facts(conn, incident_id)? else {
+    let Some(facts) = outbox::routing_facts(conn, incident_id)? else {
         return Ok(0);
     };
+    let opening = matches!(
+        event,
+        Event::Triggered | Event::Escalated | Event::Reopened | Event::Reminder
+    );
+    if opening
+        && !cfg.receivers.is_empty()
+        && let Some(why) = held_back(conn, cfg, incident_id, &facts, now)?
+    {
+        crate::incidents::repo::add_timeline(
+            conn,
+            incident_id,
+            now,
+            "notification_held",
+            "firewatch",
+            &format!("Notifications held back ({}): {why}", event.as_str()),
+            None,
+        )?;
+        return Ok(0);
+    }
+    let (severity, service, labels) = facts;
     let mut n = 0;
     for name in cfg.route(severity, &service, &labels) {
         let Some(r) = cfg.receiver(&name) else {
@@ -385,7 +456,9 @@ pub fn enqueue(
             Event::Escalated if already => continue,
             Event::Escalated => Event::Triggered,
             // Acknowledgements and resolutions only go where the incident was announced.
-            Event::Acknowledged | Event::Resolved if !already => continue,
+            Event::Acknowledged | Event::Resolved | Event::Reminder if !already => continue,
+            // PagerDuty escalates on its own; a repeated trigger would change nothing.
+            Event::Reminder if r.kind == ReceiverType::Pagerduty => continue,
             e => e,
         };
         outbox::insert(

@@ -210,3 +210,108 @@ pub fn receiver_stats(conn: &Connection) -> rusqlite::Result<BTreeMap<String, Re
     }
     Ok(out)
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Silence {
+    pub id: i64,
+    pub matchers: BTreeMap<String, String>,
+    pub comment: String,
+    pub created_by: String,
+    #[serde(serialize_with = "ser_ms")]
+    pub starts_at: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub ends_at: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub created_at: i64,
+}
+
+fn silence_from_row(r: &rusqlite::Row) -> rusqlite::Result<Silence> {
+    let m: String = r.get(1)?;
+    Ok(Silence {
+        id: r.get(0)?,
+        matchers: serde_json::from_str(&m).unwrap_or_default(),
+        comment: r.get(2)?,
+        created_by: r.get(3)?,
+        starts_at: r.get(4)?,
+        ends_at: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+pub fn active_silences(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Silence>> {
+    conn.prepare_cached(
+        "SELECT id, matchers, comment, created_by, starts_at, ends_at, created_at FROM silences \
+         WHERE ends_at > ?1 AND starts_at <= ?1 ORDER BY id",
+    )?
+    .query_map([now], silence_from_row)?
+    .collect()
+}
+
+/// Silences that have not ended yet (active or scheduled), newest first.
+pub fn current_silences(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Silence>> {
+    conn.prepare_cached(
+        "SELECT id, matchers, comment, created_by, starts_at, ends_at, created_at FROM silences \
+         WHERE ends_at > ?1 ORDER BY id DESC",
+    )?
+    .query_map([now], silence_from_row)?
+    .collect()
+}
+
+pub fn insert_silence(
+    conn: &Connection,
+    matchers: &BTreeMap<String, String>,
+    comment: &str,
+    created_by: &str,
+    starts_at: i64,
+    ends_at: i64,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO silences (matchers, comment, created_by, starts_at, ends_at, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        serde_json::to_string(matchers).expect("matchers serialize"),
+        comment,
+        created_by,
+        starts_at,
+        ends_at,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Ends a silence now; false when it does not exist or has already ended.
+pub fn expire_silence(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached("UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2")?
+        .execute(params![id, now])?;
+    Ok(n == 1)
+}
+
+/// An open P0 incident for the service other than `except`, if any.
+pub fn open_p0_for_service(
+    conn: &Connection,
+    service: &str,
+    except: i64,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT id FROM incidents WHERE status != 'resolved' AND severity = 'P0' \
+         AND service = ?1 AND id != ?2 ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row(params![service, except], |r| r.get(0))
+    .optional()
+}
+
+/// Open, unacknowledged P0 incidents whose last opening or reminder message (outside
+/// PagerDuty, which escalates by itself) is older than `cutoff`.
+pub fn reminders_due(conn: &Connection, cutoff: i64) -> rusqlite::Result<Vec<i64>> {
+    conn.prepare_cached(
+        "SELECT i.id FROM incidents i JOIN notifications n ON n.incident_id = i.id \
+         WHERE i.status = 'triggered' AND i.severity = 'P0' \
+           AND n.event IN ('triggered', 'reopened', 'reminder') AND n.channel != 'pagerduty' \
+         GROUP BY i.id HAVING MAX(n.created_at) < ?1",
+    )?
+    .query_map([cutoff], |r| r.get(0))?
+    .collect()
+}

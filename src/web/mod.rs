@@ -35,6 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/integrations/notifications/{id}/retry",
             web::post().to(pages::integrations_retry),
         )
+        .route(
+            "/integrations/silences",
+            web::post().to(pages::create_silence),
+        )
+        .route(
+            "/integrations/silences/{id}/expire",
+            web::post().to(pages::expire_silence),
+        )
         .route("/admin", web::get().to(pages::admin))
         .route("/admin/tokens", web::post().to(pages::admin_create_token))
         .route(

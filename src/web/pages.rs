@@ -12,7 +12,7 @@ use crate::auth::repo::{ApiToken, User};
 use crate::incidents::repo::ResponseStats;
 use crate::incidents::service::ManualIncident;
 use crate::incidents::{Alert, Incident, Severity, Status, TimelineEntry};
-use crate::notify::outbox::{self, ListFilter, Notification};
+use crate::notify::outbox::{self, ListFilter, Notification, Silence};
 use crate::time::{human_duration, now_ms, rfc3339, short};
 
 /// An incident as the pages show it.
@@ -738,6 +738,7 @@ struct IntegrationsPage {
     receivers: Vec<ReceiverView>,
     routes: Vec<(String, String, bool)>,
     dead: Vec<Notification>,
+    silences: Vec<(Silence, String, String)>,
     notice: Option<String>,
 }
 
@@ -752,9 +753,10 @@ pub async fn integrations(
     params: web::Query<NoticeParams>,
 ) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Viewer).await?;
-    let (stats, dead) = state
+    let (stats, dead, silences) = state
         .db
         .read(|c| {
+            let silences = outbox::current_silences(c, now_ms())?;
             let stats = outbox::receiver_stats(c)?;
             let dead = outbox::list(
                 c,
@@ -764,9 +766,22 @@ pub async fn integrations(
                     ..Default::default()
                 },
             )?;
-            Ok::<_, crate::incidents::IncidentError>((stats, dead))
+            Ok::<_, crate::incidents::IncidentError>((stats, dead, silences))
         })
         .await?;
+    let silences = silences
+        .into_iter()
+        .map(|s| {
+            let until = short(s.ends_at);
+            let m = s
+                .matchers
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (s, until, m)
+        })
+        .collect();
     let receivers = state
         .notify
         .receivers
@@ -797,7 +812,12 @@ pub async fn integrations(
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            (m, r.receivers.join(", "), r.continue_matching)
+            let to = if r.receivers.is_empty() {
+                "(nobody: the UI only)".to_string()
+            } else {
+                r.receivers.join(", ")
+            };
+            (m, to, r.continue_matching)
         })
         .collect();
     html(&IntegrationsPage {
@@ -805,6 +825,7 @@ pub async fn integrations(
         receivers,
         routes,
         dead,
+        silences,
         notice: params.into_inner().notice,
         user,
     })
@@ -862,4 +883,83 @@ pub async fn integrations_retry(
         "/integrations?notice={}",
         session::encode_component(&format!("Notification {id} queued again."))
     )))
+}
+
+#[derive(Deserialize)]
+pub struct SilenceForm {
+    csrf: String,
+    matchers: String,
+    duration: String,
+    comment: String,
+}
+
+fn back_with(notice: &str) -> HttpResponse {
+    see_other(&format!(
+        "/integrations?notice={}",
+        session::encode_component(notice)
+    ))
+}
+
+pub async fn create_silence(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<SilenceForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    // "service=checkout severity=P2": space- or comma-separated name=value pairs.
+    let mut matchers = std::collections::BTreeMap::new();
+    for pair in form.matchers.split([' ', ',']).filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some((k, v)) => {
+                matchers.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            None => return Ok(back_with(&format!("Matcher `{pair}` is not name=value."))),
+        }
+    }
+    let new = crate::api::NewSilence {
+        matchers,
+        comment: form.comment,
+        duration: Some(form.duration),
+        starts_at: None,
+        ends_at: None,
+    };
+    let now = now_ms();
+    let (starts, ends) = match crate::api::validate_silence(&new, now) {
+        Ok(t) => t,
+        Err(m) => return Ok(back_with(&format!("Silence not created: {m}"))),
+    };
+    let actor = user.principal.actor();
+    state
+        .db
+        .write(move |c| {
+            Ok::<_, crate::incidents::IncidentError>(outbox::insert_silence(
+                c,
+                &new.matchers,
+                new.comment.trim(),
+                &actor,
+                starts,
+                ends,
+                now,
+            )?)
+        })
+        .await?;
+    Ok(back_with("Silence created."))
+}
+
+pub async fn expire_silence(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    let id = id.into_inner();
+    state
+        .db
+        .write(move |c| {
+            Ok::<_, crate::incidents::IncidentError>(outbox::expire_silence(c, id, now_ms())?)
+        })
+        .await?;
+    Ok(back_with(&format!("Silence {id} expired.")))
 }

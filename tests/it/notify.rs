@@ -645,3 +645,128 @@ async fn email_reaches_a_real_smtp_server_and_is_retried_while_it_is_down() {
     let items = wait_settled(&app, id).await;
     assert_eq!(items[0]["status"], "delivered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_holds_back_matching_incidents_until_it_is_expired() {
+    let rec = Recorder::start(200).await;
+    let app = spawn_app_with(|s| receivers(s, &rec)).await;
+    let (code, silence) = app
+        .post_json(
+            "/api/v1/silences",
+            &app.responder_token,
+            &json!({"matchers": {"service": "checkout"}, "comment": "DB upgrade CHG-1", "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{silence}");
+    let id = app
+        .post_webhook_ok(&message("s1", vec![alert("A", "i", "error", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(rec.seen("/slack/incidents").is_empty());
+    assert!(notifications(&app, id).await.is_empty());
+    let timeline = app.incident(id).await["timeline"].to_string();
+    assert!(
+        timeline.contains("silenced by silence #1 (DB upgrade CHG-1)"),
+        "{timeline}"
+    );
+    for bad in [
+        json!({"matchers": {}, "comment": "x", "duration": "1h"}),
+        json!({"matchers": {"service": "a"}, "comment": "", "duration": "1h"}),
+        json!({"matchers": {"severity": "P9"}, "comment": "x", "duration": "1h"}),
+        json!({"matchers": {"service": "a"}, "comment": "x", "duration": "soon"}),
+    ] {
+        let (code, body) = app
+            .post_json("/api/v1/silences", &app.responder_token, &bad)
+            .await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+    let res = app
+        .client
+        .delete(app.url("/api/v1/silences/1"))
+        .bearer_auth(&app.responder_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.post_webhook_ok(&message("s2", vec![alert("B", "i", "error", "firing")]))
+        .await;
+    rec.wait_for("/slack/incidents", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_p0_holds_back_p2_messages_for_the_same_service() {
+    let rec = Recorder::start(202).await;
+    let app = spawn_app_with(|s| receivers(s, &rec)).await;
+    app.post_webhook_ok(&message(
+        "p0",
+        vec![alert("Down", "i", "critical", "firing")],
+    ))
+    .await;
+    let p2 = app
+        .post_webhook_ok(&message(
+            "p2",
+            vec![alert("Slow", "i", "warning", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    rec.wait_for("/pagerduty", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        rec.seen("/slack/alerts").is_empty(),
+        "the P2 symptom is inhibited"
+    );
+    let timeline = app.incident(p2).await["timeline"].to_string();
+    assert!(
+        timeline.contains("inhibited: P0 incident #1 is open for service checkout"),
+        "{timeline}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_p0_is_reminded_until_someone_acknowledges() {
+    let rec = Recorder::start(202).await;
+    let app = spawn_app_with(|s| {
+        receivers(s, &rec);
+        s.notify.reminder_interval = "300ms".into();
+    })
+    .await;
+    let id = app
+        .post_webhook_ok(&message(
+            "rem",
+            vec![alert("Down", "i", "critical", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let seen = rec.wait_for("/slack/incidents", 3).await;
+    assert!(
+        seen[1].body["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("still unacknowledged"),
+        "{:?}",
+        seen[1].body
+    );
+    assert_eq!(
+        rec.seen("/pagerduty").len(),
+        1,
+        "PagerDuty escalates by itself: no reminders there"
+    );
+    app.post_json(
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        &app.responder_token,
+        &json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after_ack = rec.seen("/slack/incidents").len();
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        rec.seen("/slack/incidents").len(),
+        after_ack,
+        "no reminders once acknowledged"
+    );
+}

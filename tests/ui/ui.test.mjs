@@ -2,7 +2,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
@@ -15,7 +16,8 @@ const SHOTS = new URL("./screenshots/", import.meta.url).pathname;
 const ADMIN_PW = "admin password for ui";
 const ONCALL_PW = "oncall password for ui";
 
-let dir, server, base, browser;
+let dir, server, base, browser, slack;
+const slackSeen = [];
 
 function freePort() {
   return new Promise((resolve) => {
@@ -62,9 +64,18 @@ before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   cli(["user", "add", "admin", "--role", "admin", "--password-stdin"], ADMIN_PW);
   cli(["user", "add", "oncall", "--role", "responder", "--password-stdin"], ONCALL_PW);
+  // A stand-in for Slack's incoming webhook.
+  slack = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => { slackSeen.push(JSON.parse(body)); res.end("ok"); });
+  });
+  await new Promise((r) => slack.listen(0, "127.0.0.1", r));
+  const config = join(dir, "firewatch.toml");
+  writeFileSync(config, `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n`);
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ["serve"], {
+  server = spawn(BIN, ["serve", "--config", config], {
     env: { ...process.env, FIREWATCH__STORAGE__DATA_DIR: dir, FIREWATCH__SERVER__LISTEN: `127.0.0.1:${port}`,
            FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN: TOKEN, FIREWATCH__LOG__LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
@@ -92,6 +103,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  slack?.close();
   server?.kill("SIGTERM");
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -205,4 +217,37 @@ test("an admin creates an API token in the UI and it works against the API", asy
   await page.screenshot({ path: join(SHOTS, "admin-laptop.png"), fullPage: true });
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test("the integrations page sends a test message and manages silences, on a laptop and a phone", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 860 });
+  await login(page, "admin", ADMIN_PW);
+  await page.goto(`${base}/integrations`);
+  const receivers = await page.locator("table").first().innerText();
+  assert.match(receivers, /incidents/);
+  assert.doesNotMatch(await page.content(), /SECRET/, "the Slack URL is masked");
+  const before = slackSeen.length;
+  await Promise.all([page.waitForURL(/notice=/), page.click("button:has-text('Send test')")]);
+  for (let i = 0; slackSeen.length === before; i++) {
+    assert.ok(i < 100, "no test message reached Slack");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(slackSeen.at(-1).text, /test notification/);
+  await page.fill("#s-m", "service=auth");
+  await page.fill("#s-c", "identity provider maintenance");
+  await Promise.all([page.waitForURL(/notice=Silence/), page.click("button:has-text('Silence')")]);
+  assert.match(await page.locator("body").innerText(), /identity provider maintenance/);
+  await page.screenshot({ path: join(SHOTS, "integrations-laptop.png"), fullPage: true });
+  await Promise.all([page.waitForURL(/expired/), page.click("button:has-text('Expire')")]);
+  assert.match(await page.locator("body").innerText(), /No active silences/);
+  assert.deepEqual(problems, []);
+  await context.close();
+
+  const phone = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await login(phone.page, "admin", ADMIN_PW);
+  await phone.page.goto(`${base}/integrations`);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "integrations-phone.png"), fullPage: true });
+  assert.deepEqual(phone.problems, []);
+  await phone.context.close();
 });
