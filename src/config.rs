@@ -26,6 +26,9 @@ pub struct Settings {
     pub receivers: Vec<ReceiverSettings>,
     #[serde(rename = "route")]
     pub routes: Vec<RouteSettings>,
+    /// `[[slo]]` tables; parsed and validated by `crate::slo::native` (see `Resolved::slos`).
+    #[serde(rename = "slo")]
+    pub slo_tables: Vec<figment::value::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -327,6 +330,8 @@ pub struct Resolved {
     pub retention_resolved: Duration,
     pub retention_interval: Duration,
     pub notify: crate::notify::NotifyConfig,
+    /// SLO definitions from the settings file's `[[slo]]` tables.
+    pub slos: Vec<crate::slo::spec::SloSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -337,6 +342,8 @@ pub enum ConfigError {
     Missing(PathBuf),
     #[error("setting `{field}`: {message}")]
     Invalid { field: String, message: String },
+    #[error("{0}")]
+    Slo(String),
 }
 
 impl Settings {
@@ -349,14 +356,28 @@ impl Settings {
             None => Some(PathBuf::from("firewatch.toml")).filter(|p| p.exists()),
         };
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(file) = file {
+        if let Some(file) = &file {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment = figment.merge(Env::prefixed("FIREWATCH__").split("__"));
         let raw: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))?;
-        raw.resolve()
+        let slos = match &file {
+            Some(f) if !raw.slo_tables.is_empty() => {
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| ConfigError::Slo(format!("{}: {e}", f.display())))?;
+                let slos = crate::slo::native::load_native(&f.display().to_string(), &text)
+                    .map_err(|e| ConfigError::Slo(e.to_string()))?;
+                crate::slo::spec::validate_all(&slos)
+                    .map_err(|e| ConfigError::Slo(e.to_string()))?;
+                slos
+            }
+            _ => Vec::new(),
+        };
+        let mut resolved = raw.resolve()?;
+        resolved.slos = slos;
+        Ok(resolved)
     }
 
     /// Validates and resolves settings built in code (tests, embedded defaults).
@@ -423,6 +444,7 @@ impl Settings {
         let notify = crate::notify::NotifyConfig::from_settings(&self)
             .map_err(|(field, message)| invalid(&field, message))?;
         Ok(Resolved {
+            slos: Vec::new(),
             notify,
             webhook_token,
             reopen_window: dur(

@@ -60,6 +60,11 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Generate Prometheus rules, Alertmanager config or a Grafana dashboard
+    Generate {
+        #[command(subcommand)]
+        command: firewatch::generate::cli::GenerateCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -279,6 +284,9 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .map_err(|e| Failure(1, format!("backup: {e}")))?;
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             println!("backup written to {} ({} bytes)", path.display(), size);
+        }
+        Command::Generate { command } => {
+            firewatch::generate::cli::run(command).map_err(|(code, m)| Failure(code, m))?;
         }
     }
     Ok(())

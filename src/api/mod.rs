@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(retry_notification),
                 )
                 .route("/receivers", web::get().to(list_receivers))
+                .route("/generate/{artefact}", web::get().to(generate_artefact))
                 .route("/silences", web::get().to(list_silences))
                 .route("/silences", web::post().to(create_silence))
                 .route("/silences/{id}", web::delete().to(expire_silence))
@@ -740,4 +741,43 @@ async fn expire_silence(
     } else {
         Err(ApiError::NotFound(format!("no active silence {id}")))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenerateParams {
+    format: Option<String>,
+}
+
+/// Prometheus rules, Alertmanager config or the Grafana dashboard, as files.
+async fn generate_artefact(
+    caller: Caller,
+    state: web::Data<AppState>,
+    artefact: web::Path<String>,
+    params: web::Query<GenerateParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let artefact: crate::generate::Artefact = artefact.parse().map_err(|_| {
+        ApiError::NotFound(
+            "artefacts are prometheus-rules, alertmanager-config and grafana-dashboard".into(),
+        )
+    })?;
+    let format = match params.format.as_deref() {
+        None | Some("prometheus") => crate::generate::RulesFormat::Prometheus,
+        Some("prometheus-operator") => crate::generate::RulesFormat::PrometheusOperator,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format `{other}`: use prometheus or prometheus-operator"
+            )));
+        }
+    };
+    let body = crate::generate::for_server(artefact, &state.settings, format)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type(artefact.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", artefact.file_name()),
+        ))
+        .body(body))
 }

@@ -43,6 +43,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/integrations/silences/{id}/expire",
             web::post().to(pages::expire_silence),
         )
+        .route("/integrations/prometheus", web::get().to(pages::prometheus))
+        .route(
+            "/integrations/prometheus/{artefact}",
+            web::get().to(pages::prometheus_download),
+        )
         .route("/admin", web::get().to(pages::admin))
         .route("/admin/tokens", web::post().to(pages::admin_create_token))
         .route(

@@ -963,3 +963,107 @@ pub async fn expire_silence(
         .await?;
     Ok(back_with(&format!("Silence {id} expired.")))
 }
+
+pub struct ArtefactView {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub file: &'static str,
+    pub about: &'static str,
+    pub preview: String,
+    pub lines: usize,
+}
+
+#[derive(Template)]
+#[template(path = "prometheus.html")]
+struct PrometheusPage {
+    user: PageUser,
+    nav: &'static str,
+    source: String,
+    artefacts: Vec<ArtefactView>,
+}
+
+pub async fn prometheus(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    use crate::generate::{Artefact, RulesFormat, for_server};
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let source = if state.settings.slos.is_empty() {
+        "Firewatch's own SLOs (no [[slo]] is configured), plus the self-monitoring alerts"
+            .to_string()
+    } else {
+        format!(
+            "the {} SLOs in the settings file",
+            state.settings.slos.len()
+        )
+    };
+    let mut artefacts = Vec::new();
+    for (artefact, title, about) in [
+        (
+            Artefact::PrometheusRules,
+            "Recording and alerting rules",
+            "Sloth-compatible SLI, error-budget and burn-rate recording rules with multi-window \
+             page (P0) and ticket (P2) alerts for every SLO. Load with rule_files in prometheus.yml.",
+        ),
+        (
+            Artefact::AlertmanagerConfig,
+            "Alertmanager configuration",
+            "P0 to PagerDuty and Slack #incidents, P1 to #incidents, P2 to #alerts and email, \
+             everything also to this Firewatch; inhibition rules; secrets read from files.",
+        ),
+        (
+            Artefact::GrafanaDashboard,
+            "Grafana dashboard",
+            "The 13 SLO panels with service and SLO variables, 30 s refresh and deployment \
+             annotations. Import it in Grafana 10 or newer.",
+        ),
+    ] {
+        let text = for_server(artefact, &state.settings, RulesFormat::Prometheus)
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+        artefacts.push(ArtefactView {
+            key: artefact.as_str(),
+            title,
+            file: artefact.file_name(),
+            about,
+            lines: text.lines().count(),
+            preview: text,
+        });
+    }
+    html(&PrometheusPage {
+        nav: "integrations",
+        source,
+        artefacts,
+        user,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct FormatParams {
+    format: Option<String>,
+}
+
+pub async fn prometheus_download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    artefact: web::Path<String>,
+    params: web::Query<FormatParams>,
+) -> Result<HttpResponse, WebError> {
+    use crate::generate::{Artefact, RulesFormat, for_server};
+    session::require(&req, &state, Role::Viewer).await?;
+    let artefact: Artefact = artefact
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such file.".into()))?;
+    let format = match params.format.as_deref() {
+        Some("prometheus-operator") => RulesFormat::PrometheusOperator,
+        _ => RulesFormat::Prometheus,
+    };
+    let body = for_server(artefact, &state.settings, format)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type(artefact.content_type())
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", artefact.file_name()),
+        ))
+        .body(body))
+}

@@ -7,6 +7,7 @@ mod alertmanager_e2e;
 mod api;
 mod auth;
 mod durability;
+mod generate;
 mod notify;
 mod ops;
 mod ui;

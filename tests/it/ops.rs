@@ -441,3 +441,111 @@ async fn incident_counts_stay_exact_through_every_change() {
     assert_eq!(counted, kept);
     assert_eq!(kept.iter().map(|k| k.2).sum::<i64>(), 5);
 }
+
+#[tokio::test]
+async fn the_generated_artefacts_are_downloadable_from_the_api_and_the_ui() {
+    let app = spawn_app().await;
+    for (kind, needle) in [
+        ("prometheus-rules", "slo:sli_error:ratio_rate5m"),
+        ("alertmanager-config", "/api/v1/alerts/alertmanager"),
+        ("grafana-dashboard", "\"refresh\": \"30s\""),
+    ] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/generate/{kind}")))
+            .bearer_auth(&app.viewer_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{kind}");
+        assert!(
+            res.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment")
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains(needle), "{kind} lacks {needle}");
+    }
+    let op = app
+        .client
+        .get(app.url("/api/v1/generate/prometheus-rules?format=prometheus-operator"))
+        .bearer_auth(&app.viewer_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(op.contains("kind: PrometheusRule"));
+    let (code, _) = app
+        .get_json("/api/v1/generate/nonsense", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    app.state
+        .accounts
+        .add_user("val", firewatch::auth::Role::Viewer, "viewer password 9")
+        .await
+        .unwrap();
+    let cookie = crate::auth::login(&app, "val", "viewer password 9").await;
+    let page = app
+        .client
+        .get(app.url("/integrations/prometheus"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Download firewatch-slo-rules.yaml"), "{html}");
+    let file = app
+        .client
+        .get(app.url("/integrations/prometheus/grafana-dashboard"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    let dash: serde_json::Value = serde_json::from_str(&file.text().await.unwrap()).unwrap();
+    assert_eq!(dash["panels"].as_array().unwrap().len(), 13);
+}
+
+#[test]
+fn slo_tables_in_the_settings_file_are_validated_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("fw.toml");
+    std::fs::write(
+        &cfg,
+        "[[slo]]\nname = \"checkout-availability\"\nservice = \"checkout\"\nobjective = 140\nperiod = \"30d\"\n\
+         [slo.ratio]\nerrors = 'http_requests_total{code=~\"5..\"}'\ntotal = 'http_requests_total'\n",
+    )
+    .unwrap();
+    let mut child = Command::new(bin())
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0")
+        .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("firewatch started with an invalid SLO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("fw.toml")
+            && err.contains("checkout-availability")
+            && err.contains("objective"),
+        "{err}"
+    );
+}
