@@ -92,8 +92,10 @@ impl Application {
             severity_rules: SeverityRules::from_settings(
                 &settings.raw.alertmanager,
                 settings.reopen_window,
-            ),
-            incidents: Incidents::new(db.clone(), notify, notify_wake),
+            )
+            .with_deploy_window(settings.deploy_window),
+            incidents: Incidents::new(db.clone(), notify, notify_wake)
+                .with_deploy_window(settings.deploy_window),
             accounts,
             metrics: Arc::new(Metrics::new()),
             webhook_token,

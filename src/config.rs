@@ -21,6 +21,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub log: LogSettings,
     pub notify: NotifySettings,
+    pub deployments: DeploymentSettings,
     pub smtp: Option<SmtpSettings>,
     #[serde(rename = "receiver")]
     pub receivers: Vec<ReceiverSettings>,
@@ -204,6 +205,22 @@ impl Default for LogSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct DeploymentSettings {
+    /// An incident that opens within this long after a deployment of its service gets a
+    /// timeline entry naming the deployment. "0s" turns this off.
+    pub correlation_window: String,
+}
+
+impl Default for DeploymentSettings {
+    fn default() -> Self {
+        Self {
+            correlation_window: "30m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct NotifySettings {
     /// How often the delivery worker looks for due notifications.
     pub poll_interval: String,
@@ -330,6 +347,7 @@ pub struct Resolved {
     pub retention_resolved: Duration,
     pub retention_interval: Duration,
     pub notify: crate::notify::NotifyConfig,
+    pub deploy_window: Duration,
     /// SLO definitions from the settings file's `[[slo]]` tables.
     pub slos: Vec<crate::slo::spec::SloSpec>,
 }
@@ -445,6 +463,10 @@ impl Settings {
             .map_err(|(field, message)| invalid(&field, message))?;
         Ok(Resolved {
             slos: Vec::new(),
+            deploy_window: dur(
+                "deployments.correlation_window",
+                &self.deployments.correlation_window,
+            )?,
             notify,
             webhook_token,
             reopen_window: dur(

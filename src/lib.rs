@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod deployments;
 pub mod generate;
 pub mod incidents;
 pub mod notify;

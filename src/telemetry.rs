@@ -65,8 +65,14 @@ pub struct NotificationLabels {
     pub outcome: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabel {
+    pub service: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub deployments: Family<ServiceLabel, Counter>,
     pub notifications: Family<NotificationLabels, Counter>,
     pub notification_queue_depth: Gauge,
     pub notification_oldest_pending: Gauge,
@@ -136,8 +142,15 @@ impl Metrics {
             "Age of the oldest notification still waiting to be delivered",
             notification_oldest_pending.clone(),
         );
+        let deployments = Family::<ServiceLabel, Counter>::default();
+        registry.register(
+            "deployments",
+            "Deployments recorded through the API, by service (Grafana annotations use it)",
+            deployments.clone(),
+        );
         Self {
             registry,
+            deployments,
             notifications,
             notification_queue_depth,
             notification_oldest_pending,

@@ -31,6 +31,8 @@ pub struct SeverityRules {
     map: BTreeMap<String, Severity>,
     default: Severity,
     reopen_window_ms: i64,
+    /// Deployments this recent are named on a new incident's timeline.
+    deploy_window_ms: i64,
 }
 
 impl SeverityRules {
@@ -44,7 +46,13 @@ impl SeverityRules {
                 .collect(),
             default: s.default_severity,
             reopen_window_ms: reopen_window.as_millis() as i64,
+            deploy_window_ms: 0,
         }
+    }
+
+    pub fn with_deploy_window(mut self, window: std::time::Duration) -> Self {
+        self.deploy_window_ms = window.as_millis() as i64;
+        self
     }
 
     pub fn severity_of(&self, labels: &BTreeMap<String, String>) -> Severity {
@@ -364,12 +372,19 @@ pub fn apply(
                         &serde_json::json!({ "group_key": msg.group_key, "receiver": msg.receiver }),
                     ),
                 )?;
+                crate::deployments::note_recent(conn, id, &service, now, rules.deploy_window_ms)?;
                 out.created = true;
                 id
             }
         };
         for p in &homeless {
-            match repo::find_alert(conn, id, &p.alert.fingerprint)? {
+            // A new incident has no alerts yet: skip the lookup (the hot path of intake).
+            let known = if out.created {
+                None
+            } else {
+                repo::find_alert(conn, id, &p.alert.fingerprint)?
+            };
+            match known {
                 Some(known) => repo::update_alert(conn, known.id, &p.row(), now)?,
                 None => repo::insert_alert(conn, id, &p.row(), now)?,
             }

@@ -47,6 +47,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/receivers", web::get().to(list_receivers))
                 .route("/generate/{artefact}", web::get().to(generate_artefact))
+                .route("/deployments", web::get().to(list_deployments))
+                .route("/deployments", web::post().to(create_deployment))
                 .route("/silences", web::get().to(list_silences))
                 .route("/silences", web::post().to(create_silence))
                 .route("/silences/{id}", web::delete().to(expire_silence))
@@ -182,7 +184,7 @@ async fn alertmanager_webhook(
             "missing or wrong webhook token (alertmanager.webhook_token)".into(),
         ));
     }
-    let msg = body.into_inner();
+    let mut msg = body.into_inner();
     let alerts = match msg.validate() {
         Ok(a) => a,
         Err(e) => {
@@ -780,4 +782,73 @@ async fn generate_artefact(
             format!("attachment; filename=\"{}\"", artefact.file_name()),
         ))
         .body(body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeploymentBody {
+    service: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+    /// RFC 3339; now when absent.
+    at: Option<String>,
+}
+
+async fn create_deployment(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: web::Json<DeploymentBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = body.into_inner();
+    let at = match b.at.as_deref() {
+        None => None,
+        Some(t) => Some(
+            crate::time::parse_rfc3339(t)
+                .map_err(|m| ApiError::Unprocessable(format!("at: {m}")))?
+                .ok_or_else(|| ApiError::Unprocessable("at: not a real time".into()))?,
+        ),
+    };
+    let d = crate::deployments::record(
+        &state.db,
+        crate::deployments::NewDeployment {
+            service: b.service,
+            version: b.version,
+            description: b.description,
+            at,
+        },
+        caller.principal.actor(),
+    )
+    .await?;
+    state
+        .metrics
+        .deployments
+        .get_or_create(&crate::telemetry::ServiceLabel {
+            service: d.service.clone(),
+        })
+        .inc();
+    Ok(HttpResponse::Created().json(d))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeploymentParams {
+    service: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_deployments(
+    caller: Caller,
+    state: web::Data<AppState>,
+    params: web::Query<DeploymentParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = params.into_inner();
+    let limit = p.limit.unwrap_or(50).clamp(1, 1000);
+    let items = state
+        .db
+        .read(move |c| Ok::<_, ApiError>(crate::deployments::list(c, p.service.as_deref(), limit)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }

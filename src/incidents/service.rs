@@ -45,11 +45,23 @@ pub struct Incidents {
     notify: Arc<NotifyConfig>,
     /// Wakes the notification worker after changes that may have queued messages.
     wake: Arc<tokio::sync::Notify>,
+    /// Deployments this recent are named on a new incident's timeline.
+    deploy_window_ms: i64,
 }
 
 impl Incidents {
     pub fn new(db: Db, notify: Arc<NotifyConfig>, wake: Arc<tokio::sync::Notify>) -> Self {
-        Self { db, notify, wake }
+        Self {
+            db,
+            notify,
+            wake,
+            deploy_window_ms: 0,
+        }
+    }
+
+    pub fn with_deploy_window(mut self, window: std::time::Duration) -> Self {
+        self.deploy_window_ms = window.as_millis() as i64;
+        self
     }
 
     /// Runs a lifecycle change in the writer; then wakes the notification worker.
@@ -113,6 +125,7 @@ impl Incidents {
                 IncidentError::invalid("runbook_url", "must be an http:// or https:// URL")
             })?),
         };
+        let window = self.deploy_window_ms;
         self.change(move |c, cfg| {
             let now = now_ms();
             let id = repo::insert_incident(
@@ -138,6 +151,7 @@ impl Incidents {
                 &format!("Incident declared ({})", m.severity),
                 None,
             )?;
+            crate::deployments::note_recent(c, id, m.service.trim(), now, window)?;
             notify::enqueue(c, cfg, id, Event::Triggered, now)?;
             load(c, id)
         })

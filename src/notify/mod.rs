@@ -422,6 +422,9 @@ pub fn enqueue(
     event: Event,
     now: i64,
 ) -> rusqlite::Result<usize> {
+    if cfg.receivers.is_empty() {
+        return Ok(0);
+    }
     let Some(facts) = outbox::routing_facts(conn, incident_id)? else {
         return Ok(0);
     };
@@ -429,10 +432,7 @@ pub fn enqueue(
         event,
         Event::Triggered | Event::Escalated | Event::Reopened | Event::Reminder
     );
-    if opening
-        && !cfg.receivers.is_empty()
-        && let Some(why) = held_back(conn, cfg, incident_id, &facts, now)?
-    {
+    if opening && let Some(why) = held_back(conn, cfg, incident_id, &facts, now)? {
         crate::incidents::repo::add_timeline(
             conn,
             incident_id,

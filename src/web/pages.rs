@@ -115,6 +115,7 @@ struct HomePage {
     stats: ResponseStats,
     mtta: String,
     mttr: String,
+    deployments: Vec<(crate::deployments::Deployment, String)>,
 }
 
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
@@ -156,7 +157,18 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .incidents
         .response_stats(now - 30 * 86_400_000)
         .await?;
+    let deployments = state
+        .db
+        .read(|c| Ok::<_, crate::incidents::IncidentError>(crate::deployments::list(c, None, 5)?))
+        .await?
+        .into_iter()
+        .map(|d| {
+            let ago = human_duration(now - d.at);
+            (d, ago)
+        })
+        .collect();
     html(&HomePage {
+        deployments,
         nav: "home",
         open_by_severity,
         triggered: count(Status::Triggered, None),

@@ -415,3 +415,91 @@ async fn the_openapi_description_covers_every_api_route() {
         assert!(paths.contains_key(p), "OpenAPI lacks {p}");
     }
 }
+
+#[tokio::test]
+async fn deployments_are_recorded_and_named_on_incidents_that_open_soon_after() {
+    let app = spawn_app().await;
+    let t = &app.responder_token;
+    let (code, d) = app
+        .post_json(
+            "/api/v1/deployments",
+            t,
+            &json!({"service": "checkout", "version": "v42", "description": "new payment flow"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{d}");
+    assert_eq!(d["created_by"], "token:responder-token");
+    let (code, _) = app
+        .post_json(
+            "/api/v1/deployments",
+            t,
+            &json!({"service": "search", "version": "v7", "at": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    for bad in [
+        json!({"service": "", "version": "v1"}),
+        json!({"service": "a", "version": "v1", "at": "soon"}),
+        json!({"service": "a", "version": "v1", "at": "2999-01-01T00:00:00Z"}),
+    ] {
+        let (code, _) = app.post_json("/api/v1/deployments", t, &bad).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let (code, _) = app
+        .post_json(
+            "/api/v1/deployments",
+            &app.viewer_token,
+            &json!({"service": "a", "version": "1"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+
+    let (_, list) = app
+        .get_json("/api/v1/deployments?service=checkout", &app.viewer_token)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, all) = app.get_json("/api/v1/deployments", &app.viewer_token).await;
+    assert_eq!(all["items"][0]["version"], "v42", "newest first");
+
+    // An alert on checkout now: the timeline names the deployment; search's old one is not.
+    let id = app
+        .post_webhook_ok(&message(
+            "dep",
+            vec![alert("A", "i1", "critical", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let timeline = app.incident(id).await["timeline"].to_string();
+    assert!(
+        timeline.contains("Recent change: checkout v42 was deployed"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("new payment flow"));
+    let (_, manual) = app
+        .post_json(
+            "/api/v1/incidents",
+            t,
+            &json!({"title": "search broken", "service": "search"}),
+        )
+        .await;
+    let timeline = app.incident(manual["id"].as_i64().unwrap()).await["timeline"].to_string();
+    assert!(
+        !timeline.contains("Recent change"),
+        "a deployment from 2020 is not recent"
+    );
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("firewatch_deployments_total{service=\"checkout\"} 1"),
+        "{metrics}"
+    );
+}
