@@ -615,19 +615,7 @@ async fn test_receiver(
         .receiver(&name)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("no receiver named {name}")))?;
-    let id = state
-        .db
-        .write(move |c| {
-            Ok::<_, ApiError>(crate::notify::outbox::insert(
-                c,
-                None,
-                &receiver.name,
-                receiver.channel(),
-                "test",
-                now_ms(),
-            )?)
-        })
-        .await?;
+    let id = crate::notify::queue_test(&state.db, &receiver).await?;
     state.notify_wake.notify_one();
     Ok(HttpResponse::Accepted().json(json!({ "notification_id": id, "status": "pending" })))
 }
@@ -644,86 +632,19 @@ async fn list_silences(
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewSilence {
-    pub matchers: std::collections::BTreeMap<String, String>,
-    pub comment: String,
-    /// How long from now (or from `starts_at`), e.g. "2h".
-    pub duration: Option<String>,
-    pub starts_at: Option<String>,
-    pub ends_at: Option<String>,
-}
-
-/// Checks a silence and returns (starts_at, ends_at) in unix ms.
-pub fn validate_silence(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
-    if s.matchers.is_empty() {
-        return Err("matchers: give at least one (severity, service or a label)".into());
-    }
-    for (k, v) in &s.matchers {
-        if k.trim().is_empty() || v.trim().is_empty() {
-            return Err("matchers: names and values must not be empty".into());
-        }
-        if k == "severity" && v.parse::<Severity>().is_err() {
-            return Err(format!("matchers.severity: `{v}` is not P0..P4"));
-        }
-    }
-    if s.comment.trim().is_empty() {
-        return Err("comment: say why (e.g. the maintenance ticket)".into());
-    }
-    let ts = |field: &str, v: &Option<String>| -> Result<Option<i64>, String> {
-        match v {
-            None => Ok(None),
-            Some(t) => crate::time::parse_rfc3339(t)
-                .map_err(|m| format!("{field}: {m}"))?
-                .map(Some)
-                .ok_or_else(|| format!("{field}: not a real time")),
-        }
-    };
-    let starts = ts("starts_at", &s.starts_at)?.unwrap_or(now);
-    let ends = match (&s.duration, ts("ends_at", &s.ends_at)?) {
-        (Some(d), None) => {
-            let d = crate::config::parse_duration(d).map_err(|m| format!("duration: {m}"))?;
-            starts + d.as_millis() as i64
-        }
-        (None, Some(e)) => e,
-        _ => return Err("give either duration or ends_at".into()),
-    };
-    if ends <= starts || ends <= now {
-        return Err("ends_at: must be after starts_at and in the future".into());
-    }
-    Ok((starts, ends))
-}
-
 async fn create_silence(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<NewSilence>,
+    body: web::Json<crate::notify::silences::NewSilence>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Responder)?;
-    let b = body.into_inner();
-    let now = now_ms();
-    let (starts, ends) = validate_silence(&b, now).map_err(ApiError::Unprocessable)?;
-    let actor = caller.principal.actor();
-    let silence = state
-        .db
-        .write(move |c| {
-            let id = crate::notify::outbox::insert_silence(
-                c,
-                &b.matchers,
-                b.comment.trim(),
-                &actor,
-                starts,
-                ends,
-                now,
-            )?;
-            Ok::<_, ApiError>(
-                crate::notify::outbox::current_silences(c, now)?
-                    .into_iter()
-                    .find(|s| s.id == id),
-            )
-        })
-        .await?;
+    let silence =
+        crate::notify::silences::create(&state.db, body.into_inner(), caller.principal.actor())
+            .await
+            .map_err(|e| match e {
+                crate::notify::silences::SilenceError::Invalid(m) => ApiError::Unprocessable(m),
+                crate::notify::silences::SilenceError::Store(s) => s.into(),
+            })?;
     Ok(HttpResponse::Created().json(silence))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod channels;
 pub mod outbox;
+pub mod silences;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -472,6 +473,25 @@ pub fn enqueue(
         n += 1;
     }
     Ok(n)
+}
+
+/// Queues a test message for a receiver (the Integrations page's "Send test").
+pub async fn queue_test(
+    db: &crate::db::Db,
+    receiver: &Receiver,
+) -> Result<i64, crate::db::StoreError> {
+    let (name, channel) = (receiver.name.clone(), receiver.channel());
+    db.write(move |c| {
+        Ok::<_, crate::db::StoreError>(outbox::insert(
+            c,
+            None,
+            &name,
+            channel,
+            Event::Test.as_str(),
+            crate::time::now_ms(),
+        )?)
+    })
+    .await
 }
 
 #[cfg(test)]

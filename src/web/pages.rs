@@ -856,19 +856,9 @@ pub async fn integrations_test(
         .cloned()
         .ok_or_else(|| WebError::NotFound("There is no such receiver.".into()))?;
     let rname = receiver.name.clone();
-    state
-        .db
-        .write(move |c| {
-            Ok::<_, crate::incidents::IncidentError>(outbox::insert(
-                c,
-                None,
-                &receiver.name,
-                receiver.channel(),
-                "test",
-                now_ms(),
-            )?)
-        })
-        .await?;
+    crate::notify::queue_test(&state.db, &receiver)
+        .await
+        .map_err(|e| WebError::Unavailable(e.to_string()))?;
     state.notify_wake.notify_one();
     Ok(see_other(&format!(
         "/integrations?notice={}",
@@ -929,33 +919,22 @@ pub async fn create_silence(
             None => return Ok(back_with(&format!("Matcher `{pair}` is not name=value."))),
         }
     }
-    let new = crate::api::NewSilence {
+    let new = crate::notify::silences::NewSilence {
         matchers,
         comment: form.comment,
         duration: Some(form.duration),
         starts_at: None,
         ends_at: None,
     };
-    let now = now_ms();
-    let (starts, ends) = match crate::api::validate_silence(&new, now) {
-        Ok(t) => t,
-        Err(m) => return Ok(back_with(&format!("Silence not created: {m}"))),
-    };
-    let actor = user.principal.actor();
-    state
-        .db
-        .write(move |c| {
-            Ok::<_, crate::incidents::IncidentError>(outbox::insert_silence(
-                c,
-                &new.matchers,
-                new.comment.trim(),
-                &actor,
-                starts,
-                ends,
-                now,
-            )?)
-        })
-        .await?;
+    match crate::notify::silences::create(&state.db, new, user.principal.actor()).await {
+        Ok(_) => {}
+        Err(crate::notify::silences::SilenceError::Invalid(m)) => {
+            return Ok(back_with(&format!("Silence not created: {m}")));
+        }
+        Err(crate::notify::silences::SilenceError::Store(e)) => {
+            return Err(WebError::Unavailable(e.to_string()));
+        }
+    }
     Ok(back_with("Silence created."))
 }
 
