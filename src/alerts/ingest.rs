@@ -146,6 +146,12 @@ impl Prepared<'_> {
     }
 }
 
+/// "Firing" for an alert already resolved, with a start no later than the one it had:
+/// an old notification arriving late, not the alert firing again.
+fn is_stale_firing(p: &Prepared, known: &repo::KnownAlert) -> bool {
+    p.alert.firing && !known.firing && p.alert.starts_at <= known.starts_at
+}
+
 fn summarize(verb: &str, items: &[String]) -> String {
     const SHOWN: usize = 5;
     let listed = items
@@ -239,6 +245,9 @@ pub fn apply(
             for p in &prepared {
                 match repo::find_alert(conn, inc.id, &p.alert.fingerprint)? {
                     Some(known) if known.firing == p.alert.firing => {}
+                    // A late copy of an old "firing" (e.g. from the other replica of an
+                    // Alertmanager HA pair) after its resolution: nothing new.
+                    Some(known) if is_stale_firing(p, &known) => {}
                     Some(known) => {
                         repo::update_alert(conn, known.id, &p.row(), now)?;
                         if p.alert.firing {
@@ -267,7 +276,8 @@ pub fn apply(
                         if !p.alert.firing && !known.firing
                             || p.alert.firing
                                 && known.firing
-                                && known.starts_at == p.alert.starts_at => {}
+                                && known.starts_at == p.alert.starts_at
+                            || is_stale_firing(p, &known) => {}
                     Some(known) if !p.alert.firing => {
                         // Resolved after the incident was closed by hand: record it quietly.
                         repo::update_alert(conn, known.id, &p.row(), now)?;
@@ -372,6 +382,9 @@ pub fn apply(
                         &serde_json::json!({ "group_key": msg.group_key, "receiver": msg.receiver }),
                     ),
                 )?;
+                let labels = serde_json::to_string(&msg.common_labels).expect("labels serialize");
+                conn.prepare_cached("UPDATE incidents SET labels = ?2 WHERE id = ?1")?
+                    .execute(rusqlite::params![id, labels])?;
                 crate::deployments::note_recent(conn, id, &service, now, rules.deploy_window_ms)?;
                 out.created = true;
                 id

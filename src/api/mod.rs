@@ -568,7 +568,8 @@ async fn retry_notification(
         .await?;
     if !done {
         return Err(ApiError::Conflict(format!(
-            "notification {id} does not exist or is not a dead letter"
+            "notification {id} is not a dead letter, or a later message to the same receiver \
+             about the same incident exists (retrying would send events out of order)"
         )));
     }
     state.notify_wake.notify_one();

@@ -115,13 +115,39 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "group commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
-            msg
-        });
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        // Set when the batch's transaction is gone: SQLite rolled it back by itself (disk
+        // full, I/O error) or a job panicked. Nothing of the batch may then be reported as
+        // committed, and the jobs not run yet must not run outside a transaction.
+        let mut broken: Option<String> = None;
+        for job in batch.drain(..) {
+            if broken.is_some() {
+                drop(job); // its caller gets WriterGone (503): it may retry
+                continue;
+            }
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
+                Ok(done) => completions.push(done),
+                Err(_) => broken = Some("a write job panicked".into()),
+            }
+            if broken.is_none() && conn.is_autocommit() {
+                broken = Some("SQLite rolled the transaction back".into());
+            }
+        }
+        let commit = match broken {
+            Some(why) => {
+                tracing::error!(reason = %why, "write batch abandoned");
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                Err(why)
+            }
+            None => conn.execute_batch("COMMIT").map_err(|e| {
+                let msg = e.to_string();
+                tracing::error!(error = %msg, "group commit failed");
+                let _ = conn.execute_batch("ROLLBACK");
+                msg
+            }),
+        };
         for done in completions {
             done(commit.clone());
         }

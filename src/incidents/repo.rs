@@ -383,7 +383,9 @@ pub fn insert_alert(
     Ok(())
 }
 
-/// A known alert changed state (resolved, or fired again): take the new values.
+/// A known alert changed state (resolved, or fired again): take the new values. A
+/// resolution keeps the start of the firing it ends, so a late copy of that firing is
+/// recognised as old.
 pub fn update_alert(
     conn: &Connection,
     alert_id: i64,
@@ -392,7 +394,8 @@ pub fn update_alert(
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE alerts SET status = ?2, severity = ?3, labels = ?4, annotations = ?5, \
-         starts_at = ?6, ends_at = ?7, generator_url = ?8, last_seen_at = ?9 WHERE id = ?1",
+         starts_at = CASE WHEN ?2 = 'resolved' THEN starts_at ELSE ?6 END, ends_at = ?7, \
+         generator_url = ?8, last_seen_at = ?9 WHERE id = ?1",
     )?
     .execute(params![
         alert_id,
@@ -409,14 +412,15 @@ pub fn update_alert(
 }
 
 /// Recounts an incident's alerts and stores the counts. Returns (alerts, firing, most
-/// urgent severity among them).
+/// urgent severity among the firing ones: a resolved alert never raises severity).
 pub fn refresh_alert_counts(
     conn: &Connection,
     incident_id: i64,
 ) -> rusqlite::Result<(i64, i64, Option<Severity>)> {
     let (total, firing, best): (i64, i64, Option<String>) = conn
         .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(status = 'firing'), 0), MIN(severity) \
+            "SELECT COUNT(*), COALESCE(SUM(status = 'firing'), 0), \
+             MIN(CASE WHEN status = 'firing' THEN severity END) \
              FROM alerts WHERE incident_id = ?1",
         )?
         .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

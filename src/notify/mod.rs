@@ -112,8 +112,10 @@ impl Receiver {
 pub fn mask_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
-            let host = rest.split('/').next().unwrap_or("");
-            if rest.len() > host.len() + 1 {
+            // Only scheme, host and port: paths, queries and user:password@ can all be secret.
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+            let host = authority.rsplit('@').next().unwrap_or("");
+            if rest.len() > authority.len() + 1 || authority.contains('@') || rest.contains('?') {
                 format!("{scheme}://{host}/…")
             } else {
                 format!("{scheme}://{host}")
@@ -434,6 +436,10 @@ pub fn enqueue(
         Event::Triggered | Event::Escalated | Event::Reopened | Event::Reminder
     );
     if opening && let Some(why) = held_back(conn, cfg, incident_id, &facts, now)? {
+        // Reminders are re-checked every tick; saying so each time would flood the timeline.
+        if event == Event::Reminder {
+            return Ok(0);
+        }
         crate::incidents::repo::add_timeline(
             conn,
             incident_id,
@@ -579,6 +585,15 @@ receivers = [\"incidents\"]
             "{dbg}"
         );
         assert_eq!(c.receivers[1].masked_target(), "https://hooks.slack.com/…");
+        assert_eq!(
+            mask_url("https://h.example?token=SECRET"),
+            "https://h.example/…"
+        );
+        assert_eq!(
+            mask_url("https://user:pw@h.example:8443/x"),
+            "https://h.example:8443/…"
+        );
+        assert_eq!(mask_url("https://h.example/"), "https://h.example");
         assert!(c.receivers[0].masked_target().ends_with("…cdef)"));
     }
 }

@@ -143,12 +143,16 @@ pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<
     Ok(())
 }
 
-/// Puts a dead letter back in the queue, due now. False when it is not a dead letter.
+/// Puts a dead letter back in the queue, due now. False when it is not a dead letter, or
+/// when a later message to the same receiver about the same incident exists: sending an
+/// old "triggered" after a "resolved" would open a page nothing ever closes.
 pub fn retry_now(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
     let n = conn
         .prepare_cached(
             "UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = ?2 \
-             WHERE id = ?1 AND status = 'failed'",
+             WHERE id = ?1 AND status = 'failed' AND NOT EXISTS (SELECT 1 FROM notifications l \
+               WHERE l.incident_id = notifications.incident_id \
+                 AND l.receiver = notifications.receiver AND l.id > notifications.id)",
         )?
         .execute(params![id, now])?;
     Ok(n == 1)
@@ -314,4 +318,26 @@ pub fn reminders_due(conn: &Connection, cutoff: i64) -> rusqlite::Result<Vec<i64
     )?
     .query_map([cutoff], |r| r.get(0))?
     .collect()
+}
+
+/// Claims due notifications for one delivery attempt: pushes their due time past the
+/// attempt's timeout, so an overlapping run cannot send them too, and a failure to record
+/// the outcome does not resend them at every poll. Returns the ids actually claimed.
+pub fn claim(
+    conn: &Connection,
+    ids: &[i64],
+    now: i64,
+    lease_ms: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut claimed = Vec::with_capacity(ids.len());
+    let mut stmt = conn.prepare_cached(
+        "UPDATE notifications SET next_attempt_at = ?2 \
+         WHERE id = ?1 AND status = 'pending' AND next_attempt_at <= ?3",
+    )?;
+    for id in ids {
+        if stmt.execute(params![id, now + lease_ms, now])? == 1 {
+            claimed.push(*id);
+        }
+    }
+    Ok(claimed)
 }

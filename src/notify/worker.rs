@@ -48,8 +48,17 @@ impl Worker {
             .read(move |c| Ok::<_, StoreError>(outbox::due(c, now, 64)?))
             .await?;
         let n = due.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+        let lease = (self.cfg.timeout + Duration::from_secs(30)).as_millis() as i64;
+        let claimed = self
+            .db
+            .write(move |c| Ok::<_, StoreError>(outbox::claim(c, &ids, now, lease)?))
+            .await?;
         let mut tasks = Vec::with_capacity(n);
-        for note in due {
+        for note in due.into_iter().filter(|d| claimed.contains(&d.id)) {
             let me = self.clone();
             tasks.push(tokio::spawn(async move { me.attempt(note).await }));
         }

@@ -770,3 +770,73 @@ async fn an_unacknowledged_p0_is_reminded_until_someone_acknowledges() {
         "no reminders once acknowledged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_match_labels_of_the_alert_group() {
+    let rec = Recorder::start(200).await;
+    let app = spawn_app_with(|s| {
+        receivers(s, &rec);
+        s.routes = vec![firewatch::config::RouteSettings {
+            matchers: [("team".to_string(), "db".to_string())].into(),
+            receivers: vec!["alerts".into()],
+            continue_matching: false,
+        }];
+    })
+    .await;
+    let mut msg = message("team", vec![alert("A", "i", "info", "firing")]);
+    msg["commonLabels"]["team"] = json!("db");
+    app.post_webhook_ok(&msg).await;
+    rec.wait_for("/slack/alerts", 1).await;
+    app.post_webhook_ok(&message(
+        "other",
+        vec![alert("B", "i", "critical", "firing")],
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rec.seen("/slack/alerts").len(),
+        1,
+        "only the team=db incident matches"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_is_not_retried_after_a_later_message_to_the_same_receiver() {
+    let rec = Recorder::start(202).await;
+    rec.then(400, None);
+    let app = spawn_app_with(|s| {
+        receivers(s, &rec);
+        s.receivers.retain(|r| r.name == "pager");
+    })
+    .await;
+    let id = app
+        .post_webhook_ok(&message("dl", vec![alert("A", "i", "critical", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let items = wait_settled(&app, id).await;
+    assert_eq!(items[0]["status"], "failed");
+    let dead = items[0]["id"].as_i64().unwrap();
+    // The incident is acknowledged while the trigger is a dead letter: no ack is sent
+    // (PagerDuty never heard of it) -- so resolve by alert and check ordering protection.
+    app.post_webhook_ok(&message(
+        "dl",
+        vec![alert("A", "i", "critical", "resolved")],
+    ))
+    .await;
+    wait_settled(&app, id).await;
+    let (code, body) = app
+        .post_json(
+            &format!("/api/v1/notifications/{dead}/retry"),
+            &app.responder_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("out of order")
+    );
+}

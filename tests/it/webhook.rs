@@ -408,3 +408,67 @@ async fn alerts_in_separate_groups_make_separate_incidents_and_one_group_one_inc
     assert_eq!(open.len(), 5);
     assert!(open.iter().all(|i| i["alert_count"] == 3));
 }
+
+#[tokio::test]
+async fn a_late_copy_of_an_old_firing_does_not_undo_the_resolution() {
+    // Alertmanager in HA: one replica sends "resolved", the lagging one then "firing"
+    // with the same start.
+    let app = spawn_app().await;
+    let firing = message(
+        "ha",
+        vec![
+            alert("A", "i1", "critical", "firing"),
+            alert("A", "i2", "critical", "firing"),
+        ],
+    );
+    let id = app.post_webhook_ok(&firing).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_webhook_ok(&message(
+        "ha",
+        vec![
+            alert("A", "i1", "critical", "resolved"),
+            alert("A", "i2", "critical", "firing"),
+        ],
+    ))
+    .await;
+    // Late copy while the incident is open: i1 stays resolved.
+    let out = app.post_webhook_ok(&firing).await;
+    assert_eq!(out["alerts_fired"], 0);
+    assert_eq!(app.incident(id).await["firing_count"], 1);
+    app.post_webhook_ok(&message(
+        "ha",
+        vec![
+            alert("A", "i1", "critical", "resolved"),
+            alert("A", "i2", "critical", "resolved"),
+        ],
+    ))
+    .await;
+    assert_eq!(app.incident(id).await["status"], "resolved");
+    // Late copy after the incident resolved: no new incident, no reopen.
+    let out = app.post_webhook_ok(&firing).await;
+    assert_eq!(out["created"], false);
+    assert_eq!(app.count_rows("incidents"), 1);
+    assert_eq!(app.incident(id).await["status"], "resolved");
+}
+
+#[tokio::test]
+async fn a_resolved_alert_never_raises_the_severity() {
+    let app = spawn_app().await;
+    let id = app
+        .post_webhook_ok(&message("sev", vec![alert("A", "i1", "warning", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_webhook_ok(&message(
+        "sev",
+        vec![
+            alert("A", "i1", "warning", "firing"),
+            alert("A", "i2", "critical", "resolved"),
+        ],
+    ))
+    .await;
+    let inc = app.incident(id).await;
+    assert_eq!(inc["severity"], "P2");
+    assert_eq!(inc["alert_count"], 2);
+}
