@@ -8,6 +8,7 @@ COPY src src
 COPY migrations migrations
 COPY templates templates
 COPY static static
+COPY runbooks runbooks
 RUN cargo build --release --locked --bin firewatch \
  && mkdir -p /data && chown 65532:65532 /data
 

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod generate;
 pub mod incidents;
 pub mod notify;
+pub mod runbooks;
 pub mod scheduler;
 pub mod slo;
 pub mod telemetry;

@@ -48,6 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/integrations/prometheus/{artefact}",
             web::get().to(pages::prometheus_download),
         )
+        .route("/runbooks", web::get().to(pages::runbooks))
+        .route("/runbooks/{name}", web::get().to(pages::runbook))
         .route("/admin", web::get().to(pages::admin))
         .route("/admin/tokens", web::post().to(pages::admin_create_token))
         .route(
