@@ -1,8 +1,10 @@
 //! Service level objectives: definitions (native, Sloth, OpenSLO).
 
 pub mod duration;
+pub mod expfmt;
 pub mod native;
 pub mod openslo;
+pub mod selector;
 pub mod sloth;
 pub mod spec;
 
