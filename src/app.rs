@@ -31,6 +31,11 @@ pub struct AppState {
     pub notify_wake: Arc<tokio::sync::Notify>,
     /// The one outgoing HTTP client (rustls, timeouts, user agent).
     pub http: reqwest::Client,
+    pub slo_engine: crate::slo::engine::Engine,
+    pub scraped: crate::metrics::scrape::Scraped,
+    pub scrape_targets: Vec<crate::metrics::scrape::Target>,
+    /// Burn-rate alerts currently firing, per SLO id: (page|ticket, since ms).
+    pub slo_alerts: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
 }
 
 impl AppState {
@@ -82,6 +87,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.raw.server.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.raw.server.listen))?;
         let port = listener.local_addr()?.port();
+        let (slo_engine, scrape_targets) = slo_setup(&settings, port)?;
         let notify = Arc::new(settings.notify.clone());
         let notify_wake = Arc::new(tokio::sync::Notify::new());
         let http = http_client(notify.timeout)?;
@@ -89,6 +95,10 @@ impl Application {
             notify: notify.clone(),
             notify_wake: notify_wake.clone(),
             http,
+            slo_engine,
+            scraped: crate::metrics::scrape::Scraped::default(),
+            scrape_targets,
+            slo_alerts: Default::default(),
             severity_rules: SeverityRules::from_settings(
                 &settings.raw.alertmanager,
                 settings.reopen_window,
@@ -108,6 +118,7 @@ impl Application {
             tokio::spawn(crate::scheduler::retention_loop(state.clone())),
             tokio::spawn(crate::notify::worker::run(state.notification_worker())),
             tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
+            tokio::spawn(crate::scheduler::slo_loop(state.clone())),
         ];
         tracing::info!(
             port,
@@ -180,4 +191,56 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// SLOs to evaluate and targets to scrape. With neither `[[slo]]` nor `[[scrape]]` in the
+/// settings, Firewatch watches itself: its API availability and latency SLOs, measured by
+/// scraping its own /metrics.
+fn slo_setup(
+    settings: &Resolved,
+    port: u16,
+) -> anyhow::Result<(
+    crate::slo::engine::Engine,
+    Vec<crate::metrics::scrape::Target>,
+)> {
+    use crate::config::ScrapeSettings;
+    let raw = &settings.raw;
+    let builtin = settings.slos.is_empty() && raw.scrapes.is_empty();
+    let scrapes = if builtin {
+        vec![ScrapeSettings {
+            job: "firewatch".into(),
+            url: format!("http://127.0.0.1:{port}/metrics"),
+            interval: None,
+            timeout: None,
+        }]
+    } else {
+        raw.scrapes.clone()
+    };
+    let targets = crate::metrics::scrape::targets(&scrapes, settings.evaluation_interval)
+        .map_err(|(field, message)| anyhow::anyhow!("setting `{field}`: {message}"))?;
+    let specs = if builtin {
+        crate::generate::default_slos()
+    } else {
+        settings.slos.clone()
+    };
+    // The `source` key of each [[slo]] table (default: the built-in scraper).
+    let source_of = |name: &str| -> String {
+        raw.slo_tables
+            .iter()
+            .filter_map(|t| t.as_dict())
+            .find(|d| d.get("name").and_then(|n| n.as_str()) == Some(name))
+            .and_then(|d| d.get("source").and_then(|v| v.as_str()).map(String::from))
+            .unwrap_or_else(|| "scrape".into())
+    };
+    let with_sources = specs
+        .into_iter()
+        .map(|s| {
+            let src = source_of(&s.name);
+            (s, src)
+        })
+        .collect();
+    Ok((
+        crate::slo::engine::Engine::new(with_sources, raw.evaluation.min_events),
+        targets,
+    ))
 }

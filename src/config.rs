@@ -22,6 +22,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub notify: NotifySettings,
     pub deployments: DeploymentSettings,
+    pub evaluation: EvaluationSettings,
+    #[serde(rename = "scrape")]
+    pub scrapes: Vec<ScrapeSettings>,
     pub smtp: Option<SmtpSettings>,
     #[serde(rename = "receiver")]
     pub receivers: Vec<ReceiverSettings>,
@@ -205,6 +208,46 @@ impl Default for LogSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct EvaluationSettings {
+    /// How often SLOs are evaluated (and the built-in scraper's default interval).
+    pub interval: String,
+    /// Burn-rate alerts need at least this many events in the long window: a handful of
+    /// requests must not page anyone.
+    pub min_events: f64,
+    /// Severity of the incident a page-level burn opens, and of a ticket-level one.
+    pub page_severity: Severity,
+    pub ticket_severity: Severity,
+    /// How long per-interval SLI history is kept.
+    pub history_retention: String,
+}
+
+impl Default for EvaluationSettings {
+    fn default() -> Self {
+        Self {
+            interval: "30s".into(),
+            min_events: 100.0,
+            page_severity: Severity::P1,
+            ticket_severity: Severity::P3,
+            history_retention: "400d".into(),
+        }
+    }
+}
+
+/// A /metrics endpoint the built-in scraper reads (Prometheus text format, gzip or not).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeSettings {
+    /// Becomes the `job` label of every scraped series, as in Prometheus.
+    pub job: String,
+    pub url: String,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeploymentSettings {
     /// An incident that opens within this long after a deployment of its service gets a
     /// timeline entry naming the deployment. "0s" turns this off.
@@ -348,6 +391,8 @@ pub struct Resolved {
     pub retention_interval: Duration,
     pub notify: crate::notify::NotifyConfig,
     pub deploy_window: Duration,
+    pub evaluation_interval: Duration,
+    pub history_retention: Duration,
     /// SLO definitions from the settings file's `[[slo]]` tables.
     pub slos: Vec<crate::slo::spec::SloSpec>,
 }
@@ -463,6 +508,11 @@ impl Settings {
             .map_err(|(field, message)| invalid(&field, message))?;
         Ok(Resolved {
             slos: Vec::new(),
+            evaluation_interval: dur("evaluation.interval", &self.evaluation.interval)?,
+            history_retention: dur(
+                "evaluation.history_retention",
+                &self.evaluation.history_retention,
+            )?,
             deploy_window: dur(
                 "deployments.correlation_window",
                 &self.deployments.correlation_window,

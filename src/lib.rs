@@ -10,6 +10,7 @@ pub mod db;
 pub mod deployments;
 pub mod generate;
 pub mod incidents;
+pub mod metrics;
 pub mod notify;
 pub mod runbooks;
 pub mod scheduler;

@@ -70,8 +70,27 @@ pub struct ServiceLabel {
     pub service: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SloLabels {
+    pub slo: String,
+    pub service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SloWindowLabels {
+    pub slo: String,
+    pub service: String,
+    pub window: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 pub struct Metrics {
     registry: Registry,
+    pub slo_objective: Family<SloLabels, FloatGauge>,
+    pub slo_sli: Family<SloWindowLabels, FloatGauge>,
+    pub slo_budget_remaining: Family<SloLabels, FloatGauge>,
+    pub slo_burn_rate: Family<SloWindowLabels, FloatGauge>,
     pub deployments: Family<ServiceLabel, Counter>,
     pub notifications: Family<NotificationLabels, Counter>,
     pub notification_queue_depth: Gauge,
@@ -148,8 +167,36 @@ impl Metrics {
             "Deployments recorded through the API, by service (Grafana annotations use it)",
             deployments.clone(),
         );
+        let slo_objective = Family::<SloLabels, FloatGauge>::default();
+        registry.register(
+            "slo_objective",
+            "SLO objective as a ratio (0.999)",
+            slo_objective.clone(),
+        );
+        let slo_sli = Family::<SloWindowLabels, FloatGauge>::default();
+        registry.register(
+            "slo_sli",
+            "SLI (good ratio) per window; absent when there is no data",
+            slo_sli.clone(),
+        );
+        let slo_budget_remaining = Family::<SloLabels, FloatGauge>::default();
+        registry.register(
+            "slo_error_budget_remaining",
+            "Fraction of the period's error budget left (negative when overspent)",
+            slo_budget_remaining.clone(),
+        );
+        let slo_burn_rate = Family::<SloWindowLabels, FloatGauge>::default();
+        registry.register(
+            "slo_burn_rate",
+            "Error budget burn rate per window",
+            slo_burn_rate.clone(),
+        );
         Self {
             registry,
+            slo_objective,
+            slo_sli,
+            slo_budget_remaining,
+            slo_burn_rate,
             deployments,
             notifications,
             notification_queue_depth,
@@ -224,4 +271,37 @@ pub async fn track_http(
             .inc();
     }
     Ok(res)
+}
+
+impl Metrics {
+    /// Replaces the SLO gauges with the latest evaluation (windows without data are left out).
+    pub fn set_slos(&self, statuses: &[crate::slo::engine::SloStatus]) {
+        self.slo_objective.clear();
+        self.slo_sli.clear();
+        self.slo_budget_remaining.clear();
+        self.slo_burn_rate.clear();
+        for s in statuses {
+            let l = SloLabels {
+                slo: s.name.clone(),
+                service: s.service.clone(),
+            };
+            self.slo_objective.get_or_create(&l).set(s.objective);
+            if let Some(r) = s.error_budget.remaining {
+                self.slo_budget_remaining.get_or_create(&l).set(r);
+            }
+            for (window, w) in &s.windows {
+                let wl = SloWindowLabels {
+                    slo: s.name.clone(),
+                    service: s.service.clone(),
+                    window: window.clone(),
+                };
+                if let Some(v) = w.sli {
+                    self.slo_sli.get_or_create(&wl).set(v);
+                }
+                if let Some(b) = w.burn_rate {
+                    self.slo_burn_rate.get_or_create(&wl).set(b);
+                }
+            }
+        }
+    }
 }

@@ -47,6 +47,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/receivers", web::get().to(list_receivers))
                 .route("/generate/{artefact}", web::get().to(generate_artefact))
+                .route("/slos", web::get().to(list_slos))
+                .route("/slos/{name}", web::get().to(get_slo))
+                .route("/targets", web::get().to(list_targets))
                 .route("/deployments", web::get().to(list_deployments))
                 .route("/deployments", web::post().to(create_deployment))
                 .route("/silences", web::get().to(list_silences))
@@ -773,4 +776,42 @@ async fn list_deployments(
         .read(move |c| Ok::<_, ApiError>(crate::deployments::list(c, p.service.as_deref(), limit)?))
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+async fn list_slos(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let items = state.slo_engine.latest.read().expect("slo lock").clone();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
+/// One SLO by name (or `service-name` when two services share a name).
+async fn get_slo(
+    caller: Caller,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let name = name.into_inner();
+    let found = state
+        .slo_engine
+        .latest
+        .read()
+        .expect("slo lock")
+        .iter()
+        .find(|s| s.name == name || format!("{}-{}", s.service, s.name) == name)
+        .cloned();
+    match found {
+        Some(s) => Ok(HttpResponse::Ok().json(s)),
+        None => Err(ApiError::NotFound(format!(
+            "no evaluated SLO named {name} (SLOs appear after their first evaluation)"
+        ))),
+    }
+}
+
+async fn list_targets(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    Ok(HttpResponse::Ok().json(json!({ "items": state.scraped.health() })))
 }

@@ -47,6 +47,8 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .read(move |c| Ok::<_, ApiError>(crate::notify::outbox::queue_stats(c, now)?))
         .await?;
     state.metrics.notification_queue_depth.set(depth);
+    let slos = state.slo_engine.latest.read().expect("slo lock").clone();
+    state.metrics.set_slos(&slos);
     state
         .metrics
         .notification_oldest_pending

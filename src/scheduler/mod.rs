@@ -77,3 +77,194 @@ pub async fn reminders_loop(state: web::Data<AppState>) {
         }
     }
 }
+
+/// One SLO evaluation: scrape every target, record this interval's events, recompute the
+/// windows and open or resolve burn-rate incidents. The loop below runs it on a schedule;
+/// tests call it directly.
+pub async fn run_slo_evaluation_once(state: &AppState) -> anyhow::Result<()> {
+    let wanted = state.slo_engine.wanted_metrics();
+    for t in &state.scrape_targets {
+        crate::metrics::scrape::scrape_once(&state.http, t, &wanted, &state.scraped).await;
+    }
+    evaluate_measured(state).await
+}
+
+/// Records what the scrapers have now and re-evaluates (used when scrapes run on their own).
+pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
+    use crate::slo::engine;
+    let measured = state.slo_engine.measure(&state.scraped);
+    let now = crate::time::now_ms();
+    let keep = state.settings.history_retention.as_millis() as i64;
+    state
+        .db
+        .write(move |c| {
+            for (slo, m) in &measured {
+                if let Some((bad, total)) = m {
+                    engine::record(c, slo, now, *bad, *total)?;
+                }
+            }
+            if keep > 0 {
+                engine::delete_history_before(c, now - keep)?;
+            }
+            Ok::<_, crate::db::StoreError>(())
+        })
+        .await?;
+    let engine2 = state.slo_engine.clone();
+    let statuses = state
+        .db
+        .read(move |c| Ok::<_, crate::db::StoreError>(engine2.statuses(c, now)?))
+        .await?;
+    burn_alerts(state, &statuses, now).await?;
+    *state.slo_engine.latest.write().expect("slo lock") = statuses;
+    Ok(())
+}
+
+/// Opens, changes or resolves the burn-rate incident of each SLO, through the same ingest
+/// path as Alertmanager alerts (same grouping, timeline, notifications, auto-resolve).
+async fn burn_alerts(
+    state: &AppState,
+    statuses: &[crate::slo::engine::SloStatus],
+    now: i64,
+) -> anyhow::Result<()> {
+    use crate::alerts::{ValidAlert, WebhookMessage};
+    let mut changes: Vec<(WebhookMessage, Vec<ValidAlert>)> = Vec::new();
+    {
+        let mut active = state.slo_alerts.lock().expect("slo alerts lock");
+        for s in statuses {
+            let id = format!("{}-{}", s.service, s.name);
+            let current = active.get(&id).cloned();
+            let wanted = s.alert.clone();
+            if current.as_ref().map(|c| c.0.clone()) == wanted {
+                continue;
+            }
+            let mut alerts = Vec::new();
+            let alert = |kind: &str, firing: bool, since: i64| {
+                let sev = if kind == "page" {
+                    state.settings.raw.evaluation.page_severity
+                } else {
+                    state.settings.raw.evaluation.ticket_severity
+                };
+                let labels: std::collections::BTreeMap<String, String> = [
+                    ("alertname", "SLOBurnRate".to_string()),
+                    ("slo", s.name.clone()),
+                    ("service", s.service.clone()),
+                    ("burn", kind.to_string()),
+                    ("severity", sev.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                let long = if kind == "page" { "1h" } else { "1d" };
+                let b1 = s.windows.get(long).and_then(|w| w.burn_rate).unwrap_or(0.0);
+                ValidAlert {
+                    firing,
+                    fingerprint: format!("slo-{id}-{kind}"),
+                    labels,
+                    annotations: [
+                        (
+                            "summary".to_string(),
+                            format!(
+                                "SLO {} of {} burns its error budget {b1:.1}x too fast over {long} ({kind})",
+                                s.name, s.service
+                            ),
+                        ),
+                        (
+                            "runbook_url".to_string(),
+                            format!("{}/runbooks/slo-burn-rate-{kind}", state.settings.public_url()),
+                        ),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    starts_at: since,
+                    ends_at: (!firing).then_some(now),
+                    generator_url: String::new(),
+                }
+            };
+            if let Some((kind, since)) = &current {
+                alerts.push(alert(kind, false, *since));
+            }
+            match &wanted {
+                Some(kind) => {
+                    alerts.push(alert(kind, true, now));
+                    active.insert(id.clone(), (kind.clone(), now));
+                }
+                None => {
+                    active.remove(&id);
+                }
+            }
+            let msg = WebhookMessage {
+                version: "4".into(),
+                group_key: format!("firewatch-slo:{id}"),
+                truncated_alerts: 0,
+                status: if wanted.is_some() {
+                    "firing"
+                } else {
+                    "resolved"
+                }
+                .into(),
+                receiver: "firewatch-slo".into(),
+                group_labels: [
+                    ("alertname".to_string(), "SLOBurnRate".to_string()),
+                    ("service".to_string(), s.service.clone()),
+                    ("slo".to_string(), s.name.clone()),
+                ]
+                .into_iter()
+                .collect(),
+                common_labels: [
+                    ("service".to_string(), s.service.clone()),
+                    ("slo".to_string(), s.name.clone()),
+                ]
+                .into_iter()
+                .collect(),
+                common_annotations: Default::default(),
+                external_url: String::new(),
+                alerts: Vec::new(),
+            };
+            changes.push((msg, alerts));
+        }
+    }
+    for (msg, alerts) in changes {
+        let rules = state.severity_rules.clone();
+        let cfg = state.notify.clone();
+        state
+            .db
+            .write(move |c| {
+                let out = crate::alerts::ingest::apply(c, &msg, &alerts, &rules, &cfg, now)?;
+                if out.created
+                    && let Some(id) = out.incident_id
+                {
+                    c.execute("UPDATE incidents SET source = 'slo' WHERE id = ?1", [id])?;
+                }
+                Ok::<_, crate::incidents::IncidentError>(())
+            })
+            .await?;
+        state.notify_wake.notify_one();
+    }
+    Ok(())
+}
+
+pub async fn slo_loop(state: web::Data<AppState>) {
+    let every = state
+        .settings
+        .evaluation_interval
+        .max(std::time::Duration::from_millis(100));
+    // Scrapes run on their own intervals; evaluation reads what they have.
+    let wanted = state.slo_engine.wanted_metrics();
+    for t in state.scrape_targets.clone() {
+        tokio::spawn(crate::metrics::scrape::run(
+            state.http.clone(),
+            t,
+            wanted.clone(),
+            state.scraped.clone(),
+        ));
+    }
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first scrapes run now; evaluate one interval later
+    loop {
+        tick.tick().await;
+        if let Err(e) = evaluate_measured(&state).await {
+            tracing::error!(error = %format!("{e:#}"), "SLO evaluation failed");
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Service level objectives: definitions (native, Sloth, OpenSLO).
 
 pub mod duration;
+pub mod engine;
 pub mod expfmt;
 pub mod native;
 pub mod openslo;

@@ -116,6 +116,76 @@ struct HomePage {
     mtta: String,
     mttr: String,
     deployments: Vec<(crate::deployments::Deployment, String)>,
+    slos: Vec<SloView>,
+}
+
+/// One SLO row of the dashboard, with the numbers already in words.
+pub struct SloView {
+    pub name: String,
+    pub service: String,
+    pub status: String,
+    pub objective: String,
+    pub sli_1h: String,
+    pub sli_period: String,
+    pub budget: String,
+    pub burn_1h: String,
+    pub burn_6h: String,
+    pub words: String,
+}
+
+fn pct(v: Option<f64>) -> String {
+    match v {
+        Some(v) => {
+            let p = v * 100.0;
+            if p >= 99.0 {
+                format!("{p:.3} %")
+            } else {
+                format!("{p:.1} %")
+            }
+        }
+        None => "no data".into(),
+    }
+}
+
+impl SloView {
+    fn new(s: &crate::slo::engine::SloStatus) -> Self {
+        let w = |k: &str| s.windows.get(k);
+        let burn = |k: &str| {
+            w(k).and_then(|w| w.burn_rate)
+                .map(|b| format!("{b:.2}x"))
+                .unwrap_or_else(|| "–".into())
+        };
+        let words = if let Some(e) = &s.error {
+            e.clone()
+        } else {
+            match (s.error_budget.remaining, s.error_budget.hours_to_exhaustion) {
+                (None, _) => "No data yet: no events were measured in the period.".into(),
+                (Some(r), _) if r <= 0.0 => "The error budget is spent for this period.".into(),
+                (Some(_), Some(h)) if h < 48.0 => {
+                    format!(
+                        "At this rate the budget runs out in {}.",
+                        human_duration((h * 3_600_000.0) as i64)
+                    )
+                }
+                (Some(_), Some(h)) => {
+                    format!("At this rate the budget runs out in {:.0} days.", h / 24.0)
+                }
+                (Some(_), None) => "Not burning budget right now.".into(),
+            }
+        };
+        Self {
+            name: s.name.clone(),
+            service: s.service.clone(),
+            status: s.status.clone(),
+            objective: format!("{} %", s.objective * 100.0),
+            sli_1h: pct(w("1h").and_then(|w| w.sli)),
+            sli_period: pct(w("period").and_then(|w| w.sli)),
+            budget: pct(s.error_budget.remaining),
+            burn_1h: burn("1h"),
+            burn_6h: burn("6h"),
+            words,
+        }
+    }
 }
 
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
@@ -167,7 +237,16 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             (d, ago)
         })
         .collect();
+    let slos = state
+        .slo_engine
+        .latest
+        .read()
+        .expect("slo lock")
+        .iter()
+        .map(SloView::new)
+        .collect();
     html(&HomePage {
+        slos,
         deployments,
         nav: "home",
         open_by_severity,

@@ -255,3 +255,49 @@ impl Drop for ServerProcess {
         self.kill9();
     }
 }
+
+/// Like `spawn_app_with`, plus `[[slo]]` tables given as TOML text.
+pub async fn spawn_app_with_slos(customize: impl FnOnce(&mut Settings), slo_toml: &str) -> TestApp {
+    let slos = firewatch::slo::native::load_native("test.toml", slo_toml).expect("valid SLOs");
+    spawn_app_resolved(customize, move |r| r.slos = slos).await
+}
+
+pub async fn spawn_app_resolved(
+    customize: impl FnOnce(&mut Settings),
+    adjust: impl FnOnce(&mut firewatch::config::Resolved),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = test_settings(dir.path());
+    customize(&mut settings);
+    let mut resolved = settings.resolve().expect("valid settings");
+    adjust(&mut resolved);
+    let app = Application::build(resolved).await.expect("app builds");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    let token = |name: &'static str, role: Role| {
+        let accounts = state.accounts.clone();
+        async move {
+            accounts
+                .create_token(name, role, "test")
+                .await
+                .expect("token")
+                .token
+        }
+    };
+    let admin_token = token("admin-token", Role::Admin).await;
+    let responder_token = token("responder-token", Role::Responder).await;
+    let viewer_token = token("viewer-token", Role::Viewer).await;
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        state,
+        admin_token,
+        responder_token,
+        viewer_token,
+        dir,
+    }
+}

@@ -10,5 +10,6 @@ mod durability;
 mod generate;
 mod notify;
 mod ops;
+mod slo;
 mod ui;
 mod webhook;

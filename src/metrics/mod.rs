@@ -1,0 +1,4 @@
+//! Metrics sources for SLO evaluation. The built-in scraper reads /metrics endpoints
+//! itself, so a team without Prometheus still gets live SLOs.
+
+pub mod scrape;

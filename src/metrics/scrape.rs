@@ -1,0 +1,216 @@
+//! The built-in scraper: fetches each target's /metrics (Prometheus text format, gzip
+//! accepted), keeps the latest samples in memory with `job` and `instance` labels added as
+//! Prometheus does, and records each target's health. Slow targets time out; a dead
+//! target keeps no stale samples (its SLIs show "no data" instead of old numbers).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::{ScrapeSettings, parse_duration};
+use crate::slo::expfmt;
+
+/// One scraped series: name, labels (sorted, `job`/`instance` included) and value.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub job: String,
+    pub url: String,
+    pub instance: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TargetHealth {
+    pub job: String,
+    pub url: String,
+    pub up: bool,
+    pub last_scrape_ms: Option<i64>,
+    pub duration_ms: Option<u64>,
+    pub samples: usize,
+    pub error: Option<String>,
+}
+
+#[derive(Default)]
+struct TargetState {
+    health: TargetHealth,
+    series: Arc<Vec<Series>>,
+}
+
+/// Shared scrape results: read by the evaluator, written by the scrape loops.
+#[derive(Clone, Default)]
+pub struct Scraped {
+    inner: Arc<RwLock<HashMap<String, TargetState>>>,
+}
+
+impl Scraped {
+    /// The latest series of every target that is up.
+    pub fn series(&self) -> Vec<Arc<Vec<Series>>> {
+        self.inner
+            .read()
+            .expect("scrape lock")
+            .values()
+            .filter(|t| t.health.up)
+            .map(|t| t.series.clone())
+            .collect()
+    }
+
+    pub fn health(&self) -> Vec<TargetHealth> {
+        let mut out: Vec<TargetHealth> = self
+            .inner
+            .read()
+            .expect("scrape lock")
+            .values()
+            .map(|t| t.health.clone())
+            .collect();
+        out.sort_by(|a, b| a.job.cmp(&b.job));
+        out
+    }
+
+    fn set(&self, job: &str, health: TargetHealth, series: Option<Vec<Series>>) {
+        let mut map = self.inner.write().expect("scrape lock");
+        let entry = map.entry(job.to_string()).or_default();
+        entry.health = health;
+        entry.series = Arc::new(series.unwrap_or_default());
+    }
+}
+
+pub fn targets(
+    settings: &[ScrapeSettings],
+    default_interval: Duration,
+) -> Result<Vec<Target>, (String, String)> {
+    let mut out: Vec<Target> = Vec::new();
+    for (i, s) in settings.iter().enumerate() {
+        let at = |f: &str| format!("scrape[{i}] ({}).{f}", s.job);
+        if s.job.trim().is_empty() || out.iter().any(|t| t.job == s.job) {
+            return Err((at("job"), "must be present and unique".into()));
+        }
+        if !(s.url.starts_with("http://") || s.url.starts_with("https://")) {
+            return Err((at("url"), format!("`{}` is not an http(s) URL", s.url)));
+        }
+        let dur = |f: &str, v: &Option<String>, d: Duration| match v {
+            None => Ok(d),
+            Some(v) => parse_duration(v).map_err(|m| (at(f), m)),
+        };
+        let interval = dur("interval", &s.interval, default_interval)?;
+        let timeout = dur("timeout", &s.timeout, interval.min(Duration::from_secs(10)))?;
+        let instance = s
+            .url
+            .split_once("://")
+            .map(|(_, r)| r.split('/').next().unwrap_or(r).to_string())
+            .unwrap_or_default();
+        out.push(Target {
+            job: s.job.clone(),
+            url: s.url.clone(),
+            instance,
+            interval: interval.max(Duration::from_millis(100)),
+            timeout,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses an exposition text into series for one target. Only metric names in `wanted`
+/// are kept (an empty list keeps everything), so a large /metrics costs little memory.
+pub fn to_series(
+    text: &str,
+    target: &Target,
+    wanted: &[String],
+) -> Result<Vec<Series>, expfmt::ParseError> {
+    let mut out = Vec::new();
+    expfmt::parse_with(text, |name, labels, value, _ts| {
+        if !wanted.is_empty() && !wanted.iter().any(|w| w == name) {
+            return;
+        }
+        let mut l: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| {
+                // Like Prometheus without honor_labels: the target's own job/instance win.
+                let k = match *k {
+                    "job" => "exported_job",
+                    "instance" => "exported_instance",
+                    other => other,
+                };
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        l.push(("job".into(), target.job.clone()));
+        l.push(("instance".into(), target.instance.clone()));
+        l.sort();
+        out.push(Series {
+            name: name.to_string(),
+            labels: l,
+            value,
+        });
+    })?;
+    Ok(out)
+}
+
+/// Scrapes one target once and stores the result.
+pub async fn scrape_once(
+    client: &reqwest::Client,
+    target: &Target,
+    wanted: &[String],
+    into: &Scraped,
+) {
+    let started = Instant::now();
+    let result = async {
+        let res = client
+            .get(&target.url)
+            .header("Accept", "text/plain;version=0.0.4;q=0.9,*/*;q=0.1")
+            .timeout(target.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!("timed out after {:?}", target.timeout)
+                } else {
+                    format!("cannot reach {}: {}", target.url, e.without_url())
+                }
+            })?;
+        if !res.status().is_success() {
+            return Err(format!("HTTP {}", res.status()));
+        }
+        let text = res
+            .text()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?;
+        to_series(&text, target, wanted).map_err(|e| format!("malformed metrics: {e}"))
+    }
+    .await;
+    let health = |up: bool, samples: usize, error: Option<String>| TargetHealth {
+        job: target.job.clone(),
+        url: target.url.clone(),
+        up,
+        last_scrape_ms: Some(crate::time::now_ms()),
+        duration_ms: Some(started.elapsed().as_millis() as u64),
+        samples,
+        error,
+    };
+    match result {
+        Ok(series) => into.set(&target.job, health(true, series.len(), None), Some(series)),
+        Err(e) => {
+            tracing::warn!(job = %target.job, error = %e, "scrape failed");
+            into.set(&target.job, health(false, 0, Some(e)), None)
+        }
+    }
+}
+
+/// Scrapes a target forever at its interval.
+pub async fn run(client: reqwest::Client, target: Target, wanted: Vec<String>, into: Scraped) {
+    let mut tick = tokio::time::interval(target.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        scrape_once(&client, &target, &wanted, &into).await;
+    }
+}

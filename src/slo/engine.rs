@@ -1,0 +1,574 @@
+//! SLO evaluation on the built-in scraper's data.
+//!
+//! Every `evaluation.interval` each SLO's bad and total event counters are read from the
+//! latest scrape; their increase since the previous evaluation (per series, so a counter
+//! reset in one series neither loses nor invents events) is stored as one history row.
+//! Windows (5m … 3d and the whole period) sum those rows. No rows means "no data"; rows
+//! with zero events mean zero traffic, which is also shown as "no data" rather than 100 %.
+//! Multi-window multi-burn-rate alerts (Google SRE Workbook ch. 5) open and resolve
+//! incidents through the same path as Alertmanager alerts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::selector::Selector;
+use super::spec::{Period, Sli, SloSpec};
+use crate::metrics::scrape::{Scraped, Series};
+
+/// Windows evaluated besides the whole period, with their length in ms.
+pub const WINDOWS: [(&str, i64); 7] = [
+    ("5m", 300_000),
+    ("30m", 1_800_000),
+    ("1h", 3_600_000),
+    ("2h", 7_200_000),
+    ("6h", 21_600_000),
+    ("1d", 86_400_000),
+    ("3d", 259_200_000),
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WindowValue {
+    /// Good ratio; None when there is no data or no traffic.
+    pub sli: Option<f64>,
+    pub error_ratio: Option<f64>,
+    pub burn_rate: Option<f64>,
+    pub events: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    /// Fraction of the period's error budget left; negative when overspent.
+    pub remaining: Option<f64>,
+    pub consumed: Option<f64>,
+    /// At the 1h burn rate, hours until the budget is gone (None: not burning or no data).
+    pub hours_to_exhaustion: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SloStatus {
+    pub name: String,
+    pub service: String,
+    pub description: String,
+    /// A fraction, e.g. 0.999.
+    pub objective: f64,
+    pub period_days: u32,
+    pub source: String,
+    /// ok | warning | critical | no-data
+    pub status: String,
+    pub windows: BTreeMap<String, WindowValue>,
+    pub error_budget: Budget,
+    /// "page", "ticket" or none: the burn-rate alert currently firing.
+    pub alert: Option<String>,
+    pub error: Option<String>,
+    pub evaluated_at: Option<String>,
+}
+
+/// Burn-rate factors for a period: page 2 % of the budget in 1h or 5 % in 6h, ticket 10 %
+/// in 1d or 10 % in 3d (the workbook's 14.4 / 6 / 3 / 1 for 30 days).
+pub fn factors(period_days: u32) -> (f64, f64, f64, f64) {
+    let hours = period_days as f64 * 24.0;
+    (
+        0.02 * hours,
+        0.05 * hours / 6.0,
+        0.10 * hours / 24.0,
+        0.10 * hours / 72.0,
+    )
+}
+
+pub fn window_value(bad: f64, total: f64, rows: i64, budget: f64) -> WindowValue {
+    if rows == 0 || total <= 0.0 {
+        return WindowValue {
+            sli: None,
+            error_ratio: None,
+            burn_rate: None,
+            events: total.max(0.0),
+        };
+    }
+    let err = (bad / total).clamp(0.0, 1.0);
+    WindowValue {
+        sli: Some(1.0 - err),
+        error_ratio: Some(err),
+        burn_rate: Some(err / budget),
+        events: total,
+    }
+}
+
+/// Which burn-rate alert holds: page beats ticket. Both windows of a pair must exceed the
+/// factor, and the long window needs `min_events` events.
+pub fn alert_for(
+    w: &BTreeMap<String, WindowValue>,
+    period_days: u32,
+    min_events: f64,
+) -> Option<&'static str> {
+    let (p1, p2, t1, t2) = factors(period_days);
+    let over = |long: &str, short: &str, f: f64| {
+        let (Some(l), Some(s)) = (w.get(long), w.get(short)) else {
+            return false;
+        };
+        l.events >= min_events
+            && l.burn_rate.is_some_and(|b| b > f)
+            && s.burn_rate.is_some_and(|b| b > f)
+    };
+    if over("1h", "5m", p1) || over("6h", "30m", p2) {
+        Some("page")
+    } else if over("1d", "2h", t1) || over("3d", "6h", t2) {
+        Some("ticket")
+    } else {
+        None
+    }
+}
+
+/// Bad and total counters of one SLO in one scrape snapshot.
+struct Compiled {
+    bad: Counter,
+    total: Counter,
+}
+
+enum Counter {
+    /// Sum of matching series.
+    Sum(Selector),
+    /// `_count` minus the `le` bucket: requests slower than the threshold.
+    SlowerThan {
+        count: Selector,
+        bucket: Selector,
+        le: f64,
+    },
+    /// Probe gauges: the mean of (1 - value) or value, sampled once per evaluation.
+    ProbeBad(Selector),
+    ProbeTotal(Selector),
+}
+
+fn parse_sel(text: &str, suffix: Option<&str>) -> Result<Selector, String> {
+    let mut sel: Selector = text.parse()?;
+    if let Some(suffix) = suffix {
+        let base = sel
+            .metric_name()
+            .ok_or("the histogram selector needs a metric name")?
+            .to_string();
+        let rest = sel.to_promql()[base.len()..].to_string();
+        sel = format!("{base}{suffix}{rest}")
+            .parse()
+            .map_err(|e: String| e)?;
+    }
+    Ok(sel)
+}
+
+fn compile(spec: &SloSpec) -> Result<Compiled, String> {
+    match &spec.sli {
+        Sli::Ratio { errors, total } => Ok(Compiled {
+            bad: Counter::Sum(parse_sel(errors, None)?),
+            total: Counter::Sum(parse_sel(total, None)?),
+        }),
+        Sli::Latency {
+            histogram,
+            threshold,
+        } => Ok(Compiled {
+            bad: Counter::SlowerThan {
+                count: parse_sel(histogram, Some("_count"))?,
+                bucket: parse_sel(histogram, Some("_bucket"))?,
+                le: *threshold,
+            },
+            total: Counter::Sum(parse_sel(histogram, Some("_count"))?),
+        }),
+        Sli::Probe { metric } => Ok(Compiled {
+            bad: Counter::ProbeBad(parse_sel(metric, None)?),
+            total: Counter::ProbeTotal(parse_sel(metric, None)?),
+        }),
+        Sli::Raw { .. } | Sli::Events { .. } => Err(
+            "raw and events SLIs are PromQL queries: they need the Prometheus source, which \
+             this version does not evaluate yet"
+                .into(),
+        ),
+    }
+}
+
+fn labels_ref(s: &Series) -> Vec<(&str, &str)> {
+    s.labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+fn series_key(s: &Series) -> String {
+    let mut k = s.name.clone();
+    for (a, b) in &s.labels {
+        k.push('\u{1}');
+        k.push_str(a);
+        k.push('=');
+        k.push_str(b);
+    }
+    k
+}
+
+/// Per-SLO memory between evaluations: the last value of each counter series.
+#[derive(Default)]
+struct Memory {
+    last: HashMap<String, f64>,
+    /// Counters measured at least once: from then on a series that appears is new since
+    /// the last scrape, and all of its value is increase.
+    started: std::collections::HashSet<String>,
+}
+
+impl Memory {
+    /// Increase of matching counter series since the last call. The first measurement
+    /// only sets the baseline (None); later, a new series counts in full and a value that
+    /// went down is a reset (its increase is the new value). None also when no series
+    /// matched.
+    fn increase(
+        &mut self,
+        tag: &str,
+        sel: &Selector,
+        snapshot: &[Arc<Vec<Series>>],
+        le: Option<f64>,
+    ) -> Option<f64> {
+        let started = self.started.contains(tag);
+        let mut seen = false;
+        let mut sum = 0.0;
+        for target in snapshot {
+            for s in target.iter() {
+                let labels = labels_ref(s);
+                if !sel.matches(&s.name, &labels) {
+                    continue;
+                }
+                if let Some(le) = le {
+                    let ok = s
+                        .labels
+                        .iter()
+                        .find(|(k, _)| k == "le")
+                        .and_then(|(_, v)| v.parse::<f64>().ok())
+                        .is_some_and(|v| (v - le).abs() <= le.abs() * 1e-9);
+                    if !ok {
+                        continue;
+                    }
+                }
+                seen = true;
+                let key = format!("{tag}\u{2}{}", series_key(s));
+                let v = s.value;
+                if !v.is_finite() {
+                    continue;
+                }
+                match self.last.insert(key, v) {
+                    Some(prev) => sum += if v >= prev { v - prev } else { v },
+                    None if started => sum += v,
+                    None => {}
+                }
+            }
+        }
+        if !seen {
+            return None;
+        }
+        if !started {
+            self.started.insert(tag.to_string());
+            return None;
+        }
+        Some(sum)
+    }
+}
+
+fn gauge_mean(sel: &Selector, snapshot: &[Arc<Vec<Series>>]) -> Option<f64> {
+    let (mut n, mut sum) = (0.0, 0.0);
+    for target in snapshot {
+        for s in target.iter() {
+            if sel.matches(&s.name, &labels_ref(s)) && s.value.is_finite() {
+                n += 1.0;
+                sum += s.value.clamp(0.0, 1.0);
+            }
+        }
+    }
+    (n > 0.0).then(|| sum / n)
+}
+
+/// One SLO's (bad, total) for this evaluation interval; None = no data.
+fn measure(c: &Compiled, mem: &mut Memory, snap: &[Arc<Vec<Series>>]) -> Option<(f64, f64)> {
+    match (&c.bad, &c.total) {
+        (Counter::ProbeBad(sel), Counter::ProbeTotal(_)) => {
+            gauge_mean(sel, snap).map(|up| (1.0 - up, 1.0))
+        }
+        (Counter::Sum(bad), Counter::Sum(total)) => {
+            // Both counters are read every time, so both keep their baselines.
+            let t = mem.increase("total", total, snap, None);
+            // Bad series may not exist yet (no error so far): that is zero bad events.
+            let b = mem.increase("bad", bad, snap, None).unwrap_or(0.0);
+            t.map(|t| (b.min(t), t))
+        }
+        (Counter::SlowerThan { count, bucket, le }, Counter::Sum(_)) => {
+            let t = mem.increase("count", count, snap, None);
+            let fast = mem
+                .increase("bucket", bucket, snap, Some(*le))
+                .unwrap_or(0.0);
+            t.map(|t| ((t - fast).max(0.0), t))
+        }
+        _ => None,
+    }
+}
+
+pub struct Slo {
+    pub spec: SloSpec,
+    pub source: String,
+    compiled: Result<Compiled, String>,
+    memory: Memory,
+}
+
+/// Evaluates SLOs and keeps their latest status for the API, UI and /metrics.
+#[derive(Clone)]
+pub struct Engine {
+    slos: Arc<std::sync::Mutex<Vec<Slo>>>,
+    pub latest: Arc<RwLock<Vec<SloStatus>>>,
+    pub min_events: f64,
+}
+
+pub fn period_days(spec: &SloSpec) -> u32 {
+    match spec.period {
+        Some(Period::Rolling { days }) => days,
+        _ => 30,
+    }
+}
+
+impl Engine {
+    pub fn new(specs: Vec<(SloSpec, String)>, min_events: f64) -> Self {
+        let slos = specs
+            .into_iter()
+            .map(|(spec, source)| {
+                let compiled = if source == "scrape" {
+                    compile(&spec)
+                } else {
+                    Err(format!(
+                        "source `{source}`: only the built-in scraper is evaluated in this version"
+                    ))
+                };
+                Slo {
+                    spec,
+                    source,
+                    compiled,
+                    memory: Memory::default(),
+                }
+            })
+            .collect();
+        Self {
+            slos: Arc::new(std::sync::Mutex::new(slos)),
+            latest: Arc::new(RwLock::new(Vec::new())),
+            min_events,
+        }
+    }
+
+    /// Metric names the scraper must keep.
+    pub fn wanted_metrics(&self) -> Vec<String> {
+        let slos = self.slos.lock().expect("slo lock");
+        let mut out: Vec<String> = Vec::new();
+        for s in slos.iter() {
+            if let Ok(c) = &s.compiled {
+                for counter in [&c.bad, &c.total] {
+                    let sels: Vec<&Selector> = match counter {
+                        Counter::Sum(a) | Counter::ProbeBad(a) | Counter::ProbeTotal(a) => vec![a],
+                        Counter::SlowerThan { count, bucket, .. } => vec![count, bucket],
+                    };
+                    for sel in sels {
+                        if let Some(n) = sel.metric_name()
+                            && !out.iter().any(|o| o == n)
+                        {
+                            out.push(n.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes this interval's measurements from the scrape snapshot.
+    pub fn measure(&self, scraped: &Scraped) -> Vec<(String, Option<(f64, f64)>)> {
+        let snap = scraped.series();
+        let mut slos = self.slos.lock().expect("slo lock");
+        slos.iter_mut()
+            .map(|s| {
+                let m = match &s.compiled {
+                    Ok(c) => measure(c, &mut s.memory, &snap),
+                    Err(_) => None,
+                };
+                (s.spec.id(), m)
+            })
+            .collect()
+    }
+
+    /// Computes every SLO's windows from the stored history.
+    pub fn statuses(&self, conn: &Connection, now: i64) -> rusqlite::Result<Vec<SloStatus>> {
+        let slos = self.slos.lock().expect("slo lock");
+        let mut out = Vec::with_capacity(slos.len());
+        for s in slos.iter() {
+            out.push(status_of(conn, s, now, self.min_events)?);
+        }
+        Ok(out)
+    }
+}
+
+pub fn record(conn: &Connection, slo: &str, at: i64, bad: f64, total: f64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO slo_samples (slo, at, bad, total) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (slo, at) DO UPDATE SET bad = excluded.bad, total = excluded.total",
+    )?
+    .execute(params![slo, at, bad, total])?;
+    Ok(())
+}
+
+pub fn sums(conn: &Connection, slo: &str, since: i64) -> rusqlite::Result<(f64, f64, i64)> {
+    conn.prepare_cached(
+        "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COUNT(*) FROM slo_samples \
+         WHERE slo = ?1 AND at > ?2",
+    )?
+    .query_row(params![slo, since], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+}
+
+pub fn delete_history_before(conn: &Connection, cutoff: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM slo_samples WHERE at < ?1")?
+        .execute([cutoff])
+}
+
+fn status_of(conn: &Connection, s: &Slo, now: i64, min_events: f64) -> rusqlite::Result<SloStatus> {
+    let id = s.spec.id();
+    let budget = s.spec.error_budget_ratio();
+    let days = period_days(&s.spec);
+    let mut windows = BTreeMap::new();
+    for (name, len) in WINDOWS {
+        let (bad, total, rows) = sums(conn, &id, now - len)?;
+        windows.insert(name.to_string(), window_value(bad, total, rows, budget));
+    }
+    let (bad, total, rows) = sums(conn, &id, now - days as i64 * 86_400_000)?;
+    let period = window_value(bad, total, rows, budget);
+    let remaining = period.burn_rate.map(|b| 1.0 - b);
+    let burn_1h = windows.get("1h").and_then(|w| w.burn_rate);
+    let hours_to_exhaustion = match (remaining, burn_1h) {
+        (Some(r), Some(b)) if b > 0.0 && r > 0.0 => Some(r * days as f64 * 24.0 / b),
+        (Some(r), _) if r <= 0.0 => Some(0.0),
+        _ => None,
+    };
+    windows.insert("period".to_string(), period.clone());
+    let alert = alert_for(&windows, days, min_events);
+    let status = match (&s.compiled, period.sli, alert, remaining) {
+        (Err(_), ..) | (_, None, _, _) => "no-data",
+        (_, _, Some("page"), _) => "critical",
+        (_, _, _, Some(r)) if r <= 0.0 => "critical",
+        (_, _, Some(_), _) => "warning",
+        (_, _, _, Some(r)) if r < 0.25 => "warning",
+        _ => "ok",
+    };
+    Ok(SloStatus {
+        name: s.spec.name.clone(),
+        service: s.spec.service.clone(),
+        description: s.spec.description.clone(),
+        objective: (s.spec.objective_percent * 1e9).round() / 1e11,
+        period_days: days,
+        source: s.source.clone(),
+        status: status.into(),
+        windows,
+        error_budget: Budget {
+            remaining,
+            consumed: remaining.map(|r| 1.0 - r),
+            hours_to_exhaustion,
+        },
+        alert: alert.map(String::from),
+        error: s.compiled.as_ref().err().cloned(),
+        evaluated_at: Some(crate::time::rfc3339(now)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burn_rate_factors_match_the_workbook() {
+        let (p1, p2, t1, t2) = factors(30);
+        assert!((p1 - 14.4).abs() < 1e-9 && (p2 - 6.0).abs() < 1e-9);
+        assert!((t1 - 3.0).abs() < 1e-9 && (t2 - 1.0).abs() < 1e-9);
+        let (p1, _, _, t2) = factors(28);
+        assert!((p1 - 13.44).abs() < 1e-9 && (t2 - 0.9333333333).abs() < 1e-6);
+    }
+
+    #[test]
+    fn no_data_and_zero_traffic_are_never_100_percent() {
+        assert_eq!(window_value(0.0, 0.0, 0, 0.001).sli, None);
+        assert_eq!(window_value(0.0, 0.0, 10, 0.001).sli, None);
+        let w = window_value(1.0, 1000.0, 10, 0.001);
+        assert!((w.sli.unwrap() - 0.999).abs() < 1e-12);
+        assert!((w.burn_rate.unwrap() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_page_needs_both_windows_and_enough_traffic() {
+        let w = |pairs: &[(&str, f64, f64)]| -> BTreeMap<String, WindowValue> {
+            pairs
+                .iter()
+                .map(|(n, burn, events)| {
+                    (
+                        n.to_string(),
+                        WindowValue {
+                            sli: Some(1.0),
+                            error_ratio: Some(0.0),
+                            burn_rate: Some(*burn),
+                            events: *events,
+                        },
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            alert_for(&w(&[("1h", 20.0, 500.0), ("5m", 20.0, 50.0)]), 30, 100.0),
+            Some("page")
+        );
+        assert_eq!(
+            alert_for(&w(&[("1h", 20.0, 500.0), ("5m", 2.0, 50.0)]), 30, 100.0),
+            None
+        );
+        assert_eq!(
+            alert_for(&w(&[("1h", 20.0, 50.0), ("5m", 20.0, 5.0)]), 30, 100.0),
+            None,
+            "too few events"
+        );
+        assert_eq!(
+            alert_for(&w(&[("1d", 4.0, 5000.0), ("2h", 4.0, 500.0)]), 30, 100.0),
+            Some("ticket")
+        );
+    }
+
+    #[test]
+    fn counter_resets_and_new_series_are_handled_per_series() {
+        let sel: Selector = "reqs_total".parse().unwrap();
+        let snap = |a: f64, b: Option<f64>| {
+            let mut v = vec![Series {
+                name: "reqs_total".into(),
+                labels: vec![("i".into(), "a".into())],
+                value: a,
+            }];
+            if let Some(b) = b {
+                v.push(Series {
+                    name: "reqs_total".into(),
+                    labels: vec![("i".into(), "b".into())],
+                    value: b,
+                });
+            }
+            vec![Arc::new(v)]
+        };
+        let mut m = Memory::default();
+        assert_eq!(
+            m.increase("t", &sel, &snap(100.0, None), None),
+            None,
+            "the first scrape is a baseline"
+        );
+        assert_eq!(m.increase("t", &sel, &snap(150.0, None), None), Some(50.0));
+        assert_eq!(
+            m.increase("t", &sel, &snap(20.0, Some(7.0)), None),
+            Some(27.0),
+            "reset in a; b is new"
+        );
+        assert_eq!(
+            m.increase("t", &sel, &snap(30.0, Some(10.0)), None),
+            Some(13.0)
+        );
+        assert_eq!(m.increase("t", &sel, &[], None), None, "no series: no data");
+    }
+}

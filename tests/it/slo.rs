@@ -1,0 +1,339 @@
+//! SLO evaluation with the built-in scraper against a target whose counters the test
+//! controls.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// A /metrics endpoint with counters the test sets.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    state: Arc<Mutex<TargetState>>,
+}
+
+#[derive(Clone)]
+struct TargetState {
+    ok: f64,
+    errors: f64,
+    /// Serve this instead of metrics (malformed text).
+    garbage: Option<String>,
+    status: u16,
+}
+
+impl Target {
+    async fn start() -> Self {
+        let state = Arc::new(Mutex::new(TargetState {
+            ok: 0.0,
+            errors: 0.0,
+            garbage: None,
+            status: 200,
+        }));
+        let s = state.clone();
+        let server = HttpServer::new(move || {
+            let s = s.clone();
+            App::new().route(
+                "/metrics",
+                web::get().to(move |req: HttpRequest| {
+                    let st = s.lock().unwrap().clone();
+                    async move {
+                        if st.status != 200 {
+                            return HttpResponse::build(actix_web::http::StatusCode::from_u16(st.status).unwrap()).finish();
+                        }
+                        let body = st.garbage.clone().unwrap_or_else(|| {
+                            format!(
+                                "# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n\
+                                 http_requests_total{{code=\"200\",method=\"get\"}} {}\n\
+                                 http_requests_total{{code=\"500\",method=\"get\"}} {}\n\
+                                 unrelated_metric{{x=\"y\"}} 42\n",
+                                st.ok, st.errors
+                            )
+                        });
+                        let gzip = req
+                            .headers()
+                            .get("accept-encoding")
+                            .is_some_and(|v| v.to_str().unwrap_or("").contains("gzip"));
+                        if gzip {
+                            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                            enc.write_all(body.as_bytes()).unwrap();
+                            HttpResponse::Ok()
+                                .insert_header(("Content-Encoding", "gzip"))
+                                .content_type("text/plain; version=0.0.4")
+                                .body(enc.finish().unwrap())
+                        } else {
+                            HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body)
+                        }
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        tokio::spawn(server.run());
+        Self {
+            url: format!("http://127.0.0.1:{port}/metrics"),
+            state,
+        }
+    }
+
+    fn add(&self, ok: f64, errors: f64) {
+        let mut s = self.state.lock().unwrap();
+        s.ok += ok;
+        s.errors += errors;
+    }
+}
+
+const SLO: &str = r#"
+[[slo]]
+name = "checkout-availability"
+service = "checkout"
+objective = 99.9
+period = "30d"
+source = "scrape"
+[slo.ratio]
+errors = 'http_requests_total{job="checkout",code=~"5.."}'
+total = 'http_requests_total{job="checkout"}'
+"#;
+
+async fn app_for(target: &Target) -> TestApp {
+    let url = target.url.clone();
+    spawn_app_with_slos(
+        |s| {
+            s.scrapes = vec![firewatch::config::ScrapeSettings {
+                job: "checkout".into(),
+                url,
+                interval: Some("1h".into()),
+                timeout: Some("2s".into()),
+            }];
+            s.evaluation.interval = "1h".into(); // the test drives evaluation itself
+            s.evaluation.min_events = 100.0;
+        },
+        SLO,
+    )
+    .await
+}
+
+async fn evaluate(app: &TestApp) {
+    firewatch::scheduler::run_slo_evaluation_once(&app.state)
+        .await
+        .unwrap();
+}
+
+async fn slo(app: &TestApp) -> serde_json::Value {
+    let (code, body) = app
+        .get_json("/api/v1/slos/checkout-availability", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    body
+}
+
+/// Moves all recorded history `ms` into the past, as if that much time went by.
+fn age_history(app: &TestApp, ms: i64) {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute("UPDATE slo_samples SET at = at - ?1", [ms])
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_service_has_its_sli_budget_and_burn_rates_computed() {
+    let target = Target::start().await;
+    target.add(1000.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await; // baseline
+    let s = slo(&app).await;
+    assert_eq!(
+        s["status"], "no-data",
+        "one scrape is a baseline, not a measurement"
+    );
+    assert!(s["windows"]["5m"]["sli"].is_null());
+
+    target.add(1999.0, 1.0); // 0.05 % errors: half the 0.1 % budget
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert_eq!(s["objective"], 0.999);
+    assert_eq!(s["status"], "ok");
+    for w in ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "period"] {
+        let sli = s["windows"][w]["sli"].as_f64().unwrap();
+        assert!((sli - 0.9995).abs() < 1e-9, "{w}: {sli}");
+        let burn = s["windows"][w]["burn_rate"].as_f64().unwrap();
+        assert!((burn - 0.5).abs() < 1e-6, "{w}: {burn}");
+    }
+    let remaining = s["error_budget"]["remaining"].as_f64().unwrap();
+    assert!(
+        (remaining - 0.5).abs() < 1e-6,
+        "burning at 0.5x leaves half the budget: {remaining}"
+    );
+    // At 0.5x the budget lasts twice the period from here: remaining 0.5 * 720 h / 0.5.
+    let hours = s["error_budget"]["hours_to_exhaustion"].as_f64().unwrap();
+    assert!((hours - 720.0).abs() < 1e-6, "{hours}");
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "firewatch_slo_objective{slo=\"checkout-availability\",service=\"checkout\"} 0.999"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        "firewatch_slo_sli{slo=\"checkout-availability\",service=\"checkout\",window=\"1h\"} 0.9995"
+    ));
+    assert!(metrics.contains(
+        "firewatch_slo_burn_rate{slo=\"checkout-availability\",service=\"checkout\",window=\"5m\"}"
+    ));
+    assert!(metrics.contains("firewatch_slo_error_budget_remaining{"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_traffic_shows_no_data_not_100_percent_and_a_counter_reset_loses_nothing() {
+    let target = Target::start().await;
+    target.add(500.0, 5.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    evaluate(&app).await; // no new requests
+    let s = slo(&app).await;
+    assert!(
+        s["windows"]["5m"]["sli"].is_null(),
+        "zero traffic is not 100 %"
+    );
+    assert_eq!(s["status"], "no-data");
+    // The target restarts: counters start again from small values.
+    {
+        let mut st = target.state.lock().unwrap();
+        st.ok = 100.0;
+        st.errors = 0.0;
+    }
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert_eq!(
+        s["windows"]["5m"]["events"], 100.0,
+        "after a reset the new value is the increase"
+    );
+    assert_eq!(s["windows"]["5m"]["sli"], 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
+    let target = Target::start().await;
+    target.add(1000.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.add(800.0, 200.0); // 20 % errors: 200x the budget
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert_eq!(s["status"], "critical");
+    assert_eq!(s["alert"], "page");
+    let open = app.incidents("open").await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["severity"], "P1");
+    assert_eq!(open[0]["source"], "slo");
+    assert_eq!(open[0]["service"], "checkout");
+    let id = open[0]["id"].as_i64().unwrap();
+    // Evaluating again while it still burns changes nothing.
+    evaluate(&app).await;
+    assert_eq!(app.count_rows("incidents"), 1);
+
+    // The errors stop and four days pass: every alert window is clean again.
+    age_history(&app, 4 * 86_400_000);
+    target.add(1000.0, 0.0);
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert_ne!(s["alert"], "page");
+    let inc = app.incident(id).await;
+    assert_eq!(inc["status"], "resolved", "{inc}");
+    assert!(
+        inc["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"] == "auto_resolved")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handful_of_requests_never_pages() {
+    let target = Target::start().await;
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.add(5.0, 5.0); // 50 % errors, but 10 requests
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert!(s["alert"].is_null());
+    assert!(app.incidents("open").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_or_broken_target_is_reported_and_records_no_data() {
+    let target = Target::start().await;
+    target.add(100.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.state.lock().unwrap().garbage = Some("http_requests_total{code=\"200\" 12\n".into());
+    evaluate(&app).await;
+    let (_, targets) = app.get_json("/api/v1/targets", &app.viewer_token).await;
+    let t = &targets["items"][0];
+    assert_eq!(t["up"], false);
+    let err = t["error"].as_str().unwrap();
+    assert!(
+        err.contains("malformed metrics") && err.contains("line 1"),
+        "{err}"
+    );
+    target.state.lock().unwrap().garbage = None;
+    target.state.lock().unwrap().status = 503;
+    evaluate(&app).await;
+    let (_, targets) = app.get_json("/api/v1/targets", &app.viewer_token).await;
+    assert!(
+        targets["items"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("503")
+    );
+    assert_eq!(
+        app.count_rows("slo_samples"),
+        0,
+        "no rows while the target is broken"
+    );
+    assert_eq!(slo(&app).await["status"], "no-data");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_configuration_firewatch_measures_its_own_api() {
+    let app = spawn_app().await;
+    evaluate(&app).await;
+    for _ in 0..5 {
+        app.get_json("/api/v1/incidents", &app.viewer_token).await;
+    }
+    evaluate(&app).await;
+    evaluate(&app).await;
+    let (code, body) = app.get_json("/api/v1/slos", &app.viewer_token).await;
+    assert_eq!(code, StatusCode::OK);
+    let names: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api-availability", "api-latency"]);
+    let avail = &body["items"][0];
+    assert_eq!(avail["service"], "firewatch");
+    assert_eq!(avail["windows"]["5m"]["sli"], 1.0, "{avail}");
+    assert!(avail["windows"]["5m"]["events"].as_f64().unwrap() >= 5.0);
+    let latency = &body["items"][1];
+    assert!(
+        latency["windows"]["5m"]["sli"].as_f64().is_some(),
+        "{latency}"
+    );
+}
