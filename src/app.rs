@@ -240,7 +240,11 @@ fn slo_setup(
         })
         .collect();
     Ok((
-        crate::slo::engine::Engine::new(with_sources, raw.evaluation.min_events),
+        crate::slo::engine::Engine::new(
+            with_sources,
+            raw.evaluation.min_events,
+            raw.prometheus.is_some(),
+        ),
         targets,
     ))
 }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub evaluation: EvaluationSettings,
     #[serde(rename = "scrape")]
     pub scrapes: Vec<ScrapeSettings>,
+    /// A Prometheus-compatible query API for SLOs with `source = "prometheus"`.
+    pub prometheus: Option<PrometheusSettings>,
     pub smtp: Option<SmtpSettings>,
     #[serde(rename = "receiver")]
     pub receivers: Vec<ReceiverSettings>,
@@ -231,6 +233,25 @@ impl Default for EvaluationSettings {
             history_retention: "400d".into(),
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSettings {
+    /// Base URL, e.g. http://prometheus:9090 (Thanos, Mimir, VictoriaMetrics work too).
+    pub url: String,
+    #[serde(default = "default_prom_timeout")]
+    pub timeout: String,
+    /// Retries of a failed query (network errors and 5xx) within one evaluation.
+    #[serde(default = "default_prom_retries")]
+    pub retries: u32,
+}
+
+fn default_prom_timeout() -> String {
+    "10s".into()
+}
+fn default_prom_retries() -> u32 {
+    2
 }
 
 /// A /metrics endpoint the built-in scraper reads (Prometheus text format, gzip or not).
@@ -495,6 +516,15 @@ impl Settings {
                 "storage.readers",
                 "readers and max_batch must be at least 1".into(),
             ));
+        }
+        if let Some(p) = &self.prometheus {
+            if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
+                return Err(invalid(
+                    "prometheus.url",
+                    format!("`{}` must start with http:// or https://", p.url),
+                ));
+            }
+            dur("prometheus.timeout", &p.timeout)?;
         }
         if let Some(url) = &self.server.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

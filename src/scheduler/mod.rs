@@ -109,10 +109,27 @@ pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
             Ok::<_, crate::db::StoreError>(())
         })
         .await?;
+    let mut prom = engine::PromResults::new();
+    if let Some(p) = &state.settings.raw.prometheus {
+        let src = crate::metrics::prometheus::PrometheusSource {
+            url: p.url.clone(),
+            timeout: crate::config::parse_duration(&p.timeout)
+                .unwrap_or(std::time::Duration::from_secs(10)),
+            retries: p.retries,
+        };
+        let jobs = state.slo_engine.prometheus_jobs();
+        let results = futures_util::future::join_all(jobs.iter().map(|(_, q, days, budget)| {
+            crate::metrics::prometheus::windows(&state.http, &src, q, *days, *budget)
+        }))
+        .await;
+        for ((id, ..), r) in jobs.into_iter().zip(results) {
+            prom.insert(id, r);
+        }
+    }
     let engine2 = state.slo_engine.clone();
     let statuses = state
         .db
-        .read(move |c| Ok::<_, crate::db::StoreError>(engine2.statuses(c, now)?))
+        .read(move |c| Ok::<_, crate::db::StoreError>(engine2.statuses(c, now, &prom)?))
         .await?;
     burn_alerts(state, &statuses, now).await?;
     *state.slo_engine.latest.write().expect("slo lock") = statuses;

@@ -35,7 +35,8 @@ pub struct WindowValue {
     pub sli: Option<f64>,
     pub error_ratio: Option<f64>,
     pub burn_rate: Option<f64>,
-    pub events: f64,
+    /// Events in the window; None for raw PromQL ratios, which carry no count.
+    pub events: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +85,7 @@ pub fn window_value(bad: f64, total: f64, rows: i64, budget: f64) -> WindowValue
             sli: None,
             error_ratio: None,
             burn_rate: None,
-            events: total.max(0.0),
+            events: Some(total.max(0.0)),
         };
     }
     let err = (bad / total).clamp(0.0, 1.0);
@@ -92,7 +93,7 @@ pub fn window_value(bad: f64, total: f64, rows: i64, budget: f64) -> WindowValue
         sli: Some(1.0 - err),
         error_ratio: Some(err),
         burn_rate: Some(err / budget),
-        events: total,
+        events: Some(total),
     }
 }
 
@@ -108,7 +109,7 @@ pub fn alert_for(
         let (Some(l), Some(s)) = (w.get(long), w.get(short)) else {
             return false;
         };
-        l.events >= min_events
+        l.events.is_none_or(|e| e >= min_events)
             && l.burn_rate.is_some_and(|b| b > f)
             && s.burn_rate.is_some_and(|b| b > f)
     };
@@ -308,9 +309,15 @@ fn measure(c: &Compiled, mem: &mut Memory, snap: &[Arc<Vec<Series>>]) -> Option<
 pub struct Slo {
     pub spec: SloSpec,
     pub source: String,
+    /// For the built-in scraper: the compiled counters, or why this SLO cannot be measured.
     compiled: Result<Compiled, String>,
+    /// For the Prometheus source: the queries (with the window placeholder).
+    prometheus: Option<super::spec::SlothQuery>,
     memory: Memory,
 }
+
+/// Window values obtained from a Prometheus-compatible API, per SLO id.
+pub type PromResults = HashMap<String, Result<BTreeMap<String, WindowValue>, String>>;
 
 /// Evaluates SLOs and keeps their latest status for the API, UI and /metrics.
 #[derive(Clone)]
@@ -328,21 +335,30 @@ pub fn period_days(spec: &SloSpec) -> u32 {
 }
 
 impl Engine {
-    pub fn new(specs: Vec<(SloSpec, String)>, min_events: f64) -> Self {
+    pub fn new(specs: Vec<(SloSpec, String)>, min_events: f64, has_prometheus: bool) -> Self {
         let slos = specs
             .into_iter()
             .map(|(spec, source)| {
-                let compiled = if source == "scrape" {
-                    compile(&spec)
-                } else {
-                    Err(format!(
-                        "source `{source}`: only the built-in scraper is evaluated in this version"
-                    ))
+                let (compiled, prometheus) = match source.as_str() {
+                    "scrape" => (compile(&spec), None),
+                    "prometheus" if has_prometheus => (
+                        Err("measured by Prometheus".to_string()),
+                        Some(spec.sli.sloth_query()),
+                    ),
+                    "prometheus" => (
+                        Err("source `prometheus` needs a [prometheus] url in the settings".into()),
+                        None,
+                    ),
+                    other => (
+                        Err(format!("unknown source `{other}` (scrape or prometheus)")),
+                        None,
+                    ),
                 };
                 Slo {
                     spec,
                     source,
                     compiled,
+                    prometheus,
                     memory: Memory::default(),
                 }
             })
@@ -393,12 +409,44 @@ impl Engine {
             .collect()
     }
 
-    /// Computes every SLO's windows from the stored history.
-    pub fn statuses(&self, conn: &Connection, now: i64) -> rusqlite::Result<Vec<SloStatus>> {
+    /// SLOs measured by Prometheus: (id, queries, period days, error budget).
+    pub fn prometheus_jobs(&self) -> Vec<(String, super::spec::SlothQuery, u32, f64)> {
+        let slos = self.slos.lock().expect("slo lock");
+        slos.iter()
+            .filter_map(|s| {
+                s.prometheus.clone().map(|q| {
+                    (
+                        s.spec.id(),
+                        q,
+                        period_days(&s.spec),
+                        s.spec.error_budget_ratio(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Computes every SLO's windows: from the stored history for scraped SLOs, from
+    /// `prom` for SLOs measured by Prometheus.
+    pub fn statuses(
+        &self,
+        conn: &Connection,
+        now: i64,
+        prom: &PromResults,
+    ) -> rusqlite::Result<Vec<SloStatus>> {
         let slos = self.slos.lock().expect("slo lock");
         let mut out = Vec::with_capacity(slos.len());
         for s in slos.iter() {
-            out.push(status_of(conn, s, now, self.min_events)?);
+            let measured = if s.prometheus.is_some() {
+                Some(
+                    prom.get(&s.spec.id())
+                        .cloned()
+                        .unwrap_or_else(|| Err("not evaluated yet".to_string())),
+                )
+            } else {
+                None
+            };
+            out.push(status_of(conn, s, now, self.min_events, measured)?);
         }
         Ok(out)
     }
@@ -428,17 +476,45 @@ pub fn delete_history_before(conn: &Connection, cutoff: i64) -> rusqlite::Result
         .execute([cutoff])
 }
 
-fn status_of(conn: &Connection, s: &Slo, now: i64, min_events: f64) -> rusqlite::Result<SloStatus> {
+fn status_of(
+    conn: &Connection,
+    s: &Slo,
+    now: i64,
+    min_events: f64,
+    prometheus: Option<Result<BTreeMap<String, WindowValue>, String>>,
+) -> rusqlite::Result<SloStatus> {
     let id = s.spec.id();
     let budget = s.spec.error_budget_ratio();
     let days = period_days(&s.spec);
+    let empty = || window_value(0.0, 0.0, 0, budget);
+    let mut error = s.compiled.as_ref().err().cloned();
     let mut windows = BTreeMap::new();
-    for (name, len) in WINDOWS {
-        let (bad, total, rows) = sums(conn, &id, now - len)?;
-        windows.insert(name.to_string(), window_value(bad, total, rows, budget));
-    }
-    let (bad, total, rows) = sums(conn, &id, now - days as i64 * 86_400_000)?;
-    let period = window_value(bad, total, rows, budget);
+    let period = match prometheus {
+        Some(result) => {
+            let mut got = match result {
+                Ok(w) => {
+                    error = None;
+                    w
+                }
+                Err(e) => {
+                    error = Some(format!("prometheus: {e}"));
+                    BTreeMap::new()
+                }
+            };
+            for (name, _) in WINDOWS {
+                windows.insert(name.to_string(), got.remove(name).unwrap_or_else(empty));
+            }
+            got.remove("period").unwrap_or_else(empty)
+        }
+        None => {
+            for (name, len) in WINDOWS {
+                let (bad, total, rows) = sums(conn, &id, now - len)?;
+                windows.insert(name.to_string(), window_value(bad, total, rows, budget));
+            }
+            let (bad, total, rows) = sums(conn, &id, now - days as i64 * 86_400_000)?;
+            window_value(bad, total, rows, budget)
+        }
+    };
     let remaining = period.burn_rate.map(|b| 1.0 - b);
     let burn_1h = windows.get("1h").and_then(|w| w.burn_rate);
     let hours_to_exhaustion = match (remaining, burn_1h) {
@@ -448,8 +524,8 @@ fn status_of(conn: &Connection, s: &Slo, now: i64, min_events: f64) -> rusqlite:
     };
     windows.insert("period".to_string(), period.clone());
     let alert = alert_for(&windows, days, min_events);
-    let status = match (&s.compiled, period.sli, alert, remaining) {
-        (Err(_), ..) | (_, None, _, _) => "no-data",
+    let status = match (&error, period.sli, alert, remaining) {
+        (Some(_), ..) | (_, None, _, _) => "no-data",
         (_, _, Some("page"), _) => "critical",
         (_, _, _, Some(r)) if r <= 0.0 => "critical",
         (_, _, Some(_), _) => "warning",
@@ -471,7 +547,7 @@ fn status_of(conn: &Connection, s: &Slo, now: i64, min_events: f64) -> rusqlite:
             hours_to_exhaustion,
         },
         alert: alert.map(String::from),
-        error: s.compiled.as_ref().err().cloned(),
+        error,
         evaluated_at: Some(crate::time::rfc3339(now)),
     })
 }
@@ -510,7 +586,7 @@ mod tests {
                             sli: Some(1.0),
                             error_ratio: Some(0.0),
                             burn_rate: Some(*burn),
-                            events: *events,
+                            events: Some(*events),
                         },
                     )
                 })

@@ -337,3 +337,178 @@ async fn with_no_configuration_firewatch_measures_its_own_api() {
         "{latency}"
     );
 }
+
+struct Prometheus(std::process::Child);
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
+    assert!(
+        std::path::Path::new("/usr/bin/prometheus").exists(),
+        "Prometheus is not installed: run scripts/test.sh (apt-get install prometheus)"
+    );
+    let target = Target::start().await;
+    // Steady traffic with 2 % errors.
+    let feeder = {
+        let t = target.clone();
+        tokio::spawn(async move {
+            loop {
+                t.add(49.0, 1.0);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let host = target
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: checkout\n    static_configs:\n      - targets: ['{host}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let child = std::process::Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let _prom = Prometheus(child);
+    let prom_url = format!("http://127.0.0.1:{port}");
+    let both = format!(
+        "{SLO}\n[[slo]]\nname = \"checkout-availability-prom\"\nservice = \"checkout\"\nobjective = 99.9\nperiod = \"30d\"\n\
+         source = \"prometheus\"\n[slo.ratio]\nerrors = 'http_requests_total{{job=\"checkout\",code=~\"5..\"}}'\n\
+         total = 'http_requests_total{{job=\"checkout\"}}'\n"
+    );
+    let url = target.url.clone();
+    let purl = prom_url.clone();
+    let app = spawn_app_resolved(
+        |s| {
+            s.scrapes = vec![firewatch::config::ScrapeSettings {
+                job: "checkout".into(),
+                url,
+                interval: Some("1h".into()),
+                timeout: Some("2s".into()),
+            }];
+            s.evaluation.interval = "1h".into();
+            s.prometheus = Some(firewatch::config::PrometheusSettings {
+                url: purl,
+                timeout: "5s".into(),
+                retries: 2,
+            });
+            // `source` is read from the raw [[slo]] tables.
+            s.slo_tables = vec![
+                figment::value::Value::from(std::collections::BTreeMap::from([
+                    (
+                        "name".to_string(),
+                        figment::value::Value::from("checkout-availability"),
+                    ),
+                    ("source".to_string(), figment::value::Value::from("scrape")),
+                ])),
+                figment::value::Value::from(std::collections::BTreeMap::from([
+                    (
+                        "name".to_string(),
+                        figment::value::Value::from("checkout-availability-prom"),
+                    ),
+                    (
+                        "source".to_string(),
+                        figment::value::Value::from("prometheus"),
+                    ),
+                ])),
+            ];
+        },
+        |r| r.slos = firewatch::slo::native::load_native("test.toml", &both).unwrap(),
+    )
+    .await;
+    // Let Prometheus collect a few scrapes while Firewatch scrapes the same target.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (ours, theirs) = loop {
+        evaluate(&app).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        let (_, body) = app.get_json("/api/v1/slos", &app.viewer_token).await;
+        let sli = |name: &str| {
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == name)
+                .and_then(|s| s["windows"]["5m"]["sli"].as_f64())
+        };
+        if let (Some(a), Some(b)) = (
+            sli("checkout-availability"),
+            sli("checkout-availability-prom"),
+        ) {
+            let (_, n) = app
+                .get_json("/api/v1/slos/checkout-availability", &app.viewer_token)
+                .await;
+            if n["windows"]["5m"]["events"].as_f64().unwrap_or(0.0) > 5000.0 {
+                break (a, b);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no SLI from both sources: {body}"
+        );
+    };
+    feeder.abort();
+    assert!((ours - 0.98).abs() < 0.005, "scraper SLI {ours}");
+    assert!(
+        (ours - theirs).abs() < 0.005,
+        "scraper {ours} vs Prometheus {theirs}"
+    );
+    let (_, p) = app
+        .get_json("/api/v1/slos/checkout-availability-prom", &app.viewer_token)
+        .await;
+    assert_eq!(p["source"], "prometheus");
+    assert!(p["error"].is_null(), "{p}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_prometheus_is_shown_on_the_slo() {
+    let port = free_port(); // nothing listens here
+    let app = spawn_app_resolved(
+        |s| {
+            s.evaluation.interval = "1h".into();
+            s.prometheus = Some(firewatch::config::PrometheusSettings {
+                url: format!("http://127.0.0.1:{port}"),
+                timeout: "1s".into(),
+                retries: 0,
+            });
+            s.slo_tables = vec![figment::value::Value::from(
+                std::collections::BTreeMap::from([
+                    (
+                        "name".to_string(),
+                        figment::value::Value::from("checkout-availability"),
+                    ),
+                    (
+                        "source".to_string(),
+                        figment::value::Value::from("prometheus"),
+                    ),
+                ]),
+            )];
+        },
+        |r| r.slos = firewatch::slo::native::load_native("test.toml", SLO).unwrap(),
+    )
+    .await;
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert_eq!(s["status"], "no-data");
+    let err = s["error"].as_str().unwrap();
+    assert!(err.starts_with("prometheus: cannot reach"), "{err}");
+}

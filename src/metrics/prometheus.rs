@@ -1,0 +1,169 @@
+//! The Prometheus-compatible query API as an SLO source (Prometheus, Thanos, Mimir,
+//! VictoriaMetrics): each window's ratio is asked of the engine the team already runs,
+//! with the same queries the generated recording rules use.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::slo::engine::{WINDOWS, WindowValue, window_value};
+use crate::slo::spec::{SlothQuery, WINDOW_PLACEHOLDER};
+
+#[derive(Debug, Clone)]
+pub struct PrometheusSource {
+    pub url: String,
+    pub timeout: Duration,
+    pub retries: u32,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    data: Option<Data>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: serde_json::Value,
+}
+
+/// One instant query; `None` when the result is empty (no series: no data).
+pub async fn instant(
+    client: &reqwest::Client,
+    src: &PrometheusSource,
+    query: &str,
+) -> Result<Option<f64>, String> {
+    let url = format!("{}/api/v1/query", src.url.trim_end_matches('/'));
+    let mut last = String::new();
+    for attempt in 0..=src.retries {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+        }
+        let res = client
+            .post(&url)
+            .timeout(src.timeout)
+            .form(&[("query", query)])
+            .send()
+            .await;
+        let res = match res {
+            Ok(r) => r,
+            Err(e) => {
+                last = if e.is_timeout() {
+                    format!("timed out after {:?}", src.timeout)
+                } else {
+                    format!("cannot reach {}: {}", src.url, e.without_url())
+                };
+                continue;
+            }
+        };
+        let status = res.status();
+        let answer: Answer = match res.json().await {
+            Ok(a) => a,
+            Err(e) => {
+                last = format!("HTTP {status}: not a Prometheus API answer ({e})");
+                if status.is_server_error() {
+                    continue;
+                }
+                return Err(last);
+            }
+        };
+        if answer.status != "success" {
+            let msg = format!(
+                "HTTP {status}: {}",
+                answer.error.unwrap_or_else(|| "query failed".into())
+            );
+            // 4xx: the query is wrong, retrying cannot help.
+            if status.is_client_error() {
+                return Err(format!("{msg} (query: {query})"));
+            }
+            last = msg;
+            continue;
+        }
+        let data = answer.data.ok_or("the answer has no data")?;
+        return match data.result_type.as_str() {
+            "vector" => {
+                let first = data.result.as_array().and_then(|a| a.first()).cloned();
+                match first {
+                    None => Ok(None),
+                    Some(sample) => parse_value(&sample["value"]).map(Some),
+                }
+            }
+            "scalar" => parse_value(&data.result).map(Some),
+            other => Err(format!("unexpected result type {other} for {query}")),
+        };
+    }
+    Err(last)
+}
+
+fn parse_value(v: &serde_json::Value) -> Result<f64, String> {
+    v.get(1)
+        .and_then(|s| s.as_str())
+        .ok_or_else(|| "malformed sample".to_string())?
+        .parse::<f64>()
+        .map_err(|e| format!("malformed sample value: {e}"))
+}
+
+/// Windows 5m..3d and the period from the engine. Event SLIs divide the error rate by the
+/// total rate; raw SLIs are an error ratio already (they carry no event count, so the
+/// minimum-traffic guard does not apply to them).
+pub async fn windows(
+    client: &reqwest::Client,
+    src: &PrometheusSource,
+    q: &SlothQuery,
+    period_days: u32,
+    budget: f64,
+) -> Result<BTreeMap<String, WindowValue>, String> {
+    let period = format!("{period_days}d");
+    let mut names: Vec<(String, f64)> = WINDOWS
+        .iter()
+        .map(|(n, ms)| (n.to_string(), *ms as f64 / 1000.0))
+        .collect();
+    names.push((period.clone(), period_days as f64 * 86_400.0));
+    let tasks = names.iter().map(|(w, secs)| {
+        let w = w.clone();
+        let secs = *secs;
+        async move {
+            let fill = |t: &str| t.replace(WINDOW_PLACEHOLDER, &w);
+            let value = match q {
+                SlothQuery::Events {
+                    error_query,
+                    total_query,
+                } => {
+                    let (eq, tq) = (fill(error_query), fill(total_query));
+                    let (e, t) = tokio::join!(instant(client, src, &eq), instant(client, src, &tq));
+                    match (e?, t?) {
+                        (_, None) => window_value(0.0, 0.0, 0, budget),
+                        // Rates: scale to events over the window for the traffic guard.
+                        (e, Some(t)) => window_value(e.unwrap_or(0.0) * secs, t * secs, 1, budget),
+                    }
+                }
+                SlothQuery::Raw { error_ratio_query } => {
+                    match instant(client, src, &fill(error_ratio_query)).await? {
+                        None => window_value(0.0, 0.0, 0, budget),
+                        Some(r) if r.is_finite() => {
+                            let mut v = window_value(r.clamp(0.0, 1.0), 1.0, 1, budget);
+                            v.events = None;
+                            v
+                        }
+                        Some(_) => window_value(0.0, 0.0, 0, budget),
+                    }
+                }
+            };
+            Ok::<_, String>((w, value))
+        }
+    });
+    let results = futures_util::future::join_all(tasks).await;
+    let mut out = BTreeMap::new();
+    for r in results {
+        let (w, v) = r?;
+        let key = if w == period { "period".to_string() } else { w };
+        out.insert(key, v);
+    }
+    Ok(out)
+}
