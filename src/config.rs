@@ -221,6 +221,11 @@ pub struct EvaluationSettings {
     pub ticket_severity: Severity,
     /// How long per-interval SLI history is kept.
     pub history_retention: String,
+    /// Deployment gate: deploying is allowed while more than this fraction of the error
+    /// budget is left (and no page-level burn is on).
+    pub gate_min_budget: f64,
+    /// Deployment gate: allow deploying when an SLO has no data yet.
+    pub gate_allow_without_data: bool,
 }
 
 impl Default for EvaluationSettings {
@@ -231,6 +236,8 @@ impl Default for EvaluationSettings {
             page_severity: Severity::P1,
             ticket_severity: Severity::P3,
             history_retention: "400d".into(),
+            gate_min_budget: 0.0,
+            gate_allow_without_data: true,
         }
     }
 }

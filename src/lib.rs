@@ -15,6 +15,7 @@ pub mod notify;
 pub mod runbooks;
 pub mod scheduler;
 pub mod slo;
+pub mod status;
 pub mod telemetry;
 pub mod time;
 pub mod web;

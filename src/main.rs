@@ -65,6 +65,19 @@ enum Command {
         #[command(subcommand)]
         command: firewatch::generate::cli::GenerateCommand,
     },
+    /// SLOs, open incidents and recent deployments in the terminal; exit code 2 when
+    /// something is critical, 1 when the server cannot be reached
+    Status {
+        /// Firewatch's URL
+        #[arg(long, env = "FIREWATCH_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An API token (viewer is enough); not needed with anonymous read
+        #[arg(long, env = "FIREWATCH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Refresh every SECONDS (default 5) until interrupted
+        #[arg(long, num_args = 0..=1, default_missing_value = "5")]
+        watch: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -287,6 +300,28 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Generate { command } => {
             firewatch::generate::cli::run(command).map_err(|(code, m)| Failure(code, m))?;
+        }
+        Command::Status { url, token, watch } => {
+            use std::io::IsTerminal;
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let options = firewatch::status::Options { url, token, color };
+            loop {
+                let report = firewatch::status::report(&options).await;
+                if watch.is_some() && color {
+                    print!("\x1b[2J\x1b[H");
+                }
+                print!("{}", report.text);
+                match watch {
+                    None if report.code == 0 => return Ok(()),
+                    None => {
+                        return Err(Failure(report.code, "attention needed (see above)".into()));
+                    }
+                    Some(secs) => {
+                        tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await
+                    }
+                }
+            }
         }
     }
     Ok(())

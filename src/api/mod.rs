@@ -49,6 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/generate/{artefact}", web::get().to(generate_artefact))
                 .route("/slos", web::get().to(list_slos))
                 .route("/slos/{name}", web::get().to(get_slo))
+                .route("/slos/{name}/history", web::get().to(slo_history))
+                .route("/slos/{name}/gate", web::get().to(slo_gate))
                 .route("/targets", web::get().to(list_targets))
                 .route("/deployments", web::get().to(list_deployments))
                 .route("/deployments", web::post().to(create_deployment))
@@ -784,6 +786,22 @@ async fn list_slos(caller: Caller, state: web::Data<AppState>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }
 
+fn find_slo(state: &AppState, name: &str) -> Result<crate::slo::engine::SloStatus, ApiError> {
+    state
+        .slo_engine
+        .latest
+        .read()
+        .expect("slo lock")
+        .iter()
+        .find(|s| s.name == name || format!("{}-{}", s.service, s.name) == name)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no evaluated SLO named {name} (SLOs appear after their first evaluation)"
+            ))
+        })
+}
+
 /// One SLO by name (or `service-name` when two services share a name).
 async fn get_slo(
     caller: Caller,
@@ -791,21 +809,97 @@ async fn get_slo(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
-    let name = name.into_inner();
-    let found = state
-        .slo_engine
-        .latest
-        .read()
-        .expect("slo lock")
-        .iter()
-        .find(|s| s.name == name || format!("{}-{}", s.service, s.name) == name)
-        .cloned();
-    match found {
-        Some(s) => Ok(HttpResponse::Ok().json(s)),
-        None => Err(ApiError::NotFound(format!(
-            "no evaluated SLO named {name} (SLOs appear after their first evaluation)"
-        ))),
+    Ok(HttpResponse::Ok().json(find_slo(&state, &name)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryParams {
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+}
+
+/// SLI history from Firewatch's own store (built-in scraper SLOs).
+async fn slo_history(
+    caller: Caller,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    params: web::Query<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let s = find_slo(&state, &name)?;
+    if s.source != "scrape" {
+        return Err(ApiError::Conflict(format!(
+            "{} is measured by Prometheus: its history is there (query_range on the SLO recording rules)",
+            s.name
+        )));
     }
+    let p = params.into_inner();
+    let now = now_ms();
+    let ts = |field: &str, v: &Option<String>, default: i64| -> Result<i64, ApiError> {
+        match v {
+            None => Ok(default),
+            Some(t) => crate::time::parse_rfc3339(t)
+                .map_err(|m| ApiError::BadRequest(format!("{field}: {m}")))?
+                .ok_or_else(|| ApiError::BadRequest(format!("{field}: not a real time"))),
+        }
+    };
+    let to = ts("to", &p.to, now)?;
+    let from = ts("from", &p.from, to - 86_400_000)?;
+    if from >= to {
+        return Err(ApiError::BadRequest("from must be before to".into()));
+    }
+    let step = match &p.step {
+        Some(v) => crate::config::parse_duration(v)
+            .map_err(|m| ApiError::BadRequest(format!("step: {m}")))?
+            .as_millis() as i64,
+        // About 300 points whatever the range.
+        None => ((to - from) / 300).max(state.settings.evaluation_interval.as_millis() as i64),
+    };
+    if step <= 0 || (to - from) / step > 11_000 {
+        return Err(ApiError::BadRequest(
+            "step: too small for the range (at most 11,000 points)".into(),
+        ));
+    }
+    let id = format!("{}-{}", s.service, s.name);
+    let points = state
+        .db
+        .read(move |c| Ok::<_, ApiError>(crate::slo::engine::history(c, &id, from, to, step)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "slo": s.name,
+        "from": crate::time::rfc3339(from),
+        "to": crate::time::rfc3339(to),
+        "step_seconds": step / 1000,
+        "points": points,
+    })))
+}
+
+/// Error-budget gate for CI/CD: 200 when deploying is allowed, 409 with the reason when
+/// the budget policy says stop.
+async fn slo_gate(
+    caller: Caller,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let s = find_slo(&state, &name)?;
+    let ev = &state.settings.raw.evaluation;
+    let (allowed, reason) =
+        crate::slo::engine::gate(&s, ev.gate_min_budget, ev.gate_allow_without_data);
+    let body = json!({
+        "slo": s.name,
+        "allowed": allowed,
+        "reason": reason,
+        "error_budget_remaining": s.error_budget.remaining,
+        "status": s.status,
+    });
+    Ok(if allowed {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::Conflict().json(body)
+    })
 }
 
 async fn list_targets(

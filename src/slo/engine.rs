@@ -648,3 +648,82 @@ mod tests {
         assert_eq!(m.increase("t", &sel, &[], None), None, "no series: no data");
     }
 }
+
+/// One point of an SLO's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryPoint {
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub at: i64,
+    pub sli: Option<f64>,
+    pub error_ratio: Option<f64>,
+    pub events: f64,
+}
+
+/// History bucketed by `step_ms` between `from` and `to` (both ms). Buckets without rows
+/// are left out (no data), buckets with rows but no events have `sli: null`.
+pub fn history(
+    conn: &Connection,
+    slo: &str,
+    from: i64,
+    to: i64,
+    step_ms: i64,
+) -> rusqlite::Result<Vec<HistoryPoint>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT (at - ?2) / ?4 AS bucket, SUM(bad), SUM(total) FROM slo_samples \
+         WHERE slo = ?1 AND at >= ?2 AND at < ?3 GROUP BY bucket ORDER BY bucket",
+    )?;
+    stmt.query_map(params![slo, from, to, step_ms], |r| {
+        let bucket: i64 = r.get(0)?;
+        let bad: f64 = r.get(1)?;
+        let total: f64 = r.get(2)?;
+        let (sli, err) = if total > 0.0 {
+            let e = (bad / total).clamp(0.0, 1.0);
+            (Some(1.0 - e), Some(e))
+        } else {
+            (None, None)
+        };
+        Ok(HistoryPoint {
+            at: from + bucket * step_ms,
+            sli,
+            error_ratio: err,
+            events: total,
+        })
+    })?
+    .collect()
+}
+
+/// The deployment gate: whether the error-budget policy lets `s` ship now, and why.
+pub fn gate(s: &SloStatus, min_budget: f64, allow_without_data: bool) -> (bool, String) {
+    if s.alert.as_deref() == Some("page") {
+        return (
+            false,
+            format!(
+                "{} is burning its error budget fast (page-level burn rate)",
+                s.name
+            ),
+        );
+    }
+    match s.error_budget.remaining {
+        None if allow_without_data => (
+            true,
+            format!("{}: no data; the policy allows deploying", s.name),
+        ),
+        None => (
+            false,
+            format!("{}: no data; the policy requires data to deploy", s.name),
+        ),
+        Some(r) if r <= min_budget => (
+            false,
+            format!(
+                "{}: {:.1} % of the error budget is left, the policy needs more than {:.1} %",
+                s.name,
+                r * 100.0,
+                min_budget * 100.0
+            ),
+        ),
+        Some(r) => (
+            true,
+            format!("{}: {:.1} % of the error budget is left", s.name, r * 100.0),
+        ),
+    }
+}

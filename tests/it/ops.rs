@@ -549,3 +549,55 @@ fn slo_tables_in_the_settings_file_are_validated_at_start() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_slos_incidents_and_deployments_and_fails_when_something_is_critical() {
+    let app = spawn_app().await;
+    firewatch::scheduler::run_slo_evaluation_once(&app.state)
+        .await
+        .unwrap();
+    let run = |token: &str| {
+        Command::new(bin())
+            .args(["status", "--url", &app.address, "--token", token])
+            .output()
+            .unwrap()
+    };
+    let ok = run(&app.viewer_token);
+    let text = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(
+        ok.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        text.contains("SLOs") && text.contains("firewatch/api-availability"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no colours when stdout is not a terminal"
+    );
+    app.post_webhook_ok(&message(
+        "st",
+        vec![alert("DiskFull", "db-1", "critical", "firing")],
+    ))
+    .await;
+    let bad = run(&app.viewer_token);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("HighErrorRate on checkout"));
+    let unauth = run("fw_wrong");
+    assert_eq!(unauth.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unauth.stdout).contains("unauthorized"));
+}
+
+#[test]
+fn status_says_what_it_cannot_reach_within_five_seconds() {
+    let started = std::time::Instant::now();
+    let out = Command::new(bin())
+        .args(["status", "--url", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot reach http://127.0.0.1:1"));
+}

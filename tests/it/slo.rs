@@ -512,3 +512,65 @@ async fn an_unreachable_prometheus_is_shown_on_the_slo() {
     let err = s["error"].as_str().unwrap();
     assert!(err.starts_with("prometheus: cannot reach"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_stops_deploys_on_a_fast_burn_and_history_shows_the_intervals() {
+    let target = Target::start().await;
+    target.add(1000.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.add(10_000.0, 1.0);
+    evaluate(&app).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/slos/checkout-availability/gate"))
+        .bearer_auth(&app.viewer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["allowed"], true, "{body}");
+
+    target.add(800.0, 200.0);
+    evaluate(&app).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/slos/checkout-availability/gate"))
+        .bearer_auth(&app.viewer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["allowed"], false);
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("burning its error budget fast"),
+        "{body}"
+    );
+
+    let (code, h) = app
+        .get_json(
+            "/api/v1/slos/checkout-availability/history?step=1h",
+            &app.viewer_token,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{h}");
+    let points = h["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "two intervals in the same hour: {h}");
+    assert_eq!(points[0]["events"], 11_001.0);
+    let (code, _) = app
+        .get_json(
+            "/api/v1/slos/checkout-availability/history?step=1ms",
+            &app.viewer_token,
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (code, _) = app
+        .get_json("/api/v1/slos/nope/gate", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
