@@ -5,7 +5,7 @@
 #   scripts/bench.sh            # full run (~2 minutes plus the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --bin firewatch --example loadgen
+cargo build --release --locked --bin firewatch --example loadgen --example parse_bench
 BIN=target/release/firewatch
 LOAD=target/release/examples/loadgen
 DIR=$(mktemp -d)
@@ -42,5 +42,10 @@ $LOAD get --url "http://127.0.0.1:$PORT/incidents?status=open" --requests 200
 $LOAD get --url "http://127.0.0.1:$PORT/incidents?status=all&severity=P2" --requests 200
 $LOAD get --url "http://127.0.0.1:$PORT/api/v1/incidents?status=open&limit=50" --requests 200
 $LOAD get --url "http://127.0.0.1:$PORT/" --requests 200
+echo "firewatch status against this server (5 runs):"
+for i in 1 2 3 4 5; do /usr/bin/time -f "  %e s" $BIN status --url "http://127.0.0.1:$PORT" >/dev/null 2>>/dev/stderr || true; done
 echo "server-side latency of those pages (firewatch_http_request_duration_seconds):"
 curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E 'http_request_duration_seconds_(sum|count)\{method="GET",route="(/incidents|/|/api/v1/incidents)"\}'
+
+echo "Prometheus text-format parser:"
+target/release/examples/parse_bench 50

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod generate;
 pub mod incidents;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 pub mod runbooks;
 pub mod scheduler;

@@ -40,7 +40,7 @@ async fn get(client: &reqwest::Client, o: &Options, path: &str) -> Result<Value,
         if e.is_timeout() {
             format!("{} did not answer in time", o.url)
         } else {
-            format!("cannot reach {}: {}", o.url, e.without_url())
+            format!("cannot reach {}: {}", o.url, crate::net::describe(&e))
         }
     })?;
     let status = res.status();

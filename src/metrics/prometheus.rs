@@ -57,7 +57,7 @@ pub async fn instant(
                 last = if e.is_timeout() {
                     format!("timed out after {:?}", src.timeout)
                 } else {
-                    format!("cannot reach {}: {}", src.url, e.without_url())
+                    format!("cannot reach {}: {}", src.url, crate::net::describe(&e))
                 };
                 continue;
             }

@@ -174,7 +174,7 @@ pub async fn scrape_once(
                 if e.is_timeout() {
                     format!("timed out after {:?}", target.timeout)
                 } else {
-                    format!("cannot reach {}: {}", target.url, e.without_url())
+                    format!("cannot reach {}: {}", target.url, crate::net::describe(&e))
                 }
             })?;
         if !res.status().is_success() {

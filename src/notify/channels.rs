@@ -333,7 +333,7 @@ async fn post_json(
     }
     match req.body(bytes).send().await {
         Err(e) => Delivery::Retry {
-            error: format!("request failed: {}", without_url(&e)),
+            error: format!("request failed: {}", crate::net::describe(&e)),
             after: None,
         },
         Ok(res) => {
@@ -355,28 +355,6 @@ async fn post_json(
                 _ => Delivery::Permanent(format!("HTTP {status} {text}").trim().to_string()),
             }
         }
-    }
-}
-
-/// reqwest errors include the URL, which for Slack is a secret.
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "error"
-    };
-    let mut source = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {detail}")
     }
 }
 
