@@ -1,5 +1,6 @@
 //! Server-rendered HTML pages (askama) and embedded static assets.
 
+mod charts;
 mod pages;
 pub mod session;
 
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/integrations/prometheus/{artefact}",
             web::get().to(pages::prometheus_download),
         )
+        .route("/slos/{name}", web::get().to(pages::slo_page))
         .route("/runbooks", web::get().to(pages::runbooks))
         .route("/runbooks/{name}", web::get().to(pages::runbook))
         .route("/admin", web::get().to(pages::admin))

@@ -939,10 +939,7 @@ pub async fn integrations_test(
         .await
         .map_err(|e| WebError::Unavailable(e.to_string()))?;
     state.notify_wake.notify_one();
-    Ok(see_other(&format!(
-        "/integrations?notice={}",
-        session::encode_component(&format!("Test notification queued for {rname}."))
-    )))
+    Ok(back_with(&format!("Test notification queued for {rname}.")))
 }
 
 pub async fn integrations_retry(
@@ -953,17 +950,20 @@ pub async fn integrations_retry(
 ) -> Result<HttpResponse, WebError> {
     session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
     let id = id.into_inner();
-    state
+    let queued = state
         .db
         .write(move |c| {
             Ok::<_, crate::incidents::IncidentError>(outbox::retry_now(c, id, now_ms())?)
         })
         .await?;
+    if !queued {
+        return Ok(back_with(&format!(
+            "Notification {id} was not queued: it is not a dead letter, or a later message to \
+             the same receiver exists (retrying would send events out of order)."
+        )));
+    }
     state.notify_wake.notify_one();
-    Ok(see_other(&format!(
-        "/integrations?notice={}",
-        session::encode_component(&format!("Notification {id} queued again."))
-    )))
+    Ok(back_with(&format!("Notification {id} queued again.")))
 }
 
 #[derive(Deserialize)]
@@ -1177,6 +1177,184 @@ pub async fn runbook(
     html(&RunbookPage {
         nav: "runbooks",
         runbook,
+        user,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "slo.html")]
+struct SloPage {
+    user: PageUser,
+    nav: &'static str,
+    s: crate::slo::engine::SloStatus,
+    objective: String,
+    words: String,
+    sli_chart: String,
+    budget_chart: String,
+    /// (alert, long, long burn, short, short burn, long over, short over, threshold)
+    burn_rows: Vec<(
+        &'static str,
+        &'static str,
+        String,
+        &'static str,
+        String,
+        bool,
+        bool,
+        String,
+    )>,
+    windows: Vec<(String, String, String, String, String)>,
+}
+
+pub async fn slo_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    use crate::slo::engine;
+    use crate::web::charts::Chart;
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let name = name.into_inner();
+    let s = state
+        .slo_engine
+        .latest
+        .read()
+        .expect("slo lock")
+        .iter()
+        .find(|x| x.name == name || format!("{}-{}", x.service, x.name) == name)
+        .cloned()
+        .ok_or_else(|| WebError::NotFound("There is no evaluated SLO with this name.".into()))?;
+    let now = now_ms();
+    let id = format!("{}-{}", s.service, s.name);
+    let day = 86_400_000;
+    let period_start = now - s.period_days as i64 * day;
+    let (from24, step24) = (now - day, 300_000);
+    let service = s.service.clone();
+    let (recent, daily, deploys) = state
+        .db
+        .read(move |c| {
+            let recent = engine::history(c, &id, from24, now, step24)?;
+            let daily = engine::history(c, &id, period_start, now, day / 4)?;
+            let deploys = crate::deployments::list(c, Some(&service), 200)?;
+            Ok::<_, crate::incidents::IncidentError>((recent, daily, deploys))
+        })
+        .await?;
+    let markers: Vec<(i64, String)> = deploys
+        .iter()
+        .map(|d| {
+            (
+                d.at,
+                format!("{} {} by {}", d.service, d.version, d.created_by),
+            )
+        })
+        .collect();
+    // SLI: fixed 24h axis with 5-minute buckets; buckets without data are gaps.
+    let mut by_bucket = std::collections::BTreeMap::new();
+    for p in &recent {
+        by_bucket.insert(p.at, p.sli);
+    }
+    let sli_points: Vec<(i64, Option<f64>)> = (0..288)
+        .map(|i| {
+            let t = from24 + i * step24;
+            (t, by_bucket.get(&t).copied().flatten())
+        })
+        .collect();
+    let low = sli_points
+        .iter()
+        .filter_map(|p| p.1)
+        .fold(s.objective, f64::min);
+    let y_min = (low - (1.0 - low) * 0.5)
+        .clamp(0.0, 1.0)
+        .min(s.objective - (1.0 - s.objective));
+    let budget = 1.0 - s.objective;
+    let sli_chart = Chart {
+        title: "SLI over the last 24 hours",
+        points: &sli_points,
+        from: from24,
+        to: now,
+        y_min: y_min.max(0.0),
+        y_max: 1.0,
+        reference: Some((s.objective, format!("objective {}", s.objective))),
+        markers: &markers,
+        y_label: |v| format!("{:.2}%", v * 100.0),
+    }
+    .render();
+    // Budget burn-down: cumulative over the period.
+    let (mut bad, mut total) = (0.0, 0.0);
+    let mut budget_points = vec![(period_start, Some(1.0))];
+    for p in &daily {
+        let err = p.error_ratio.unwrap_or(0.0);
+        bad += err * p.events;
+        total += p.events;
+        if total > 0.0 {
+            budget_points.push((p.at + day / 4, Some(1.0 - (bad / total) / budget)));
+        }
+    }
+    let lowest = budget_points.iter().filter_map(|p| p.1).fold(0.0, f64::min);
+    let budget_chart = Chart {
+        title: "Error budget left over the period",
+        points: &budget_points,
+        from: period_start,
+        to: now,
+        y_min: lowest.min(0.0),
+        y_max: 1.0,
+        reference: Some((0.0, "budget spent".into())),
+        markers: &markers,
+        y_label: |v| format!("{:.0}%", v * 100.0),
+    }
+    .render();
+    let (p1, p2, t1, t2) = engine::factors(s.period_days);
+    let burn = |w: &str| s.windows.get(w).and_then(|x| x.burn_rate);
+    let fmt = |b: Option<f64>| {
+        b.map(|b| format!("{b:.2}x"))
+            .unwrap_or_else(|| "no data".into())
+    };
+    let row = |alert: &'static str, long: &'static str, short: &'static str, f: f64| {
+        (
+            alert,
+            long,
+            fmt(burn(long)),
+            short,
+            fmt(burn(short)),
+            burn(long).is_some_and(|b| b > f),
+            burn(short).is_some_and(|b| b > f),
+            format!("{f:.2}x"),
+        )
+    };
+    let burn_rows = vec![
+        row("page", "1h", "5m", p1),
+        row("page", "6h", "30m", p2),
+        row("ticket", "1d", "2h", t1),
+        row("ticket", "3d", "6h", t2),
+    ];
+    let pctf = |v: Option<f64>| {
+        v.map(|v| format!("{:.4}%", v * 100.0))
+            .unwrap_or_else(|| "no data".into())
+    };
+    let windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "period"]
+        .iter()
+        .filter_map(|w| s.windows.get(*w).map(|v| (w.to_string(), v)))
+        .map(|(w, v)| {
+            (
+                w,
+                pctf(v.sli),
+                pctf(v.error_ratio),
+                fmt(v.burn_rate),
+                v.events
+                    .map(|e| format!("{e:.0}"))
+                    .unwrap_or_else(|| "–".into()),
+            )
+        })
+        .collect();
+    let view = SloView::new(&s);
+    html(&SloPage {
+        nav: "home",
+        objective: view.objective.clone(),
+        words: view.words,
+        sli_chart,
+        budget_chart,
+        burn_rows,
+        windows,
+        s,
         user,
     })
 }

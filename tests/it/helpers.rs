@@ -35,41 +35,7 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
 }
 
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = test_settings(dir.path());
-    customize(&mut settings);
-    let app = Application::build(settings.resolve().expect("valid settings"))
-        .await
-        .expect("app builds");
-    let port = app.port();
-    let state = app.state();
-    tokio::spawn(app.run_until_stopped());
-    let token = |name: &'static str, role: Role| {
-        let accounts = state.accounts.clone();
-        async move {
-            accounts
-                .create_token(name, role, "test")
-                .await
-                .expect("token")
-                .token
-        }
-    };
-    let admin_token = token("admin-token", Role::Admin).await;
-    let responder_token = token("responder-token", Role::Responder).await;
-    let viewer_token = token("viewer-token", Role::Viewer).await;
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        state,
-        admin_token,
-        responder_token,
-        viewer_token,
-        dir,
-    }
+    spawn_app_resolved(customize, |_| {}).await
 }
 
 impl TestApp {

@@ -574,3 +574,68 @@ async fn the_gate_stops_deploys_on_a_fast_burn_and_history_shows_the_intervals()
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slo_page_draws_its_charts_with_deployment_markers() {
+    let target = Target::start().await;
+    target.add(1000.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.add(990.0, 10.0);
+    app.post_json(
+        "/api/v1/deployments",
+        &app.responder_token,
+        &serde_json::json!({"service": "checkout", "version": "v<42>"}),
+    )
+    .await;
+    evaluate(&app).await;
+    app.state
+        .accounts
+        .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 7")
+        .await
+        .unwrap();
+    let cookie = crate::auth::login(&app, "vic", "viewer password 7").await;
+    let home = app
+        .client
+        .get(app.url("/"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    let html = home.text().await.unwrap();
+    assert!(
+        html.contains("/slos/checkout-checkout-availability"),
+        "the dashboard links the SLO page"
+    );
+    let page = app
+        .client
+        .get(app.url("/slos/checkout-checkout-availability"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 2);
+    assert!(html.contains("class=\"marker\""), "deployment marker drawn");
+    assert!(
+        html.contains("checkout v&lt;42&gt;"),
+        "marker label escaped"
+    );
+    assert!(
+        html.contains("At this rate the budget runs out") || html.contains("budget is spent"),
+        "plain words"
+    );
+    for w in ["1h", "5m", "6h", "30m", "1d", "2h", "3d"] {
+        assert!(html.contains(&format!("{w}: ")), "burn table has {w}");
+    }
+    assert!(html.contains("14.40x"), "page threshold shown");
+    let missing = app
+        .client
+        .get(app.url("/slos/nope"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
