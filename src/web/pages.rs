@@ -1181,6 +1181,18 @@ pub async fn runbook(
     })
 }
 
+/// One alert pair of the burn-rate table.
+pub struct BurnRow {
+    pub alert: &'static str,
+    pub long: &'static str,
+    pub long_burn: String,
+    pub short: &'static str,
+    pub short_burn: String,
+    pub long_over: bool,
+    pub short_over: bool,
+    pub threshold: String,
+}
+
 #[derive(Template)]
 #[template(path = "slo.html")]
 struct SloPage {
@@ -1191,17 +1203,7 @@ struct SloPage {
     words: String,
     sli_chart: String,
     budget_chart: String,
-    /// (alert, long, long burn, short, short burn, long over, short over, threshold)
-    burn_rows: Vec<(
-        &'static str,
-        &'static str,
-        String,
-        &'static str,
-        String,
-        bool,
-        bool,
-        String,
-    )>,
+    burn_rows: Vec<BurnRow>,
     windows: Vec<(String, String, String, String, String)>,
 }
 
@@ -1308,17 +1310,15 @@ pub async fn slo_page(
         b.map(|b| format!("{b:.2}x"))
             .unwrap_or_else(|| "no data".into())
     };
-    let row = |alert: &'static str, long: &'static str, short: &'static str, f: f64| {
-        (
-            alert,
-            long,
-            fmt(burn(long)),
-            short,
-            fmt(burn(short)),
-            burn(long).is_some_and(|b| b > f),
-            burn(short).is_some_and(|b| b > f),
-            format!("{f:.2}x"),
-        )
+    let row = |alert: &'static str, long: &'static str, short: &'static str, f: f64| BurnRow {
+        alert,
+        long,
+        long_burn: fmt(burn(long)),
+        short,
+        short_burn: fmt(burn(short)),
+        long_over: burn(long).is_some_and(|b| b > f),
+        short_over: burn(short).is_some_and(|b| b > f),
+        threshold: format!("{f:.2}x"),
     };
     let burn_rows = vec![
         row("page", "1h", "5m", p1),
