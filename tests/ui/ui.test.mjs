@@ -77,7 +77,8 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   server = spawn(BIN, ["serve", "--config", config], {
     env: { ...process.env, FIREWATCH__STORAGE__DATA_DIR: dir, FIREWATCH__SERVER__LISTEN: `127.0.0.1:${port}`,
-           FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN: TOKEN, FIREWATCH__LOG__LEVEL: "warn" },
+           FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN: TOKEN, FIREWATCH__LOG__LEVEL: "warn",
+           FIREWATCH__EVALUATION__INTERVAL: "1s" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   for (let i = 0; ; i++) {
@@ -248,6 +249,32 @@ test("the integrations page sends a test message and manages silences, on a lapt
   await phone.page.goto(`${base}/integrations`);
   await noHorizontalScroll(phone.page);
   await phone.page.screenshot({ path: join(SHOTS, "integrations-phone.png"), fullPage: true });
+  assert.deepEqual(phone.problems, []);
+  await phone.context.close();
+});
+
+test("the dashboard lists live SLOs and the SLO page draws its charts, on a laptop and a phone", async () => {
+  // Firewatch watches its own API out of the box; give it a few evaluations.
+  for (let i = 0; i < 60; i++) {
+    await fetch(`${base}/healthz`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { page, context, problems } = await newPage({ width: 1280, height: 900 });
+  await login(page, "oncall", ONCALL_PW);
+  await page.goto(`${base}/`);
+  assert.match(await page.locator(".slotable").innerText(), /api-availability/);
+  await Promise.all([page.waitForURL(/\/slos\//), page.click("a:has-text('api-availability')")]);
+  assert.equal(await page.locator("svg.chart").count(), 2);
+  assert.match(await page.locator("body").innerText(), /Burn rates/);
+  await page.screenshot({ path: join(SHOTS, "slo-laptop.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+
+  const phone = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await login(phone.page, "oncall", ONCALL_PW);
+  await phone.page.goto(`${base}/slos/firewatch-api-availability`);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "slo-phone.png"), fullPage: true });
   assert.deepEqual(phone.problems, []);
   await phone.context.close();
 });
