@@ -235,7 +235,17 @@ fn slo_setup(
     let with_sources = specs
         .into_iter()
         .map(|s| {
-            let src = source_of(&s.name);
+            // PromQL SLIs (Sloth and OpenSLO files, raw and events) can only be measured by
+            // Prometheus; counters and histograms default to the built-in scraper.
+            let promql = matches!(
+                s.sli,
+                crate::slo::spec::Sli::Raw { .. } | crate::slo::spec::Sli::Events { .. }
+            );
+            let src = if promql {
+                "prometheus".to_string()
+            } else {
+                source_of(&s.name)
+            };
             (s, src)
         })
         .collect();

@@ -226,6 +226,9 @@ pub struct EvaluationSettings {
     pub gate_min_budget: f64,
     /// Deployment gate: allow deploying when an SLO has no data yet.
     pub gate_allow_without_data: bool,
+    /// Sloth (`prometheus/v1`) and OpenSLO files, or folders of them, to evaluate beside
+    /// the `[[slo]]` tables. Their SLIs are PromQL, so they need `[prometheus]`.
+    pub slo_files: Vec<PathBuf>,
 }
 
 impl Default for EvaluationSettings {
@@ -238,6 +241,7 @@ impl Default for EvaluationSettings {
             history_retention: "400d".into(),
             gate_min_budget: 0.0,
             gate_allow_without_data: true,
+            slo_files: Vec::new(),
         }
     }
 }
@@ -454,18 +458,19 @@ impl Settings {
         let raw: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))?;
-        let slos = match &file {
+        let mut slos = match &file {
             Some(f) if !raw.slo_tables.is_empty() => {
                 let text = std::fs::read_to_string(f)
                     .map_err(|e| ConfigError::Slo(format!("{}: {e}", f.display())))?;
-                let slos = crate::slo::native::load_native(&f.display().to_string(), &text)
-                    .map_err(|e| ConfigError::Slo(e.to_string()))?;
-                crate::slo::spec::validate_all(&slos)
-                    .map_err(|e| ConfigError::Slo(e.to_string()))?;
-                slos
+                crate::slo::native::load_native(&f.display().to_string(), &text)
+                    .map_err(|e| ConfigError::Slo(e.to_string()))?
             }
             _ => Vec::new(),
         };
+        for path in &raw.evaluation.slo_files {
+            slos.extend(load_slo_path(path)?);
+        }
+        crate::slo::spec::validate_all(&slos).map_err(|e| ConfigError::Slo(e.to_string()))?;
         let mut resolved = raw.resolve()?;
         resolved.slos = slos;
         Ok(resolved)
@@ -587,6 +592,32 @@ impl Resolved {
             }
         }
     }
+}
+
+/// SLO spec files from a file or a folder (its `.yml`, `.yaml` and `.json` files, sorted).
+fn load_slo_path(path: &Path) -> Result<Vec<crate::slo::spec::SloSpec>, ConfigError> {
+    let files = if path.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| {
+                ConfigError::Slo(format!("evaluation.slo_files: {}: {e}", path.display()))
+            })?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "yml" || x == "yaml" || x == "json")
+            })
+            .collect();
+        v.sort();
+        v
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(crate::slo::load_spec_file(&f).map_err(|e| ConfigError::Slo(e.to_string()))?);
+    }
+    Ok(out)
 }
 
 pub fn read_secret(path: &Path) -> Result<String, String> {

@@ -185,6 +185,9 @@ impl ServerProcess {
     }
 
     pub fn start_on(port: u16, config: &std::path::Path, env: &[(&str, String)]) -> Self {
+        // The test's own HTTP clients need the crypto provider even when no in-process
+        // app was built in this test binary run.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"));
         cmd.args(["serve", "--config", config.to_str().unwrap()])
             .env("FIREWATCH__SERVER__LISTEN", format!("127.0.0.1:{port}"))

@@ -639,3 +639,67 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sloth_spec_files_are_evaluated_through_the_prometheus_source() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("fw.toml");
+    let sloth = reference("slo/slok_sloth__examples_getting-started.yml");
+    let dead = free_port();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n[auth]\nanonymous_read = true\n[evaluation]\ninterval = \"200ms\"\n\
+             slo_files = [\"{}\"]\n[prometheus]\nurl = \"http://127.0.0.1:{dead}\"\ntimeout = \"1s\"\nretries = 0\n",
+            dir.path().join("data").display(),
+            sloth.display()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start(&cfg, &[]);
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let items = loop {
+        let body: serde_json::Value = client
+            .get(format!("{}/api/v1/slos", server.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        if !items.is_empty() {
+            break items;
+        }
+        assert!(std::time::Instant::now() < deadline, "no SLO evaluated");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(items[0]["service"], "myservice");
+    assert_eq!(items[0]["source"], "prometheus");
+    assert!(
+        items[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("prometheus: "),
+        "{:?}",
+        items[0]
+    );
+
+    // A broken spec file stops the start, naming the file.
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "version: \"prometheus/v9\"\nservice: x\nslos: []\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[evaluation]\nslo_files = [\"{}\"]\n", bad.display()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .env("FIREWATCH__SERVER__LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yml"));
+}
