@@ -254,7 +254,8 @@ fn slo_setup(
             with_sources,
             raw.evaluation.min_events,
             raw.prometheus.is_some(),
-        ),
+        )
+        .with_time_zone(crate::config::time_zone(&raw.evaluation.time_zone)?),
         targets,
     ))
 }

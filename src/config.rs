@@ -229,6 +229,8 @@ pub struct EvaluationSettings {
     /// Sloth (`prometheus/v1`) and OpenSLO files, or folders of them, to evaluate beside
     /// the `[[slo]]` tables. Their SLIs are PromQL, so they need `[prometheus]`.
     pub slo_files: Vec<PathBuf>,
+    /// IANA time zone of calendar-month SLO periods (e.g. "Europe/Berlin").
+    pub time_zone: String,
 }
 
 impl Default for EvaluationSettings {
@@ -242,6 +244,7 @@ impl Default for EvaluationSettings {
             gate_min_budget: 0.0,
             gate_allow_without_data: true,
             slo_files: Vec::new(),
+            time_zone: "UTC".into(),
         }
     }
 }
@@ -529,6 +532,15 @@ impl Settings {
                 "readers and max_batch must be at least 1".into(),
             ));
         }
+        if time_zone(&self.evaluation.time_zone).is_err() {
+            return Err(invalid(
+                "evaluation.time_zone",
+                format!(
+                    "`{}` is not a known time zone (e.g. UTC, Europe/Berlin)",
+                    self.evaluation.time_zone
+                ),
+            ));
+        }
         if let Some(p) = &self.prometheus {
             if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
                 return Err(invalid(
@@ -591,6 +603,15 @@ impl Resolved {
                 format!("http://{listen}")
             }
         }
+    }
+}
+
+/// An IANA time zone; "UTC" needs no time zone database (minimal container images).
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, jiff::Error> {
+    if name.eq_ignore_ascii_case("UTC") {
+        Ok(jiff::tz::TimeZone::UTC)
+    } else {
+        jiff::tz::TimeZone::get(name)
     }
 }
 

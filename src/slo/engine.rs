@@ -56,6 +56,9 @@ pub struct SloStatus {
     /// A fraction, e.g. 0.999.
     pub objective: f64,
     pub period_days: u32,
+    /// Start of the current period (a calendar month starts on the 1st, in the time zone).
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub period_start: i64,
     pub source: String,
     /// ok | warning | critical | no-data
     pub status: String,
@@ -325,12 +328,43 @@ pub struct Engine {
     slos: Arc<std::sync::Mutex<Vec<Slo>>>,
     pub latest: Arc<RwLock<Vec<SloStatus>>>,
     pub min_events: f64,
+    /// Time zone of calendar-month periods.
+    pub tz: jiff::tz::TimeZone,
 }
 
 pub fn period_days(spec: &SloSpec) -> u32 {
     match spec.period {
         Some(Period::Rolling { days }) => days,
         _ => 30,
+    }
+}
+
+/// The start of the SLO's current period (ms) and its length in days: a rolling window
+/// ends now; a calendar month starts at midnight of the 1st in the configured time zone.
+pub fn period_bounds(spec: &SloSpec, now: i64, tz: &jiff::tz::TimeZone) -> (i64, u32) {
+    match spec.period {
+        Some(Period::CalendarMonth) => calendar_month(now, tz),
+        _ => {
+            let days = period_days(spec);
+            (now - days as i64 * 86_400_000, days)
+        }
+    }
+}
+
+fn calendar_month(now: i64, tz: &jiff::tz::TimeZone) -> (i64, u32) {
+    let fallback = (now - 30 * 86_400_000, 30);
+    let Ok(ts) = jiff::Timestamp::from_millisecond(now) else {
+        return fallback;
+    };
+    let local = ts.to_zoned_datetime(tz.clone());
+    let start = local
+        .date()
+        .first_of_month()
+        .to_zoned_datetime(tz.clone())
+        .map(|z| z.timestamp().as_millisecond());
+    match start {
+        Ok(start) => (start, local.date().days_in_month() as u32),
+        Err(_) => fallback,
     }
 }
 
@@ -367,7 +401,13 @@ impl Engine {
             slos: Arc::new(std::sync::Mutex::new(slos)),
             latest: Arc::new(RwLock::new(Vec::new())),
             min_events,
+            tz: jiff::tz::TimeZone::UTC,
         }
+    }
+
+    pub fn with_time_zone(mut self, tz: jiff::tz::TimeZone) -> Self {
+        self.tz = tz;
+        self
     }
 
     /// Metric names the scraper must keep.
@@ -446,7 +486,14 @@ impl Engine {
             } else {
                 None
             };
-            out.push(status_of(conn, s, now, self.min_events, measured)?);
+            out.push(status_of(
+                conn,
+                s,
+                now,
+                self.min_events,
+                measured,
+                &self.tz,
+            )?);
         }
         Ok(out)
     }
@@ -482,10 +529,11 @@ fn status_of(
     now: i64,
     min_events: f64,
     prometheus: Option<Result<BTreeMap<String, WindowValue>, String>>,
+    tz: &jiff::tz::TimeZone,
 ) -> rusqlite::Result<SloStatus> {
     let id = s.spec.id();
     let budget = s.spec.error_budget_ratio();
-    let days = period_days(&s.spec);
+    let (period_start, days) = period_bounds(&s.spec, now, tz);
     let empty = || window_value(0.0, 0.0, 0, budget);
     let mut error = s.compiled.as_ref().err().cloned();
     let mut windows = BTreeMap::new();
@@ -511,7 +559,7 @@ fn status_of(
                 let (bad, total, rows) = sums(conn, &id, now - len)?;
                 windows.insert(name.to_string(), window_value(bad, total, rows, budget));
             }
-            let (bad, total, rows) = sums(conn, &id, now - days as i64 * 86_400_000)?;
+            let (bad, total, rows) = sums(conn, &id, period_start)?;
             window_value(bad, total, rows, budget)
         }
     };
@@ -538,6 +586,7 @@ fn status_of(
         description: s.spec.description.clone(),
         objective: (s.spec.objective_percent * 1e9).round() / 1e11,
         period_days: days,
+        period_start,
         source: s.source.clone(),
         status: status.into(),
         windows,
@@ -563,6 +612,18 @@ mod tests {
         assert!((t1 - 3.0).abs() < 1e-9 && (t2 - 1.0).abs() < 1e-9);
         let (p1, _, _, t2) = factors(28);
         assert!((p1 - 13.44).abs() < 1e-9 && (t2 - 0.9333333333).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_calendar_month_starts_at_midnight_of_the_first_in_its_time_zone() {
+        // 2026-11-26T12:00:00Z; November has 30 days.
+        let now = 1_795_694_400_000;
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let (start, days) = calendar_month(now, &berlin);
+        assert_eq!(days, 30);
+        assert_eq!(crate::time::rfc3339(start), "2026-10-31T23:00:00Z");
+        let (start, _) = calendar_month(now, &jiff::tz::TimeZone::UTC);
+        assert_eq!(crate::time::rfc3339(start), "2026-11-01T00:00:00Z");
     }
 
     #[test]

@@ -1228,7 +1228,7 @@ pub async fn slo_page(
     let now = now_ms();
     let id = format!("{}-{}", s.service, s.name);
     let day = 86_400_000;
-    let period_start = now - s.period_days as i64 * day;
+    let period_start = s.period_start;
     let (from24, step24) = (now - day, 300_000);
     let service = s.service.clone();
     let (recent, daily, deploys) = state
