@@ -45,6 +45,50 @@ impl Chart<'_> {
         TOP + (1.0 - (v - self.y_min) / span) * (H - TOP - BOTTOM)
     }
 
+    /// The chart with a second series drawn in the error colour (e.g. errors/s over
+    /// requests/s).
+    pub fn render_with(&self, second: &[Point]) -> String {
+        let main = self.render();
+        let other = Chart {
+            title: self.title,
+            points: second,
+            from: self.from,
+            to: self.to,
+            y_min: self.y_min,
+            y_max: self.y_max,
+            reference: None,
+            markers: &[],
+            y_label: self.y_label,
+        };
+        let mut lines = String::new();
+        let mut run: Vec<String> = Vec::new();
+        let flush = |run: &mut Vec<String>, lines: &mut String| {
+            if run.len() == 1 {
+                let p: Vec<&str> = run[0].split(',').collect();
+                lines.push_str(&format!(
+                    "<circle class=\"dot dot-bad\" cx=\"{}\" cy=\"{}\" r=\"2.5\"/>",
+                    p[0], p[1]
+                ));
+            } else if run.len() > 1 {
+                lines.push_str(&format!(
+                    "<polyline class=\"line line-bad\" points=\"{}\"/>",
+                    run.join(" ")
+                ));
+            }
+            run.clear();
+        };
+        for (t, v) in second {
+            match v {
+                Some(v) if v.is_finite() => {
+                    run.push(format!("{:.1},{:.1}", other.x(*t), other.y(*v)))
+                }
+                _ => flush(&mut run, &mut lines),
+            }
+        }
+        flush(&mut run, &mut lines);
+        main.replacen("</svg>", &(lines + "</svg>"), 1)
+    }
+
     pub fn render(&self) -> String {
         let mut svg = format!(
             "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",

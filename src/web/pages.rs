@@ -117,6 +117,8 @@ struct HomePage {
     mttr: String,
     deployments: Vec<(crate::deployments::Deployment, String)>,
     slos: Vec<SloView>,
+    /// SLOs with a burn-rate alert firing: (page|ticket, service, name).
+    burning: Vec<(String, String, String)>,
 }
 
 /// One SLO row of the dashboard, with the numbers already in words.
@@ -237,15 +239,18 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             (d, ago)
         })
         .collect();
-    let slos = state
-        .slo_engine
-        .latest
-        .read()
-        .expect("slo lock")
+    let latest = state.slo_engine.latest.read().expect("slo lock").clone();
+    let burning = latest
         .iter()
-        .map(SloView::new)
+        .filter_map(|s| {
+            s.alert
+                .clone()
+                .map(|a| (a, s.service.clone(), s.name.clone()))
+        })
         .collect();
+    let slos = latest.iter().map(SloView::new).collect();
     html(&HomePage {
+        burning,
         slos,
         deployments,
         nav: "home",
@@ -1203,6 +1208,7 @@ struct SloPage {
     words: String,
     sli_chart: String,
     budget_chart: String,
+    rate_chart: String,
     burn_rows: Vec<BurnRow>,
     windows: Vec<(String, String, String, String, String)>,
 }
@@ -1280,6 +1286,47 @@ pub async fn slo_page(
         y_label: |v| format!("{:.2}%", v * 100.0),
     }
     .render();
+    // Request and error rates per second, from the same 5-minute buckets.
+    let per_sec = step24 as f64 / 1000.0;
+    let mut rates = std::collections::BTreeMap::new();
+    for p in &recent {
+        rates.insert(
+            p.at,
+            (
+                p.events / per_sec,
+                p.error_ratio.unwrap_or(0.0) * p.events / per_sec,
+            ),
+        );
+    }
+    let req_points: Vec<(i64, Option<f64>)> = (0..288)
+        .map(|i| {
+            let t = from24 + i * step24;
+            (t, rates.get(&t).map(|r| r.0))
+        })
+        .collect();
+    let err_points: Vec<(i64, Option<f64>)> = (0..288)
+        .map(|i| {
+            let t = from24 + i * step24;
+            (t, rates.get(&t).map(|r| r.1))
+        })
+        .collect();
+    let peak = req_points
+        .iter()
+        .filter_map(|p| p.1)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let rate_chart = Chart {
+        title: "Requests and errors per second over the last 24 hours",
+        points: &req_points,
+        from: from24,
+        to: now,
+        y_min: 0.0,
+        y_max: peak * 1.1,
+        reference: None,
+        markers: &markers,
+        y_label: |v| format!("{v:.2}/s"),
+    }
+    .render_with(&err_points);
     // Budget burn-down: cumulative over the period.
     let (mut bad, mut total) = (0.0, 0.0);
     let mut budget_points = vec![(period_start, Some(1.0))];
@@ -1352,6 +1399,7 @@ pub async fn slo_page(
         words: view.words,
         sli_chart,
         budget_chart,
+        rate_chart,
         burn_rows,
         windows,
         s,

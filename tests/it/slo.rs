@@ -616,7 +616,11 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 2);
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 3);
+    assert!(
+        html.contains("dot-bad") || html.contains("line-bad"),
+        "errors per second drawn"
+    );
     assert!(html.contains("class=\"marker\""), "deployment marker drawn");
     assert!(
         html.contains("checkout v&lt;42&gt;"),

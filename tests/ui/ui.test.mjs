@@ -264,7 +264,7 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   await page.goto(`${base}/`);
   assert.match(await page.locator(".slotable").innerText(), /api-availability/);
   await Promise.all([page.waitForURL(/\/slos\//), page.click("a:has-text('api-availability')")]);
-  assert.equal(await page.locator("svg.chart").count(), 2);
+  assert.equal(await page.locator("svg.chart").count(), 3);
   assert.match(await page.locator("body").innerText(), /Burn rates/);
   await page.screenshot({ path: join(SHOTS, "slo-laptop.png"), fullPage: true });
   assert.deepEqual(problems, []);
