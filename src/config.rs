@@ -219,8 +219,11 @@ pub struct EvaluationSettings {
     /// Severity of the incident a page-level burn opens, and of a ticket-level one.
     pub page_severity: Severity,
     pub ticket_severity: Severity,
-    /// How long per-interval SLI history is kept.
+    /// How long SLI history is kept as hourly rollups (charts, reports, the period window).
     pub history_retention: String,
+    /// How long the per-interval rows are kept (at least 3 days: the burn-rate windows
+    /// read them at their edges); 5-minute charts need them.
+    pub raw_history_retention: String,
     /// Deployment gate: deploying is allowed while more than this fraction of the error
     /// budget is left (and no page-level burn is on).
     pub gate_min_budget: f64,
@@ -241,6 +244,7 @@ impl Default for EvaluationSettings {
             page_severity: Severity::P1,
             ticket_severity: Severity::P3,
             history_retention: "400d".into(),
+            raw_history_retention: "8d".into(),
             gate_min_budget: 0.0,
             gate_allow_without_data: true,
             slo_files: Vec::new(),
@@ -428,6 +432,7 @@ pub struct Resolved {
     pub deploy_window: Duration,
     pub evaluation_interval: Duration,
     pub history_retention: Duration,
+    pub raw_history_retention: Duration,
     /// SLO definitions from the settings file's `[[slo]]` tables.
     pub slos: Vec<crate::slo::spec::SloSpec>,
 }
@@ -567,6 +572,21 @@ impl Settings {
                 "evaluation.history_retention",
                 &self.evaluation.history_retention,
             )?,
+            raw_history_retention: {
+                let d = dur(
+                    "evaluation.raw_history_retention",
+                    &self.evaluation.raw_history_retention,
+                )?;
+                if !d.is_zero() && d < Duration::from_secs(3 * 86_400) {
+                    return Err(invalid(
+                        "evaluation.raw_history_retention",
+                        "must be at least 3d (the 3d burn-rate window reads it) or 0 to keep \
+                         everything"
+                            .to_string(),
+                    ));
+                }
+                d
+            },
             deploy_window: dur(
                 "deployments.correlation_window",
                 &self.deployments.correlation_window,

@@ -840,6 +840,10 @@ async fn slo_history(
     let ts = |field: &str, v: &Option<String>, default: i64| -> Result<i64, ApiError> {
         match v {
             None => Ok(default),
+            // Unix seconds, as Prometheus's query_range also accepts.
+            Some(t) if t.parse::<f64>().is_ok_and(|v| v.is_finite() && v >= 0.0) => {
+                Ok((t.parse::<f64>().unwrap_or(0.0) * 1000.0) as i64)
+            }
             Some(t) => crate::time::parse_rfc3339(t)
                 .map_err(|m| ApiError::BadRequest(format!("{field}: {m}")))?
                 .ok_or_else(|| ApiError::BadRequest(format!("{field}: not a real time"))),

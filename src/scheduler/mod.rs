@@ -94,17 +94,20 @@ pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
     use crate::slo::engine;
     let measured = state.slo_engine.measure(&state.scraped);
     let now = crate::time::now_ms();
-    let keep = state.settings.history_retention.as_millis() as i64;
+    let cutoff = |d: std::time::Duration| match d.as_millis() as i64 {
+        0 => 0,
+        keep => now - keep,
+    };
+    let raw_cutoff = cutoff(state.settings.raw_history_retention);
+    let hourly_cutoff = cutoff(state.settings.history_retention);
     state
         .db
         .write(move |c| {
             for (slo, m) in &measured {
-                if let Some((bad, total)) = m {
-                    engine::record(c, slo, now, *bad, *total)?;
+                if let Some(m) = m {
+                    engine::record(c, slo, now, m)?;
                 }
-            }
-            if keep > 0 {
-                engine::delete_history_before(c, now - keep)?;
+                engine::prune(c, slo, raw_cutoff, hourly_cutoff)?;
             }
             Ok::<_, crate::db::StoreError>(())
         })

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::selector::Selector;
@@ -68,6 +68,17 @@ pub struct SloStatus {
     pub alert: Option<String>,
     pub error: Option<String>,
     pub evaluated_at: Option<String>,
+    /// Latency SLIs on the built-in scraper: p50/p90/p99 over the last 5 minutes, in the
+    /// histogram's unit (seconds for `*_seconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Percentiles>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
 }
 
 /// Burn-rate factors for a period: page 2 % of the budget in 1h or 5 % in 6h, ticket 10 %
@@ -189,15 +200,72 @@ fn compile(spec: &SloSpec) -> Result<Compiled, String> {
     }
 }
 
-fn labels_ref(s: &Series) -> Vec<(&str, &str)> {
-    s.labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
+/// One scrape snapshot indexed by metric name and by (metric, label, value), so each
+/// selector only looks at the series that can match it (Prometheus's postings, in small):
+/// with 1,000 SLOs over one shared `http_requests_total`, an SLO reads its own few series
+/// instead of all of them.
+pub struct Index<'a> {
+    all: Vec<&'a Series>,
+    by_name: HashMap<&'a str, Vec<&'a Series>>,
+    by_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Series>>,
 }
 
-fn series_key(s: &Series) -> String {
-    let mut k = s.name.clone();
+impl<'a> Index<'a> {
+    pub fn new(snapshot: &'a [Arc<Vec<Series>>]) -> Self {
+        let mut idx = Index {
+            all: Vec::new(),
+            by_name: HashMap::new(),
+            by_label: HashMap::new(),
+        };
+        for target in snapshot {
+            for s in target.iter() {
+                idx.all.push(s);
+                idx.by_name.entry(s.name.as_str()).or_default().push(s);
+                for (k, v) in &s.labels {
+                    idx.by_label
+                        .entry((s.name.as_str(), k.as_str(), v.as_str()))
+                        .or_default()
+                        .push(s);
+                }
+            }
+        }
+        idx
+    }
+
+    /// The series `sel` selects.
+    pub fn select<'s>(&'s self, sel: &'s Selector) -> impl Iterator<Item = &'a Series> + 's {
+        let name = sel.metric_name();
+        let mut best: &[&'a Series] = match name {
+            Some(n) => self.by_name.get(n).map_or(&[], |v| v.as_slice()),
+            None => &self.all,
+        };
+        if let Some(n) = name {
+            for m in &sel.matchers {
+                if m.op == super::selector::MatchOp::Eq
+                    && !m.value.is_empty()
+                    && m.name != "__name__"
+                {
+                    let list = self
+                        .by_label
+                        .get(&(n, m.name.as_str(), m.value.as_str()))
+                        .map_or(&[][..], |v| v.as_slice());
+                    if list.len() < best.len() {
+                        best = list;
+                    }
+                }
+            }
+        }
+        best.iter()
+            .copied()
+            .filter(move |s| sel.matches_owned(&s.name, &s.labels))
+    }
+}
+
+fn series_key(tag: &str, s: &Series) -> String {
+    let mut k = String::with_capacity(64);
+    k.push_str(tag);
+    k.push('\u{2}');
+    k.push_str(&s.name);
     for (a, b) in &s.labels {
         k.push('\u{1}');
         k.push_str(a);
@@ -205,6 +273,16 @@ fn series_key(s: &Series) -> String {
         k.push_str(b);
     }
     k
+}
+
+fn le_of(s: &Series) -> Option<f64> {
+    s.labels
+        .iter()
+        .find(|(k, _)| k == "le")
+        .and_then(|(_, v)| match v.as_str() {
+            "+Inf" | "Inf" | "inf" => Some(f64::INFINITY),
+            v => v.parse::<f64>().ok(),
+        })
 }
 
 /// Per-SLO memory between evaluations: the last value of each counter series.
@@ -217,48 +295,37 @@ struct Memory {
 }
 
 impl Memory {
-    /// Increase of matching counter series since the last call. The first measurement
-    /// only sets the baseline (None); later, a new series counts in full and a value that
-    /// went down is a reset (its increase is the new value). None also when no series
-    /// matched.
-    fn increase(
+    /// Increase of matching counter series since the last call, summed per group (`group`
+    /// maps a series to its group, e.g. its `le`; None skips the series). The first
+    /// measurement only sets the baseline (None); later, a new series counts in full and a
+    /// value that went down is a reset (its increase is the new value). None also when no
+    /// series matched.
+    fn increase_by<K: PartialEq + Copy>(
         &mut self,
         tag: &str,
         sel: &Selector,
-        snapshot: &[Arc<Vec<Series>>],
-        le: Option<f64>,
-    ) -> Option<f64> {
+        idx: &Index,
+        group: impl Fn(&Series) -> Option<K>,
+    ) -> Option<Vec<(K, f64)>> {
         let started = self.started.contains(tag);
         let mut seen = false;
-        let mut sum = 0.0;
-        for target in snapshot {
-            for s in target.iter() {
-                let labels = labels_ref(s);
-                if !sel.matches(&s.name, &labels) {
-                    continue;
-                }
-                if let Some(le) = le {
-                    let ok = s
-                        .labels
-                        .iter()
-                        .find(|(k, _)| k == "le")
-                        .and_then(|(_, v)| v.parse::<f64>().ok())
-                        .is_some_and(|v| (v - le).abs() <= le.abs() * 1e-9);
-                    if !ok {
-                        continue;
-                    }
-                }
-                seen = true;
-                let key = format!("{tag}\u{2}{}", series_key(s));
-                let v = s.value;
-                if !v.is_finite() {
-                    continue;
-                }
-                match self.last.insert(key, v) {
-                    Some(prev) => sum += if v >= prev { v - prev } else { v },
-                    None if started => sum += v,
-                    None => {}
-                }
+        let mut out: Vec<(K, f64)> = Vec::new();
+        for s in idx.select(sel) {
+            let Some(g) = group(s) else { continue };
+            seen = true;
+            let v = s.value;
+            if !v.is_finite() {
+                continue;
+            }
+            let inc = match self.last.insert(series_key(tag, s), v) {
+                Some(prev) if v >= prev => v - prev,
+                Some(_) => v,
+                None if started => v,
+                None => 0.0,
+            };
+            match out.iter_mut().find(|(k, _)| *k == g) {
+                Some(slot) => slot.1 += inc,
+                None => out.push((g, inc)),
             }
         }
         if !seen {
@@ -268,42 +335,110 @@ impl Memory {
             self.started.insert(tag.to_string());
             return None;
         }
-        Some(sum)
+        Some(out)
+    }
+
+    /// Increase of all matching series together.
+    fn increase(&mut self, tag: &str, sel: &Selector, idx: &Index) -> Option<f64> {
+        self.increase_by(tag, sel, idx, |_| Some(()))
+            .map(|v| v.iter().map(|(_, x)| x).sum())
     }
 }
 
-fn gauge_mean(sel: &Selector, snapshot: &[Arc<Vec<Series>>]) -> Option<f64> {
+fn gauge_mean(sel: &Selector, idx: &Index) -> Option<f64> {
     let (mut n, mut sum) = (0.0, 0.0);
-    for target in snapshot {
-        for s in target.iter() {
-            if sel.matches(&s.name, &labels_ref(s)) && s.value.is_finite() {
-                n += 1.0;
-                sum += s.value.clamp(0.0, 1.0);
-            }
+    for s in idx.select(sel) {
+        if s.value.is_finite() {
+            n += 1.0;
+            sum += s.value.clamp(0.0, 1.0);
         }
     }
     (n > 0.0).then(|| sum / n)
 }
 
-/// One SLO's (bad, total) for this evaluation interval; None = no data.
-fn measure(c: &Compiled, mem: &mut Memory, snap: &[Arc<Vec<Series>>]) -> Option<(f64, f64)> {
+/// The q-quantile of a histogram given as (upper bound `le`, cumulative count) pairs,
+/// interpolated linearly inside the bucket as PromQL's `histogram_quantile` does. None
+/// without a `+Inf` bucket or without observations.
+pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
+    let mut b: Vec<(f64, f64)> = buckets.to_vec();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    if b.len() < 2 || b.last()?.0 != f64::INFINITY {
+        return None;
+    }
+    // Counts must not decrease with `le` (a reset between scrapes can break that).
+    for i in 1..b.len() {
+        b[i].1 = b[i].1.max(b[i - 1].1);
+    }
+    let total = b.last()?.1;
+    if total <= 0.0 || !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let rank = q * total;
+    let i = b.iter().position(|(_, c)| *c >= rank)?;
+    if i == b.len() - 1 {
+        return Some(b[b.len() - 2].0);
+    }
+    let (upper, count) = b[i];
+    if i == 0 && upper <= 0.0 {
+        return Some(upper);
+    }
+    let (lower, below) = if i == 0 { (0.0, 0.0) } else { b[i - 1] };
+    let in_bucket = count - below;
+    if in_bucket <= 0.0 {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / in_bucket)
+}
+
+/// What one evaluation interval measured for one SLO.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    pub bad: f64,
+    pub total: f64,
+    /// p50, p90 and p99 of a latency SLI's histogram over the interval.
+    pub latency: Option<[f64; 3]>,
+}
+
+/// One SLO's measurement for this evaluation interval; None = no data.
+fn measure(c: &Compiled, mem: &mut Memory, idx: &Index) -> Option<Measured> {
+    let plain = |(bad, total): (f64, f64)| Measured {
+        bad,
+        total,
+        latency: None,
+    };
     match (&c.bad, &c.total) {
         (Counter::ProbeBad(sel), Counter::ProbeTotal(_)) => {
-            gauge_mean(sel, snap).map(|up| (1.0 - up, 1.0))
+            gauge_mean(sel, idx).map(|up| plain((1.0 - up, 1.0)))
         }
         (Counter::Sum(bad), Counter::Sum(total)) => {
             // Both counters are read every time, so both keep their baselines.
-            let t = mem.increase("total", total, snap, None);
+            let t = mem.increase("total", total, idx);
             // Bad series may not exist yet (no error so far): that is zero bad events.
-            let b = mem.increase("bad", bad, snap, None).unwrap_or(0.0);
-            t.map(|t| (b.min(t), t))
+            let b = mem.increase("bad", bad, idx).unwrap_or(0.0);
+            t.map(|t| plain((b.min(t), t)))
         }
         (Counter::SlowerThan { count, bucket, le }, Counter::Sum(_)) => {
-            let t = mem.increase("count", count, snap, None);
-            let fast = mem
-                .increase("bucket", bucket, snap, Some(*le))
+            // Both are read every time, so both keep their baselines.
+            let t = mem.increase("count", count, idx);
+            let buckets = mem.increase_by("bucket", bucket, idx, le_of);
+            let t = t?;
+            let fast = buckets
+                .as_ref()
+                .and_then(|b| {
+                    b.iter()
+                        .find(|(v, _)| (v - le).abs() <= le.abs() * 1e-9)
+                        .map(|(_, n)| *n)
+                })
                 .unwrap_or(0.0);
-            t.map(|t| ((t - fast).max(0.0), t))
+            let latency = buckets.and_then(|b| {
+                let q = |q| histogram_quantile(q, &b);
+                Some([q(0.5)?, q(0.9)?, q(0.99)?])
+            });
+            Some(Measured {
+                bad: (t - fast).max(0.0),
+                total: t,
+                latency,
+            })
         }
         _ => None,
     }
@@ -435,13 +570,14 @@ impl Engine {
     }
 
     /// Takes this interval's measurements from the scrape snapshot.
-    pub fn measure(&self, scraped: &Scraped) -> Vec<(String, Option<(f64, f64)>)> {
+    pub fn measure(&self, scraped: &Scraped) -> Vec<(String, Option<Measured>)> {
         let snap = scraped.series();
+        let idx = Index::new(&snap);
         let mut slos = self.slos.lock().expect("slo lock");
         slos.iter_mut()
             .map(|s| {
                 let m = match &s.compiled {
-                    Ok(c) => measure(c, &mut s.memory, &snap),
+                    Ok(c) => measure(c, &mut s.memory, &idx),
                     Err(_) => None,
                 };
                 (s.spec.id(), m)
@@ -499,28 +635,110 @@ impl Engine {
     }
 }
 
-pub fn record(conn: &Connection, slo: &str, at: i64, bad: f64, total: f64) -> rusqlite::Result<()> {
+const HOUR: i64 = 3_600_000;
+
+/// Stores one interval's measurement and adds it to its hour's rollup. Recording the same
+/// (slo, at) again replaces the row, and the rollup with it.
+pub fn record(conn: &Connection, slo: &str, at: i64, m: &Measured) -> rusqlite::Result<()> {
+    let old: Option<(f64, f64)> = conn
+        .prepare_cached("SELECT bad, total FROM slo_samples WHERE slo = ?1 AND at = ?2")?
+        .query_row(params![slo, at], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let [p50, p90, p99] = match m.latency {
+        Some(l) => l.map(Some),
+        None => [None; 3],
+    };
     conn.prepare_cached(
-        "INSERT INTO slo_samples (slo, at, bad, total) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (slo, at) DO UPDATE SET bad = excluded.bad, total = excluded.total",
+        "INSERT INTO slo_samples (slo, at, bad, total, p50, p90, p99) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (slo, at) DO UPDATE SET \
+         bad = excluded.bad, total = excluded.total, p50 = excluded.p50, \
+         p90 = excluded.p90, p99 = excluded.p99",
     )?
-    .execute(params![slo, at, bad, total])?;
+    .execute(params![slo, at, m.bad, m.total, p50, p90, p99])?;
+    let (old_bad, old_total) = old.unwrap_or((0.0, 0.0));
+    conn.prepare_cached(
+        "INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES (?1, ?2, ?3, ?4, 1) \
+         ON CONFLICT (slo, hour) DO UPDATE SET bad = bad + ?3 - ?5, \
+         total = total + ?4 - ?6, samples = samples + ?7",
+    )?
+    .execute(params![
+        slo,
+        at - at.rem_euclid(HOUR),
+        m.bad,
+        m.total,
+        old_bad,
+        old_total,
+        i64::from(old.is_none())
+    ])?;
     Ok(())
 }
 
+/// Bad events, total events and the number of measured intervals after `since`, up to
+/// now: whole hours from the rollups, the part before the first whole hour from the
+/// per-interval rows. Exact while those rows are kept (`raw_history_retention`); once
+/// they are gone the window effectively starts at the next whole hour.
 pub fn sums(conn: &Connection, slo: &str, since: i64) -> rusqlite::Result<(f64, f64, i64)> {
-    conn.prepare_cached(
-        "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COUNT(*) FROM slo_samples \
-         WHERE slo = ?1 AND at > ?2",
-    )?
-    .query_row(params![slo, since], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+    let first_hour = since - since.rem_euclid(HOUR) + HOUR;
+    let raw: (f64, f64, i64) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COUNT(*) FROM slo_samples \
+             WHERE slo = ?1 AND at > ?2 AND at < ?3",
+        )?
+        .query_row(params![slo, since, first_hour], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let hourly: (f64, f64, i64) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COALESCE(SUM(samples), 0) \
+             FROM slo_hourly WHERE slo = ?1 AND hour >= ?2",
+        )?
+        .query_row(params![slo, first_hour], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok((raw.0 + hourly.0, raw.1 + hourly.1, raw.2 + hourly.2))
 }
 
-pub fn delete_history_before(conn: &Connection, cutoff: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM slo_samples WHERE at < ?1")?
-        .execute([cutoff])
+/// Drops one SLO's per-interval rows before `raw_cutoff` and rollups before
+/// `hourly_cutoff` (both ms; 0 keeps everything). Per SLO, so it walks the primary key.
+pub fn prune(
+    conn: &Connection,
+    slo: &str,
+    raw_cutoff: i64,
+    hourly_cutoff: i64,
+) -> rusqlite::Result<usize> {
+    let mut n = 0;
+    if raw_cutoff > 0 {
+        n += conn
+            .prepare_cached("DELETE FROM slo_samples WHERE slo = ?1 AND at < ?2")?
+            .execute(params![slo, raw_cutoff])?;
+    }
+    if hourly_cutoff > 0 {
+        n += conn
+            .prepare_cached("DELETE FROM slo_hourly WHERE slo = ?1 AND hour < ?2")?
+            .execute(params![slo, hourly_cutoff - hourly_cutoff.rem_euclid(HOUR)])?;
+    }
+    Ok(n)
+}
+
+/// Recent latency percentiles of a latency SLI: the event-weighted mean of each interval's
+/// p50/p90/p99 after `since`. None when no interval measured them.
+pub fn latency_since(
+    conn: &Connection,
+    slo: &str,
+    since: i64,
+) -> rusqlite::Result<Option<[f64; 3]>> {
+    conn.prepare_cached(
+        "SELECT SUM(p50 * total) / SUM(total), SUM(p90 * total) / SUM(total), \
+         SUM(p99 * total) / SUM(total) FROM slo_samples \
+         WHERE slo = ?1 AND at > ?2 AND p99 IS NOT NULL AND total > 0",
+    )?
+    .query_row(params![slo, since], |r| {
+        let v: (Option<f64>, Option<f64>, Option<f64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        Ok(match v {
+            (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+            _ => None,
+        })
+    })
 }
 
 fn status_of(
@@ -563,6 +781,11 @@ fn status_of(
             window_value(bad, total, rows, budget)
         }
     };
+    let latency = match (&s.spec.sli, &s.prometheus) {
+        (Sli::Latency { .. }, None) => latency_since(conn, &id, now - 300_000)?
+            .map(|[p50, p90, p99]| Percentiles { p50, p90, p99 }),
+        _ => None,
+    };
     let remaining = period.burn_rate.map(|b| 1.0 - b);
     let burn_1h = windows.get("1h").and_then(|w| w.burn_rate);
     let hours_to_exhaustion = match (remaining, burn_1h) {
@@ -598,6 +821,7 @@ fn status_of(
         alert: alert.map(String::from),
         error,
         evaluated_at: Some(crate::time::rfc3339(now)),
+        latency,
     })
 }
 
@@ -691,22 +915,75 @@ mod tests {
             vec![Arc::new(v)]
         };
         let mut m = Memory::default();
+        let mut inc = |s: &[Arc<Vec<Series>>]| m.increase("t", &sel, &Index::new(s));
         assert_eq!(
-            m.increase("t", &sel, &snap(100.0, None), None),
+            inc(&snap(100.0, None)),
             None,
             "the first scrape is a baseline"
         );
-        assert_eq!(m.increase("t", &sel, &snap(150.0, None), None), Some(50.0));
+        assert_eq!(inc(&snap(150.0, None)), Some(50.0));
         assert_eq!(
-            m.increase("t", &sel, &snap(20.0, Some(7.0)), None),
+            inc(&snap(20.0, Some(7.0))),
             Some(27.0),
             "reset in a; b is new"
         );
+        assert_eq!(inc(&snap(30.0, Some(10.0))), Some(13.0));
+        assert_eq!(inc(&[]), None, "no series: no data");
+    }
+
+    #[test]
+    fn the_index_selects_exactly_what_the_selector_matches() {
+        let series = |job: &str, code: &str| Series {
+            name: "http_requests_total".into(),
+            labels: vec![("code".into(), code.into()), ("job".into(), job.into())],
+            value: 1.0,
+        };
+        let snap = vec![Arc::new(vec![
+            series("a", "200"),
+            series("a", "500"),
+            series("b", "503"),
+            series("", "500"),
+        ])];
+        let idx = Index::new(&snap);
+        let count = |q: &str| idx.select(&q.parse().unwrap()).count();
+        assert_eq!(count(r#"http_requests_total{job="a"}"#), 2);
+        assert_eq!(count(r#"http_requests_total{job="a",code=~"5.."}"#), 1);
+        assert_eq!(count(r#"http_requests_total{code=~"5.."}"#), 3);
         assert_eq!(
-            m.increase("t", &sel, &snap(30.0, Some(10.0)), None),
-            Some(13.0)
+            count(r#"http_requests_total{job=""}"#),
+            1,
+            "absent or empty"
         );
-        assert_eq!(m.increase("t", &sel, &[], None), None, "no series: no data");
+        assert_eq!(count(r#"{__name__="http_requests_total",job!="a"}"#), 2);
+        assert_eq!(count(r#"other_total{job="a"}"#), 0);
+    }
+
+    #[test]
+    fn histogram_quantile_interpolates_like_promql() {
+        // 100 observations: 50 under 0.1, 40 in (0.1, 0.5], 9 in (0.5, 1], 1 above.
+        let b = [
+            (0.1, 50.0),
+            (0.5, 90.0),
+            (1.0, 99.0),
+            (f64::INFINITY, 100.0),
+        ];
+        assert!((histogram_quantile(0.5, &b).unwrap() - 0.1).abs() < 1e-12);
+        // rank 90 is the top of the second bucket; rank 70 is halfway into it.
+        assert!((histogram_quantile(0.9, &b).unwrap() - 0.5).abs() < 1e-12);
+        assert!((histogram_quantile(0.7, &b).unwrap() - 0.3).abs() < 1e-12);
+        // rank 99.5 lands in +Inf: the highest finite bound, as Prometheus answers.
+        assert_eq!(histogram_quantile(0.995, &b), Some(1.0));
+        // First bucket interpolates from 0.
+        assert!((histogram_quantile(0.25, &b).unwrap() - 0.05).abs() < 1e-12);
+        assert_eq!(histogram_quantile(0.5, &b[..3]), None, "no +Inf bucket");
+        assert_eq!(
+            histogram_quantile(0.5, &[(1.0, 0.0), (f64::INFINITY, 0.0)]),
+            None,
+            "no observations"
+        );
+        // A reset can make a higher bucket smaller: counts are made monotonic first.
+        let broken = [(0.1, 60.0), (0.5, 40.0), (f64::INFINITY, 100.0)];
+        assert!((histogram_quantile(0.5, &broken).unwrap() - 0.0833333).abs() < 1e-6);
     }
 }
 
@@ -718,10 +995,16 @@ pub struct HistoryPoint {
     pub sli: Option<f64>,
     pub error_ratio: Option<f64>,
     pub events: f64,
+    /// Latency SLIs: the event-weighted p99 of the bucket's intervals (histogram unit);
+    /// null for other SLIs and for hourly steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
 }
 
 /// History bucketed by `step_ms` between `from` and `to` (both ms). Buckets without rows
-/// are left out (no data), buckets with rows but no events have `sli: null`.
+/// are left out (no data), buckets with rows but no events have `sli: null`. Steps of
+/// whole hours read the hourly rollups (with `from` aligned down to the hour), so 30-day
+/// and longer charts stay cheap and outlive the per-interval rows.
 pub fn history(
     conn: &Connection,
     slo: &str,
@@ -729,10 +1012,21 @@ pub fn history(
     to: i64,
     step_ms: i64,
 ) -> rusqlite::Result<Vec<HistoryPoint>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT (at - ?2) / ?4 AS bucket, SUM(bad), SUM(total) FROM slo_samples \
-         WHERE slo = ?1 AND at >= ?2 AND at < ?3 GROUP BY bucket ORDER BY bucket",
-    )?;
+    let hourly = step_ms >= HOUR && step_ms % HOUR == 0;
+    let from = if hourly {
+        from - from.rem_euclid(HOUR)
+    } else {
+        from
+    };
+    let sql = if hourly {
+        "SELECT (hour - ?2) / ?4 AS bucket, SUM(bad), SUM(total), NULL FROM slo_hourly \
+         WHERE slo = ?1 AND hour >= ?2 AND hour < ?3 GROUP BY bucket ORDER BY bucket"
+    } else {
+        "SELECT (at - ?2) / ?4 AS bucket, SUM(bad), SUM(total), \
+         SUM(p99 * total) / SUM(CASE WHEN p99 IS NULL THEN 0 ELSE total END) \
+         FROM slo_samples WHERE slo = ?1 AND at >= ?2 AND at < ?3 GROUP BY bucket ORDER BY bucket"
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
     stmt.query_map(params![slo, from, to, step_ms], |r| {
         let bucket: i64 = r.get(0)?;
         let bad: f64 = r.get(1)?;
@@ -748,6 +1042,7 @@ pub fn history(
             sli,
             error_ratio: err,
             events: total,
+            p99: r.get(3)?,
         })
     })?
     .collect()

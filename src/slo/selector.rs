@@ -108,6 +108,19 @@ pub struct Selector {
 impl Selector {
     /// Whether the series `name{labels}` is selected.
     pub fn matches(&self, name: &str, labels: &[(&str, &str)]) -> bool {
+        self.matches_with(name, |l| {
+            labels.iter().find(|(k, _)| *k == l).map(|(_, v)| *v)
+        })
+    }
+
+    /// Like [`Selector::matches`], for labels held as owned pairs (scraped series).
+    pub fn matches_owned(&self, name: &str, labels: &[(String, String)]) -> bool {
+        self.matches_with(name, |l| {
+            labels.iter().find(|(k, _)| k == l).map(|(_, v)| v.as_str())
+        })
+    }
+
+    fn matches_with<'a>(&self, name: &'a str, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         if self.metric.as_deref().is_some_and(|m| m != name) {
             return false;
         }
@@ -115,10 +128,7 @@ impl Selector {
             let value = if m.name == "__name__" {
                 name
             } else {
-                labels
-                    .iter()
-                    .find(|(k, _)| *k == m.name)
-                    .map_or("", |(_, v)| *v)
+                label(&m.name).unwrap_or("")
             };
             m.matches(value)
         })

@@ -135,8 +135,15 @@ async fn slo(app: &TestApp) -> serde_json::Value {
 
 /// Moves all recorded history `ms` into the past, as if that much time went by.
 fn age_history(app: &TestApp, ms: i64) {
+    assert_eq!(
+        ms % 3_600_000,
+        0,
+        "whole hours keep the hourly rollups aligned"
+    );
     let conn = rusqlite::Connection::open(app.db_path()).unwrap();
     conn.execute("UPDATE slo_samples SET at = at - ?1", [ms])
+        .unwrap();
+    conn.execute("UPDATE slo_hourly SET hour = hour - ?1", [ms])
         .unwrap();
 }
 
@@ -336,6 +343,135 @@ async fn with_no_configuration_firewatch_measures_its_own_api() {
         latency["windows"]["5m"]["sli"].as_f64().is_some(),
         "{latency}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
+    let target = Target::start().await;
+    target.add(1000.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.add(990.0, 10.0);
+    evaluate(&app).await;
+    assert_eq!(app.count_rows("slo_samples"), 1);
+    assert_eq!(app.count_rows("slo_hourly"), 1);
+    // Ten days later (per-interval rows are kept 8 days by default) more traffic comes.
+    age_history(&app, 10 * 86_400_000);
+    target.add(2000.0, 0.0);
+    evaluate(&app).await;
+    assert_eq!(
+        app.count_rows("slo_samples"),
+        1,
+        "the 10-day-old row is pruned"
+    );
+    assert_eq!(app.count_rows("slo_hourly"), 2, "its rollup stays");
+    let s = slo(&app).await;
+    let period = &s["windows"]["period"];
+    assert_eq!(period["events"], 3000.0, "{s}");
+    assert!((period["sli"].as_f64().unwrap() - (1.0 - 10.0 / 3000.0)).abs() < 1e-12);
+    assert_eq!(s["windows"]["3d"]["events"], 2000.0);
+    // Whole-hour steps read the rollups: both hours are there, 10 days apart.
+    let now = chrono_free_now();
+    let (code, h) = app
+        .get_json(
+            &format!(
+                "/api/v1/slos/checkout-availability/history?from={}&to={}&step=1h",
+                (now - 11 * 86_400_000) / 1000,
+                now / 1000 + 1
+            ),
+            &app.viewer_token,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{h}");
+    let points = h["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{h}");
+    assert_eq!(points[0]["events"], 1000.0);
+    assert_eq!(points[1]["events"], 2000.0);
+}
+
+fn chrono_free_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_latency_sli_counts_fast_requests_and_reports_percentiles() {
+    let target = Target::start().await;
+    let histogram = |n: [f64; 4]| {
+        format!(
+            "# TYPE http_request_duration_seconds histogram\n\
+             http_request_duration_seconds_bucket{{le=\"0.1\"}} {}\n\
+             http_request_duration_seconds_bucket{{le=\"0.5\"}} {}\n\
+             http_request_duration_seconds_bucket{{le=\"1\"}} {}\n\
+             http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n\
+             http_request_duration_seconds_sum 12.5\n\
+             http_request_duration_seconds_count {}\n",
+            n[0], n[1], n[2], n[3], n[3]
+        )
+    };
+    target.state.lock().unwrap().garbage = Some(histogram([10.0, 20.0, 30.0, 40.0]));
+    let url = target.url.clone();
+    let app = spawn_app_with_slos(
+        |s| {
+            s.scrapes = vec![firewatch::config::ScrapeSettings {
+                job: "checkout".into(),
+                url,
+                interval: Some("1h".into()),
+                timeout: Some("2s".into()),
+            }];
+            s.evaluation.interval = "1h".into();
+        },
+        r#"
+[[slo]]
+name = "checkout-latency"
+service = "checkout"
+objective = 95
+period = "30d"
+source = "scrape"
+[slo.latency]
+histogram = 'http_request_duration_seconds{job="checkout"}'
+threshold = 0.5
+"#,
+    )
+    .await;
+    evaluate(&app).await; // baseline
+    // 100 more requests: 50 under 100 ms, 40 more under 500 ms, 9 under 1 s, 1 slower.
+    target.state.lock().unwrap().garbage = Some(histogram([60.0, 110.0, 129.0, 140.0]));
+    evaluate(&app).await;
+    let (code, s) = app
+        .get_json("/api/v1/slos/checkout-latency", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    assert_eq!(s["windows"]["5m"]["events"], 100.0, "{s}");
+    assert!(
+        (s["windows"]["5m"]["sli"].as_f64().unwrap() - 0.9).abs() < 1e-12,
+        "{s}"
+    );
+    // histogram_quantile: p50 at the top of the first bucket, p90 at 0.5, p99 at 1.
+    let l = &s["latency"];
+    assert!((l["p50"].as_f64().unwrap() - 0.1).abs() < 1e-9, "{s}");
+    assert!((l["p90"].as_f64().unwrap() - 0.5).abs() < 1e-9, "{s}");
+    assert!((l["p99"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{s}");
+    let now = chrono_free_now();
+    let (_, h) = app
+        .get_json(
+            &format!(
+                "/api/v1/slos/checkout-latency/history?from={}&to={}&step=5m",
+                (now - 3_600_000) / 1000,
+                now / 1000 + 1
+            ),
+            &app.viewer_token,
+        )
+        .await;
+    assert!(
+        (h["points"][0]["p99"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+        "{h}"
+    );
+    // Ratio SLIs carry no latency.
+    let (_, all) = app.get_json("/api/v1/slos", &app.viewer_token).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
 }
 
 struct Prometheus(std::process::Child);
