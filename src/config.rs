@@ -244,7 +244,7 @@ impl Default for EvaluationSettings {
             page_severity: Severity::P1,
             ticket_severity: Severity::P3,
             history_retention: "400d".into(),
-            raw_history_retention: "8d".into(),
+            raw_history_retention: "4d".into(),
             gate_min_budget: 0.0,
             gate_allow_without_data: true,
             slo_files: Vec::new(),

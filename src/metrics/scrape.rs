@@ -76,7 +76,8 @@ impl Scraped {
         out
     }
 
-    fn set(&self, job: &str, health: TargetHealth, series: Option<Vec<Series>>) {
+    /// Stores a target's latest scrape (None: the target is down, keep no samples).
+    pub fn set(&self, job: &str, health: TargetHealth, series: Option<Vec<Series>>) {
         let mut map = self.inner.write().expect("scrape lock");
         let entry = map.entry(job.to_string()).or_default();
         entry.health = health;

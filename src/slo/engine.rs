@@ -79,6 +79,8 @@ pub struct Percentiles {
     pub p50: f64,
     pub p90: f64,
     pub p99: f64,
+    /// "s" for a `*_seconds` histogram, "" when the unit is not known from the name.
+    pub unit: &'static str,
 }
 
 /// Burn-rate factors for a period: page 2 % of the budget in 1h or 5 % in 6h, ticket 10 %
@@ -782,8 +784,18 @@ fn status_of(
         }
     };
     let latency = match (&s.spec.sli, &s.prometheus) {
-        (Sli::Latency { .. }, None) => latency_since(conn, &id, now - 300_000)?
-            .map(|[p50, p90, p99]| Percentiles { p50, p90, p99 }),
+        (Sli::Latency { histogram, .. }, None) => {
+            let unit = match histogram.split('{').next() {
+                Some(n) if n.trim().ends_with("_seconds") => "s",
+                _ => "",
+            };
+            latency_since(conn, &id, now - 300_000)?.map(|[p50, p90, p99]| Percentiles {
+                p50,
+                p90,
+                p99,
+                unit,
+            })
+        }
         _ => None,
     };
     let remaining = period.burn_rate.map(|b| 1.0 - b);

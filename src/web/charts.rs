@@ -48,45 +48,14 @@ impl Chart<'_> {
     /// The chart with a second series drawn in the error colour (e.g. errors/s over
     /// requests/s).
     pub fn render_with(&self, second: &[Point]) -> String {
-        let main = self.render();
-        let other = Chart {
-            title: self.title,
-            points: second,
-            from: self.from,
-            to: self.to,
-            y_min: self.y_min,
-            y_max: self.y_max,
-            reference: None,
-            markers: &[],
-            y_label: self.y_label,
-        };
-        let mut lines = String::new();
-        let mut run: Vec<String> = Vec::new();
-        let flush = |run: &mut Vec<String>, lines: &mut String| {
-            if run.len() == 1 {
-                let p: Vec<&str> = run[0].split(',').collect();
-                lines.push_str(&format!(
-                    "<circle class=\"dot dot-bad\" cx=\"{}\" cy=\"{}\" r=\"2.5\"/>",
-                    p[0], p[1]
-                ));
-            } else if run.len() > 1 {
-                lines.push_str(&format!(
-                    "<polyline class=\"line line-bad\" points=\"{}\"/>",
-                    run.join(" ")
-                ));
-            }
-            run.clear();
-        };
-        for (t, v) in second {
-            match v {
-                Some(v) if v.is_finite() => {
-                    run.push(format!("{:.1},{:.1}", other.x(*t), other.y(*v)))
-                }
-                _ => flush(&mut run, &mut lines),
-            }
-        }
-        flush(&mut run, &mut lines);
-        main.replacen("</svg>", &(lines + "</svg>"), 1)
+        let lines = polylines(
+            second,
+            |t| self.x(t),
+            |v| self.y(v),
+            " line-bad",
+            " dot-bad",
+        );
+        self.render().replacen("</svg>", &(lines + "</svg>"), 1)
     }
 
     pub fn render(&self) -> String {
@@ -136,32 +105,13 @@ impl Chart<'_> {
                 esc(label)
             ));
         }
-        // The series, one polyline per run without gaps.
-        let mut run: Vec<String> = Vec::new();
-        let flush = |run: &mut Vec<String>, svg: &mut String| {
-            if run.len() == 1 {
-                let p: Vec<&str> = run[0].split(',').collect();
-                svg.push_str(&format!(
-                    "<circle class=\"dot\" cx=\"{}\" cy=\"{}\" r=\"2.5\"/>",
-                    p[0], p[1]
-                ));
-            } else if run.len() > 1 {
-                svg.push_str(&format!(
-                    "<polyline class=\"line\" points=\"{}\"/>",
-                    run.join(" ")
-                ));
-            }
-            run.clear();
-        };
-        for (t, v) in self.points {
-            match v {
-                Some(v) if v.is_finite() => {
-                    run.push(format!("{:.1},{:.1}", self.x(*t), self.y(*v)))
-                }
-                _ => flush(&mut run, &mut svg),
-            }
-        }
-        flush(&mut run, &mut svg);
+        svg.push_str(&polylines(
+            self.points,
+            |t| self.x(t),
+            |v| self.y(v),
+            "",
+            "",
+        ));
         if self.points.iter().all(|(_, v)| v.is_none()) {
             svg.push_str(&format!(
                 "<text class=\"nodata\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>",
@@ -172,6 +122,75 @@ impl Chart<'_> {
         svg.push_str("</svg>");
         svg
     }
+}
+
+/// The series as SVG: one polyline per run without gaps, a dot for a lone point.
+fn polylines(
+    points: &[Point],
+    x: impl Fn(i64) -> f64,
+    y: impl Fn(f64) -> f64,
+    line_class: &str,
+    dot_class: &str,
+) -> String {
+    let mut out = String::new();
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let mut flush = |run: &mut Vec<(f64, f64)>| {
+        match run.as_slice() {
+            [] => {}
+            [(px, py)] => out.push_str(&format!(
+                "<circle class=\"dot{dot_class}\" cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"2.5\"/>"
+            )),
+            _ => {
+                let pts: Vec<String> = run.iter().map(|(a, b)| format!("{a:.1},{b:.1}")).collect();
+                out.push_str(&format!(
+                    "<polyline class=\"line{line_class}\" points=\"{}\"/>",
+                    pts.join(" ")
+                ));
+            }
+        }
+        run.clear();
+    };
+    for (t, v) in points {
+        match v {
+            Some(v) if v.is_finite() => run.push((x(*t), y(*v))),
+            _ => flush(&mut run),
+        }
+    }
+    flush(&mut run);
+    out
+}
+
+const SW: f64 = 120.0;
+const SH: f64 = 28.0;
+
+/// A small line without axes for a table cell (e.g. an SLO's last 24 hours), scaled to
+/// `y_min..y_max`; gaps break the line, and no data at all says so.
+pub fn sparkline(
+    label: &str,
+    points: &[Point],
+    from: i64,
+    to: i64,
+    y_min: f64,
+    y_max: f64,
+) -> String {
+    let span_x = (to - from).max(1) as f64;
+    let span_y = (y_max - y_min).max(f64::EPSILON);
+    let x = |t: i64| 2.0 + (t - from) as f64 / span_x * (SW - 4.0);
+    let y = |v: f64| 3.0 + (1.0 - (v.clamp(y_min, y_max) - y_min) / span_y) * (SH - 6.0);
+    let body = if points.iter().any(|(_, v)| v.is_some()) {
+        polylines(points, x, y, "", "")
+    } else {
+        format!(
+            "<text class=\"nodata\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>",
+            SW / 2.0,
+            SH / 2.0 + 4.0
+        )
+    };
+    format!(
+        "<svg class=\"spark\" viewBox=\"0 0 {SW} {SH}\" role=\"img\" aria-label=\"{}\" \
+         xmlns=\"http://www.w3.org/2000/svg\">{body}</svg>",
+        esc(label)
+    )
 }
 
 #[cfg(test)]
@@ -221,5 +240,21 @@ mod tests {
         }
         .render();
         assert!(svg.contains("no data"));
+    }
+
+    #[test]
+    fn a_sparkline_scales_into_its_box_and_breaks_at_gaps() {
+        let points = [
+            (0, Some(1.0)),
+            (1, Some(0.5)),
+            (2, None),
+            (3, Some(0.0)),
+            (4, Some(0.2)),
+        ];
+        let svg = sparkline("SLI <24h>", &points, 0, 4, 0.0, 1.0);
+        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+        assert!(svg.contains("points=\"2.0,3.0 31.0,14.0\""), "{svg}");
+        assert!(svg.contains("aria-label=\"SLI &lt;24h&gt;\""));
+        assert!(sparkline("x", &[(0, None)], 0, 1, 0.0, 1.0).contains("no data"));
     }
 }

@@ -3,6 +3,7 @@
 mod charts;
 mod pages;
 pub mod session;
+mod slo_charts;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;

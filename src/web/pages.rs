@@ -119,10 +119,41 @@ struct HomePage {
     slos: Vec<SloView>,
     /// SLOs with a burn-rate alert firing: (page|ticket, service, name).
     burning: Vec<(String, String, String)>,
+    /// The panels of one SLO (chosen with ?slo=, else the one in the worst state).
+    focus: Option<Focus>,
+}
+
+/// The dashboard's panels for one SLO, as on a Grafana SLO dashboard.
+pub struct Focus {
+    pub view: SloView,
+    pub charts: crate::web::slo_charts::SloCharts,
+    /// The service's latency SLO: its SLI now and over the period, and percentiles.
+    pub latency: Option<(SloView, String)>,
+    pub thresholds: (String, String),
+    pub burn_1h_over: bool,
+    pub burn_6h_over: bool,
+    /// Every SLO for the selector: (id, label, selected).
+    pub options: Vec<(String, String, bool)>,
+}
+
+#[derive(Deserialize)]
+pub struct HomeParams {
+    slo: Option<String>,
+}
+
+fn status_rank(status: &str) -> u8 {
+    match status {
+        "critical" => 0,
+        "warning" => 1,
+        "ok" => 2,
+        _ => 3,
+    }
 }
 
 /// One SLO row of the dashboard, with the numbers already in words.
 pub struct SloView {
+    /// `<service>-<name>`, the SLO page's address.
+    pub id: String,
     pub name: String,
     pub service: String,
     pub status: String,
@@ -133,6 +164,8 @@ pub struct SloView {
     pub burn_1h: String,
     pub burn_6h: String,
     pub words: String,
+    /// The last 24 hours as a sparkline (dashboard only).
+    pub spark: String,
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -176,6 +209,7 @@ impl SloView {
             }
         };
         Self {
+            id: format!("{}-{}", s.service, s.name),
             name: s.name.clone(),
             service: s.service.clone(),
             status: s.status.clone(),
@@ -186,11 +220,16 @@ impl SloView {
             burn_1h: burn("1h"),
             burn_6h: burn("6h"),
             words,
+            spark: String::new(),
         }
     }
 }
 
-pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<HomeParams>,
+) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Viewer).await?;
     let now = now_ms();
     let counts = state.incidents.counts().await?;
@@ -248,8 +287,78 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 .map(|a| (a, s.service.clone(), s.name.clone()))
         })
         .collect();
-    let slos = latest.iter().map(SloView::new).collect();
+    let wanted = params.into_inner().slo;
+    let focus_status = wanted
+        .as_deref()
+        .and_then(|w| {
+            latest
+                .iter()
+                .find(|s| format!("{}-{}", s.service, s.name) == w)
+        })
+        .or_else(|| latest.iter().min_by_key(|s| status_rank(&s.status)))
+        .cloned();
+    let latency_status = focus_status.as_ref().and_then(|f| {
+        std::iter::once(f)
+            .chain(latest.iter().filter(|s| s.service == f.service))
+            .find(|s| s.latency.is_some())
+            .cloned()
+    });
+    let all = latest.clone();
+    let (sparks, charts) = state
+        .db
+        .read(move |c| {
+            let sparks = all
+                .iter()
+                .map(|s| crate::web::slo_charts::sparkline(c, s, now))
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let charts = match &focus_status {
+                Some(f) => Some((
+                    f.clone(),
+                    crate::web::slo_charts::build(c, f, latency_status.as_ref(), now)?,
+                    latency_status,
+                )),
+                None => None,
+            };
+            Ok::<_, crate::incidents::IncidentError>((sparks, charts))
+        })
+        .await?;
+    let slos: Vec<SloView> = latest
+        .iter()
+        .zip(sparks)
+        .map(|(s, spark)| SloView {
+            spark,
+            ..SloView::new(s)
+        })
+        .collect();
+    let focus = charts.map(|(f, charts, lat)| {
+        let view = SloView::new(&f);
+        let (p1, p2, _, _) = crate::slo::engine::factors(f.period_days);
+        let burn = |w: &str| f.windows.get(w).and_then(|x| x.burn_rate);
+        Focus {
+            options: slos
+                .iter()
+                .map(|o| {
+                    let label = format!("{} · {}", o.service, o.name);
+                    (o.id.clone(), label, o.id == view.id)
+                })
+                .collect(),
+            latency: lat.map(|l| {
+                let words = l
+                    .latency
+                    .as_ref()
+                    .map(crate::web::slo_charts::latency_words)
+                    .unwrap_or_default();
+                (SloView::new(&l), words)
+            }),
+            thresholds: (format!("{p1:.1}x"), format!("{p2:.1}x")),
+            burn_1h_over: burn("1h").is_some_and(|b| b > p1),
+            burn_6h_over: burn("6h").is_some_and(|b| b > p2),
+            charts,
+            view,
+        }
+    });
     html(&HomePage {
+        focus,
         burning,
         slos,
         deployments,
@@ -1206,9 +1315,8 @@ struct SloPage {
     s: crate::slo::engine::SloStatus,
     objective: String,
     words: String,
-    sli_chart: String,
-    budget_chart: String,
-    rate_chart: String,
+    charts: crate::web::slo_charts::SloCharts,
+    latency_words: Option<String>,
     burn_rows: Vec<BurnRow>,
     windows: Vec<(String, String, String, String, String)>,
 }
@@ -1219,7 +1327,6 @@ pub async fn slo_page(
     name: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     use crate::slo::engine;
-    use crate::web::charts::Chart;
     let user = session::require(&req, &state, Role::Viewer).await?;
     let name = name.into_inner();
     let s = state
@@ -1232,125 +1339,18 @@ pub async fn slo_page(
         .cloned()
         .ok_or_else(|| WebError::NotFound("There is no evaluated SLO with this name.".into()))?;
     let now = now_ms();
-    let id = format!("{}-{}", s.service, s.name);
-    let day = 86_400_000;
-    let period_start = s.period_start;
-    let (from24, step24) = (now - day, 300_000);
-    let service = s.service.clone();
-    let (recent, daily, deploys) = state
+    let status = s.clone();
+    let charts = state
         .db
         .read(move |c| {
-            let recent = engine::history(c, &id, from24, now, step24)?;
-            let daily = engine::history(c, &id, period_start, now, day / 4)?;
-            let deploys = crate::deployments::list(c, Some(&service), 200)?;
-            Ok::<_, crate::incidents::IncidentError>((recent, daily, deploys))
+            Ok::<_, crate::incidents::IncidentError>(crate::web::slo_charts::build(
+                c,
+                &status,
+                Some(&status),
+                now,
+            )?)
         })
         .await?;
-    let markers: Vec<(i64, String)> = deploys
-        .iter()
-        .map(|d| {
-            (
-                d.at,
-                format!("{} {} by {}", d.service, d.version, d.created_by),
-            )
-        })
-        .collect();
-    // SLI: fixed 24h axis with 5-minute buckets; buckets without data are gaps.
-    let mut by_bucket = std::collections::BTreeMap::new();
-    for p in &recent {
-        by_bucket.insert(p.at, p.sli);
-    }
-    let sli_points: Vec<(i64, Option<f64>)> = (0..288)
-        .map(|i| {
-            let t = from24 + i * step24;
-            (t, by_bucket.get(&t).copied().flatten())
-        })
-        .collect();
-    let low = sli_points
-        .iter()
-        .filter_map(|p| p.1)
-        .fold(s.objective, f64::min);
-    let y_min = (low - (1.0 - low) * 0.5)
-        .clamp(0.0, 1.0)
-        .min(s.objective - (1.0 - s.objective));
-    let budget = 1.0 - s.objective;
-    let sli_chart = Chart {
-        title: "SLI over the last 24 hours",
-        points: &sli_points,
-        from: from24,
-        to: now,
-        y_min: y_min.max(0.0),
-        y_max: 1.0,
-        reference: Some((s.objective, format!("objective {}", s.objective))),
-        markers: &markers,
-        y_label: |v| format!("{:.2}%", v * 100.0),
-    }
-    .render();
-    // Request and error rates per second, from the same 5-minute buckets.
-    let per_sec = step24 as f64 / 1000.0;
-    let mut rates = std::collections::BTreeMap::new();
-    for p in &recent {
-        rates.insert(
-            p.at,
-            (
-                p.events / per_sec,
-                p.error_ratio.unwrap_or(0.0) * p.events / per_sec,
-            ),
-        );
-    }
-    let req_points: Vec<(i64, Option<f64>)> = (0..288)
-        .map(|i| {
-            let t = from24 + i * step24;
-            (t, rates.get(&t).map(|r| r.0))
-        })
-        .collect();
-    let err_points: Vec<(i64, Option<f64>)> = (0..288)
-        .map(|i| {
-            let t = from24 + i * step24;
-            (t, rates.get(&t).map(|r| r.1))
-        })
-        .collect();
-    let peak = req_points
-        .iter()
-        .filter_map(|p| p.1)
-        .fold(0.0_f64, f64::max)
-        .max(1e-9);
-    let rate_chart = Chart {
-        title: "Requests and errors per second over the last 24 hours",
-        points: &req_points,
-        from: from24,
-        to: now,
-        y_min: 0.0,
-        y_max: peak * 1.1,
-        reference: None,
-        markers: &markers,
-        y_label: |v| format!("{v:.2}/s"),
-    }
-    .render_with(&err_points);
-    // Budget burn-down: cumulative over the period.
-    let (mut bad, mut total) = (0.0, 0.0);
-    let mut budget_points = vec![(period_start, Some(1.0))];
-    for p in &daily {
-        let err = p.error_ratio.unwrap_or(0.0);
-        bad += err * p.events;
-        total += p.events;
-        if total > 0.0 {
-            budget_points.push((p.at + day / 4, Some(1.0 - (bad / total) / budget)));
-        }
-    }
-    let lowest = budget_points.iter().filter_map(|p| p.1).fold(0.0, f64::min);
-    let budget_chart = Chart {
-        title: "Error budget left over the period",
-        points: &budget_points,
-        from: period_start,
-        to: now,
-        y_min: lowest.min(0.0),
-        y_max: 1.0,
-        reference: Some((0.0, "budget spent".into())),
-        markers: &markers,
-        y_label: |v| format!("{:.0}%", v * 100.0),
-    }
-    .render();
     let (p1, p2, t1, t2) = engine::factors(s.period_days);
     let burn = |w: &str| s.windows.get(w).and_then(|x| x.burn_rate);
     let fmt = |b: Option<f64>| {
@@ -1397,9 +1397,11 @@ pub async fn slo_page(
         nav: "home",
         objective: view.objective.clone(),
         words: view.words,
-        sli_chart,
-        budget_chart,
-        rate_chart,
+        charts,
+        latency_words: s
+            .latency
+            .as_ref()
+            .map(crate::web::slo_charts::latency_words),
         burn_rows,
         windows,
         s,

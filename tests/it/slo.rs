@@ -355,7 +355,7 @@ async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
     evaluate(&app).await;
     assert_eq!(app.count_rows("slo_samples"), 1);
     assert_eq!(app.count_rows("slo_hourly"), 1);
-    // Ten days later (per-interval rows are kept 8 days by default) more traffic comes.
+    // Ten days later (per-interval rows are kept 4 days by default) more traffic comes.
     age_history(&app, 10 * 86_400_000);
     target.add(2000.0, 0.0);
     evaluate(&app).await;
@@ -469,9 +469,33 @@ threshold = 0.5
         (h["points"][0]["p99"].as_f64().unwrap() - 1.0).abs() < 1e-9,
         "{h}"
     );
-    // Ratio SLIs carry no latency.
-    let (_, all) = app.get_json("/api/v1/slos", &app.viewer_token).await;
-    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    // The SLO page and the dashboard draw the p99 and say the percentiles in words.
+    app.state
+        .accounts
+        .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 7")
+        .await
+        .unwrap();
+    let cookie = crate::auth::login(&app, "vic", "viewer password 7").await;
+    for path in ["/slos/checkout-checkout-latency", "/"] {
+        let html = app
+            .client
+            .get(app.url(path))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("aria-label=\"p99 latency over the last 24 hours\""),
+            "{path}"
+        );
+        assert!(
+            html.contains("p50 100 ms · p90 500 ms · p99 1.00 s"),
+            "{path}: {html}"
+        );
+    }
 }
 
 struct Prometheus(std::process::Child);
@@ -743,6 +767,32 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         html.contains("/slos/checkout-checkout-availability"),
         "the dashboard links the SLO page"
     );
+    // The dashboard's panels for the (only) SLO: SLI, burn-down, request and error rate
+    // charts with the deployment marker, and a 24-hour sparkline in the table.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 4, "{html}");
+    assert_eq!(html.matches("<svg class=\"spark\"").count(), 1);
+    assert!(html.contains("class=\"marker\""));
+    for panel in [
+        "SLI, last hour",
+        "Latency",
+        "Error budget left",
+        "Burn rate, 1 hour",
+        "Burn rate, 6 hours",
+        "Request rate",
+        "Error rate",
+    ] {
+        assert!(html.contains(panel), "dashboard panel {panel}");
+    }
+    // An unknown ?slo= falls back to the worst SLO instead of failing.
+    let other = app
+        .client
+        .get(app.url("/?slo=nope"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    assert!(other.text().await.unwrap().contains("Panels ·"));
     let page = app
         .client
         .get(app.url("/slos/checkout-checkout-availability"))
@@ -752,7 +802,11 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 3);
+    assert_eq!(
+        html.matches("<svg class=\"chart\"").count(),
+        4,
+        "SLI, budget, rates and error ratio"
+    );
     assert!(
         html.contains("dot-bad") || html.contains("line-bad"),
         "errors per second drawn"

@@ -173,7 +173,7 @@ test("the on-call engineer works an incident from the list to resolution on a la
   await page.screenshot({ path: join(SHOTS, "incident-laptop.png"), fullPage: true });
 
   await page.goto(`${base}/`);
-  assert.match(await page.locator(".tiles").innerText(), /P0\s+open\s+0\s+P1/);
+  assert.match(await page.locator("section.tiles[aria-label='Open incidents by severity']").innerText(), /P0\s+open\s+0\s+P1/);
   await page.screenshot({ path: join(SHOTS, "dashboard-laptop.png"), fullPage: true });
 
   // The auto-refresh control pauses and resumes.
@@ -263,8 +263,22 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   await login(page, "oncall", ONCALL_PW);
   await page.goto(`${base}/`);
   assert.match(await page.locator(".slotable").innerText(), /api-availability/);
-  await Promise.all([page.waitForURL(/\/slos\//), page.click("a:has-text('api-availability')")]);
-  assert.equal(await page.locator("svg.chart").count(), 3);
+  // The table has a 24-hour sparkline per SLO; the panels show one SLO, chosen in the
+  // selector (it submits itself on change).
+  assert.equal(await page.locator(".slotable svg.spark").count(), 2);
+  assert.ok((await page.locator(".focus svg.chart").count()) >= 4);
+  await Promise.all([
+    page.waitForURL(/\?slo=firewatch-api-latency/),
+    page.selectOption("#focus-slo", "firewatch-api-latency"),
+  ]);
+  const panels = await page.locator(".focus").innerText();
+  for (const t of ["Latency SLI, last hour", "Error budget left", "Burn rate, 6 hours", "Request rate", "Error rate", "Latency p99"]) {
+    assert.match(panels, new RegExp(t));
+  }
+  assert.match(panels, /p50 [\d.]+ ms · p90 [\d.]+ ms · p99 [\d.]+ m?s/);
+  await page.screenshot({ path: join(SHOTS, "dashboard-slo-laptop.png"), fullPage: true });
+  await Promise.all([page.waitForURL(/\/slos\//), page.click(".slotable a:has-text('api-availability')")]);
+  assert.equal(await page.locator("svg.chart").count(), 4);
   assert.match(await page.locator("body").innerText(), /Burn rates/);
   await page.screenshot({ path: join(SHOTS, "slo-laptop.png"), fullPage: true });
   assert.deepEqual(problems, []);
@@ -272,6 +286,9 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
 
   const phone = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   await login(phone.page, "oncall", ONCALL_PW);
+  await phone.page.goto(`${base}/?slo=firewatch-api-latency`);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "dashboard-slo-phone.png"), fullPage: true });
   await phone.page.goto(`${base}/slos/firewatch-api-availability`);
   await noHorizontalScroll(phone.page);
   await phone.page.screenshot({ path: join(SHOTS, "slo-phone.png"), fullPage: true });
