@@ -11,6 +11,9 @@
 //! each SLO's counter increases, write the history rows and rollups and prune old ones in
 //! one transaction, and compute every window, budget and burn rate from the store. It
 //! prints the CPU time per round and what that costs at a 30 s interval.
+//!
+//! `slo_bench dashboard DIR [SLOS]` instead writes DIR/firewatch.toml with SLOS (50) SLOs
+//! and DIR/data/firewatch.db with 30 days of their history, for timing the dashboard.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -94,46 +97,117 @@ fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-fn prefill(conn: &mut rusqlite::Connection, ids: &[String], now: i64, raw_days: i64) {
+/// Writes `days` of history for each (id, is_latency): 30 s rows for the last `raw_days`
+/// and hourly rollups for all of it. Error ratios and latencies wave over the day so the
+/// charts have something to draw; each SLO burns about half of its budget.
+fn prefill(
+    conn: &mut rusqlite::Connection,
+    slos: &[(String, bool)],
+    now: i64,
+    raw_days: i64,
+    days: i64,
+) {
     let started = Instant::now();
+    let hour = 3_600_000;
     let tx = conn.transaction().unwrap();
     {
         let mut raw = tx
-            .prepare("INSERT INTO slo_samples (slo, at, bad, total) VALUES (?1, ?2, ?3, ?4)")
+            .prepare(
+                "INSERT INTO slo_samples (slo, at, bad, total, p50, p90, p99) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
             .unwrap();
         let mut hourly = tx
             .prepare(
                 "INSERT INTO slo_hourly (slo, hour, bad, total, samples) \
-                 VALUES (?1, ?2, ?3, ?4, 120)",
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .unwrap();
-        let hour = 3_600_000;
-        let first_hour = (now - 30 * 86_400_000) / hour * hour;
+        let from = now - days * 86_400_000;
         let raw_from = now - raw_days * 86_400_000;
-        for id in ids {
-            let mut h = first_hour;
-            while h <= now {
-                hourly
-                    .execute(rusqlite::params![id, h, 360.0, 360_000.0])
-                    .unwrap();
-                h += hour;
-            }
-            let mut at = raw_from;
+        for (i, (id, latency)) in slos.iter().enumerate() {
+            let budget = if *latency { 0.01 } else { 0.001 };
+            let mut at = from - from % INTERVAL_MS;
+            let mut current = (at - at % hour, 0.0, 0.0, 0i64);
             while at < now {
-                raw.execute(rusqlite::params![id, at, 3.0, 3000.0]).unwrap();
+                let phase = at as f64 / 10_800_000.0 + i as f64;
+                let total = 3000.0;
+                let bad = (total * budget * 0.5 * (1.0 + phase.sin())).round();
+                let p = if *latency {
+                    let p99 = 0.2 * (1.0 + 0.5 * phase.cos());
+                    [Some(p99 / 10.0), Some(p99 / 2.5), Some(p99)]
+                } else {
+                    [None; 3]
+                };
+                if at >= raw_from {
+                    raw.execute(rusqlite::params![id, at, bad, total, p[0], p[1], p[2]])
+                        .unwrap();
+                }
+                if at - at % hour != current.0 {
+                    hourly
+                        .execute(rusqlite::params![
+                            id, current.0, current.1, current.2, current.3
+                        ])
+                        .unwrap();
+                    current = (at - at % hour, 0.0, 0.0, 0);
+                }
+                current.1 += bad;
+                current.2 += total;
+                current.3 += 1;
                 at += INTERVAL_MS;
             }
+            hourly
+                .execute(rusqlite::params![
+                    id, current.0, current.1, current.2, current.3
+                ])
+                .unwrap();
         }
     }
     tx.commit().unwrap();
     eprintln!(
-        "prefilled {} SLOs: {raw_days} days of 30 s rows and 30 days of hourly rollups in {:.1} s",
-        ids.len(),
+        "prefilled {} SLOs: {raw_days} days of 30 s rows and {days} days of hourly rollups in {:.1} s",
+        slos.len(),
         started.elapsed().as_secs_f64()
     );
 }
 
+/// `slo_bench dashboard DIR [SLOS]`: a settings file with SLOS SLOs and a database with 30
+/// days of their history in DIR, for timing the dashboard (scripts/bench.sh).
+fn dashboard_fixture(dir: &str, slos: usize) {
+    let dir = std::path::Path::new(dir);
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let services = slos / 2;
+    let mut cfg = String::from(
+        "[evaluation]\ninterval = \"5s\"\n\n[[scrape]]\njob = \"app\"\n\
+         url = \"http://127.0.0.1:9/metrics\"\n\n",
+    );
+    cfg.push_str(&slo_file(services));
+    std::fs::write(dir.join("firewatch.toml"), cfg).unwrap();
+    let ids: Vec<(String, bool)> = (0..services)
+        .flat_map(|i| {
+            [
+                (format!("svc-{i}-availability"), false),
+                (format!("svc-{i}-latency"), true),
+            ]
+        })
+        .collect();
+    let mut conn = firewatch::db::open_and_migrate(
+        &dir.join("data").join("firewatch.db"),
+        firewatch::config::Synchronous::Normal,
+    )
+    .unwrap();
+    prefill(&mut conn, &ids, firewatch::time::now_ms(), 4, 30);
+}
+
 fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("dashboard") {
+        let dir = argv.get(2).expect("slo_bench dashboard DIR [SLOS]");
+        let n = argv
+            .get(3)
+            .map_or(50, |v| v.parse().expect("SLOS is a number"));
+        return dashboard_fixture(dir, n);
+    }
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .map(|a| a.parse().expect("numbers: SLOS RAW_DAYS ROUNDS"))
@@ -161,7 +235,11 @@ fn main() {
     let mut conn =
         firewatch::db::open_and_migrate(&db_path, firewatch::config::Synchronous::Normal).unwrap();
     let start = firewatch::time::now_ms();
-    prefill(&mut conn, &ids, start, raw_days);
+    let kinds: Vec<(String, bool)> = ids
+        .iter()
+        .map(|id| (id.clone(), id.ends_with("-latency")))
+        .collect();
+    prefill(&mut conn, &kinds, start, raw_days, 30);
     let size = std::fs::metadata(&db_path).map(|m| m.len()).unwrap_or(0)
         + std::fs::metadata(db_path.with_extension("db-wal"))
             .map(|m| m.len())

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Firewatch benchmarks (issue targets in README "Performance"): start-to-ready time, idle
 # RSS, Alertmanager intake throughput and latency (new and duplicate payloads), and the
-# incident list page with 100,000 incidents. Loopback only; stops by itself.
-#   scripts/bench.sh            # full run (~2 minutes plus the release build)
+# incident list page with 100,000 incidents, the text-format parser, the cost of evaluating
+# 1,000 SLOs, and the dashboard with 50 SLOs and 30 days of history. Loopback only; stops
+# by itself.
+#   scripts/bench.sh            # full run (~4 minutes plus the release build)
+#   scripts/bench.sh slo        # only the SLO evaluation and dashboard benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --bin firewatch --example loadgen --example parse_bench
+cargo build --release --locked --bin firewatch --example loadgen --example parse_bench --example slo_bench
 BIN=target/release/firewatch
 LOAD=target/release/examples/loadgen
 DIR=$(mktemp -d)
@@ -14,9 +17,15 @@ TOKEN=bench-webhook-token-0123456789
 export FIREWATCH__STORAGE__DATA_DIR="$DIR" FIREWATCH__SERVER__LISTEN="127.0.0.1:$PORT" \
        FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN="$TOKEN" FIREWATCH__AUTH__ANONYMOUS_READ=true \
        FIREWATCH__LOG__LEVEL=warn
-cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; rm -rf "$DIR"; }
+DASH=$(mktemp -d)
+cleanup() {
+  [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null
+  [ -n "${DPID:-}" ] && kill "$DPID" 2>/dev/null
+  rm -rf "$DIR" "$DASH"
+}
 trap cleanup EXIT
 
+if [ "${1:-all}" != slo ]; then
 # Start to ready: from exec to the first 200 on /readyz (fresh database).
 start=$(date +%s%N)
 $BIN serve & PID=$!
@@ -49,3 +58,19 @@ curl -fs "http://127.0.0.1:$PORT/metrics" | grep -E 'http_request_duration_secon
 
 echo "Prometheus text-format parser:"
 target/release/examples/parse_bench 50
+fi
+
+echo "SLO evaluation, 1,000 SLOs on the built-in scraper (4 days of 30 s rows, 30 days of rollups):"
+target/release/examples/slo_bench 1000 4 20
+
+# Dashboard and SLO page with 50 SLOs and 30 days of history.
+target/release/examples/slo_bench dashboard "$DASH" 50
+DPORT=$((PORT + 1))
+FIREWATCH__STORAGE__DATA_DIR="$DASH/data" FIREWATCH__SERVER__LISTEN="127.0.0.1:$DPORT" \
+  FIREWATCH__LOG__LEVEL=error $BIN serve --config "$DASH/firewatch.toml" & DPID=$!
+until curl -fs "http://127.0.0.1:$DPORT/api/v1/slos" | grep -q '"status"'; do sleep 0.2; done
+$LOAD get --url "http://127.0.0.1:$DPORT/" --requests 200
+$LOAD get --url "http://127.0.0.1:$DPORT/?slo=svc-7-latency" --requests 200
+$LOAD get --url "http://127.0.0.1:$DPORT/slos/svc-7-latency" --requests 200
+echo "server-side time of those pages (sum and count):"
+curl -fs "http://127.0.0.1:$DPORT/metrics" | grep -E 'http_request_duration_seconds_(sum|count)\{method="GET",route="(/|/slos/\{name\})"\}'

@@ -820,7 +820,7 @@ struct HistoryParams {
     step: Option<String>,
 }
 
-/// SLI history from Firewatch's own store (built-in scraper SLOs).
+/// SLI history from Firewatch's own store (both sources record into it).
 async fn slo_history(
     caller: Caller,
     state: web::Data<AppState>,
@@ -829,12 +829,6 @@ async fn slo_history(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let s = find_slo(&state, &name)?;
-    if s.source != "scrape" {
-        return Err(ApiError::Conflict(format!(
-            "{} is measured by Prometheus: its history is there (query_range on the SLO recording rules)",
-            s.name
-        )));
-    }
     let p = params.into_inner();
     let now = now_ms();
     let ts = |field: &str, v: &Option<String>, default: i64| -> Result<i64, ApiError> {

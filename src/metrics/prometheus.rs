@@ -167,3 +167,25 @@ pub async fn windows(
     }
     Ok(out)
 }
+
+/// p50, p90 and p99 from their three queries; None when any has no value (no traffic).
+pub async fn percentiles(
+    client: &reqwest::Client,
+    src: &PrometheusSource,
+    queries: &[String],
+) -> Result<Option<[f64; 3]>, String> {
+    let [a, b, c] = queries else {
+        return Err("three quantile queries expected".into());
+    };
+    let (a, b, c) = tokio::join!(
+        instant(client, src, a),
+        instant(client, src, b),
+        instant(client, src, c)
+    );
+    Ok(match (a?, b?, c?) {
+        (Some(a), Some(b), Some(c)) if a.is_finite() && b.is_finite() && c.is_finite() => {
+            Some([a, b, c])
+        }
+        _ => None,
+    })
+}

@@ -92,8 +92,46 @@ pub async fn run_slo_evaluation_once(state: &AppState) -> anyhow::Result<()> {
 /// Records what the scrapers have now and re-evaluates (used when scrapes run on their own).
 pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
     use crate::slo::engine;
-    let measured = state.slo_engine.measure(&state.scraped);
+    let mut measured = state.slo_engine.measure(&state.scraped);
     let now = crate::time::now_ms();
+    // SLOs measured by Prometheus: their windows come from it; the 5-minute rates are also
+    // recorded locally, so charts and reports outlive Prometheus's retention.
+    let mut prom = engine::PromResults::new();
+    if let Some(p) = &state.settings.raw.prometheus {
+        let src = crate::metrics::prometheus::PrometheusSource {
+            url: p.url.clone(),
+            timeout: crate::config::parse_duration(&p.timeout)
+                .unwrap_or(std::time::Duration::from_secs(10)),
+            retries: p.retries,
+        };
+        let jobs = state.slo_engine.prometheus_jobs();
+        let http = &state.http;
+        let src = &src;
+        let results = futures_util::future::join_all(jobs.iter().map(|j| async move {
+            let w =
+                crate::metrics::prometheus::windows(http, src, &j.query, j.period_days, j.budget)
+                    .await;
+            let lat = match (&w, &j.quantiles) {
+                (Ok(_), Some(q)) => crate::metrics::prometheus::percentiles(http, src, q)
+                    .await
+                    .ok()
+                    .flatten(),
+                _ => None,
+            };
+            (w, lat)
+        }))
+        .await;
+        let interval_s = state.settings.evaluation_interval.as_secs_f64();
+        for (job, (w, lat)) in jobs.into_iter().zip(results) {
+            let m = w
+                .as_ref()
+                .ok()
+                .and_then(|w| w.get("5m"))
+                .and_then(|five| engine::from_prometheus(five, interval_s, lat));
+            measured.push((job.id.clone(), m));
+            prom.insert(job.id, w);
+        }
+    }
     let cutoff = |d: std::time::Duration| match d.as_millis() as i64 {
         0 => 0,
         keep => now - keep,
@@ -112,23 +150,6 @@ pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
             Ok::<_, crate::db::StoreError>(())
         })
         .await?;
-    let mut prom = engine::PromResults::new();
-    if let Some(p) = &state.settings.raw.prometheus {
-        let src = crate::metrics::prometheus::PrometheusSource {
-            url: p.url.clone(),
-            timeout: crate::config::parse_duration(&p.timeout)
-                .unwrap_or(std::time::Duration::from_secs(10)),
-            retries: p.retries,
-        };
-        let jobs = state.slo_engine.prometheus_jobs();
-        let results = futures_util::future::join_all(jobs.iter().map(|(_, q, days, budget)| {
-            crate::metrics::prometheus::windows(&state.http, &src, q, *days, *budget)
-        }))
-        .await;
-        for ((id, ..), r) in jobs.into_iter().zip(results) {
-            prom.insert(id, r);
-        }
-    }
     let engine2 = state.slo_engine.clone();
     let statuses = state
         .db

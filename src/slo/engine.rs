@@ -68,8 +68,8 @@ pub struct SloStatus {
     pub alert: Option<String>,
     pub error: Option<String>,
     pub evaluated_at: Option<String>,
-    /// Latency SLIs on the built-in scraper: p50/p90/p99 over the last 5 minutes, in the
-    /// histogram's unit (seconds for `*_seconds`).
+    /// Latency SLIs: p50/p90/p99 over the last 5 minutes, in the histogram's unit
+    /// (seconds for `*_seconds`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<Percentiles>,
 }
@@ -456,6 +456,39 @@ pub struct Slo {
     memory: Memory,
 }
 
+/// One SLO measured through a Prometheus-compatible API.
+#[derive(Debug, Clone)]
+pub struct PromJob {
+    pub id: String,
+    pub query: super::spec::SlothQuery,
+    pub period_days: u32,
+    pub budget: f64,
+    /// Latency SLIs: the p50, p90 and p99 queries over 5 minutes.
+    pub quantiles: Option<Vec<String>>,
+}
+
+/// What to record locally for an SLO measured by Prometheus, from its 5-minute window:
+/// the events of one `interval_s` at the 5-minute rates (raw ratios, which carry no
+/// counts, count as one event per interval, weighted by time like probes). None without
+/// traffic or data.
+pub fn from_prometheus(
+    five: &WindowValue,
+    interval_s: f64,
+    latency: Option<[f64; 3]>,
+) -> Option<Measured> {
+    let err = five.error_ratio?;
+    let total = match five.events {
+        Some(e) if e > 0.0 => e * interval_s / 300.0,
+        Some(_) => return None,
+        None => 1.0,
+    };
+    Some(Measured {
+        bad: err * total,
+        total,
+        latency,
+    })
+}
+
 /// Window values obtained from a Prometheus-compatible API, per SLO id.
 pub type PromResults = HashMap<String, Result<BTreeMap<String, WindowValue>, String>>;
 
@@ -587,18 +620,20 @@ impl Engine {
             .collect()
     }
 
-    /// SLOs measured by Prometheus: (id, queries, period days, error budget).
-    pub fn prometheus_jobs(&self) -> Vec<(String, super::spec::SlothQuery, u32, f64)> {
+    /// SLOs measured by Prometheus, with their queries.
+    pub fn prometheus_jobs(&self) -> Vec<PromJob> {
         let slos = self.slos.lock().expect("slo lock");
         slos.iter()
             .filter_map(|s| {
-                s.prometheus.clone().map(|q| {
-                    (
-                        s.spec.id(),
-                        q,
-                        period_days(&s.spec),
-                        s.spec.error_budget_ratio(),
-                    )
+                s.prometheus.clone().map(|query| PromJob {
+                    id: s.spec.id(),
+                    query,
+                    period_days: period_days(&s.spec),
+                    budget: s.spec.error_budget_ratio(),
+                    quantiles: [0.5, 0.9, 0.99]
+                        .map(|q| s.spec.sli.quantile_query(q, "5m"))
+                        .into_iter()
+                        .collect::<Option<Vec<String>>>(),
                 })
             })
             .collect()
@@ -783,8 +818,8 @@ fn status_of(
             window_value(bad, total, rows, budget)
         }
     };
-    let latency = match (&s.spec.sli, &s.prometheus) {
-        (Sli::Latency { histogram, .. }, None) => {
+    let latency = match &s.spec.sli {
+        Sli::Latency { histogram, .. } => {
             let unit = match histogram.split('{').next() {
                 Some(n) if n.trim().ends_with("_seconds") => "s",
                 _ => "",

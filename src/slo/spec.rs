@@ -129,6 +129,17 @@ pub enum Sli {
 }
 
 impl Sli {
+    /// For latency SLIs: PromQL for the q-quantile of the histogram over `window`.
+    pub fn quantile_query(&self, q: f64, window: &str) -> Option<String> {
+        let Sli::Latency { histogram, .. } = self else {
+            return None;
+        };
+        let (name, matchers) = split_selector(histogram).unwrap_or((histogram.as_str(), ""));
+        Some(format!(
+            "histogram_quantile({q}, sum by (le) (rate({name}_bucket{{{matchers}}}[{window}])))"
+        ))
+    }
+
     /// The SLI as Sloth queries (events or raw error ratio), still with `{{.window}}`.
     pub fn sloth_query(&self) -> SlothQuery {
         let w = WINDOW_PLACEHOLDER;

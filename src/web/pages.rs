@@ -202,6 +202,9 @@ impl SloView {
                         human_duration((h * 3_600_000.0) as i64)
                     )
                 }
+                (Some(_), Some(h)) if h > s.period_days as f64 * 24.0 => {
+                    "At this rate the budget outlasts the period.".into()
+                }
                 (Some(_), Some(h)) => {
                     format!("At this rate the budget runs out in {:.0} days.", h / 24.0)
                 }

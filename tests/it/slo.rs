@@ -49,8 +49,13 @@ impl Target {
                                 "# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\n\
                                  http_requests_total{{code=\"200\",method=\"get\"}} {}\n\
                                  http_requests_total{{code=\"500\",method=\"get\"}} {}\n\
-                                 unrelated_metric{{x=\"y\"}} 42\n",
-                                st.ok, st.errors
+                                 unrelated_metric{{x=\"y\"}} 42\n\
+                                 # TYPE http_request_duration_seconds histogram\n\
+                                 http_request_duration_seconds_bucket{{le=\"0.1\"}} {}\n\
+                                 http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n\
+                                 http_request_duration_seconds_sum 1\n\
+                                 http_request_duration_seconds_count {}\n",
+                                st.ok, st.errors, st.ok, st.ok + st.errors, st.ok + st.errors
                             )
                         });
                         let gzip = req
@@ -554,7 +559,11 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
     let both = format!(
         "{SLO}\n[[slo]]\nname = \"checkout-availability-prom\"\nservice = \"checkout\"\nobjective = 99.9\nperiod = \"30d\"\n\
          source = \"prometheus\"\n[slo.ratio]\nerrors = 'http_requests_total{{job=\"checkout\",code=~\"5..\"}}'\n\
-         total = 'http_requests_total{{job=\"checkout\"}}'\n"
+         total = 'http_requests_total{{job=\"checkout\"}}'\n\
+         [[slo]]\nname = \"checkout-latency\"\nservice = \"checkout\"\nobjective = 95\nperiod = \"30d\"\n\
+         [slo.latency]\nhistogram = 'http_request_duration_seconds{{job=\"checkout\"}}'\nthreshold = 0.1\n\
+         [[slo]]\nname = \"checkout-latency-prom\"\nservice = \"checkout\"\nobjective = 95\nperiod = \"30d\"\n\
+         [slo.latency]\nhistogram = 'http_request_duration_seconds{{job=\"checkout\"}}'\nthreshold = 0.1\n"
     );
     let url = target.url.clone();
     let purl = prom_url.clone();
@@ -585,6 +594,16 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
                     (
                         "name".to_string(),
                         figment::value::Value::from("checkout-availability-prom"),
+                    ),
+                    (
+                        "source".to_string(),
+                        figment::value::Value::from("prometheus"),
+                    ),
+                ])),
+                figment::value::Value::from(std::collections::BTreeMap::from([
+                    (
+                        "name".to_string(),
+                        figment::value::Value::from("checkout-latency-prom"),
                     ),
                     (
                         "source".to_string(),
@@ -637,6 +656,47 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
         .await;
     assert_eq!(p["source"], "prometheus");
     assert!(p["error"].is_null(), "{p}");
+
+    // Latency SLIs from the same histogram: the same SLI (98 % under 100 ms) and the
+    // same percentiles, histogram_quantile's in Prometheus and ours.
+    let (_, l) = app
+        .get_json("/api/v1/slos/checkout-latency", &app.viewer_token)
+        .await;
+    let (_, lp) = app
+        .get_json("/api/v1/slos/checkout-latency-prom", &app.viewer_token)
+        .await;
+    let (a, b) = (
+        l["windows"]["5m"]["sli"].as_f64().unwrap(),
+        lp["windows"]["5m"]["sli"].as_f64().unwrap(),
+    );
+    assert!(
+        (a - 0.98).abs() < 0.005 && (a - b).abs() < 0.005,
+        "{a} vs {b}"
+    );
+    for q in ["p50", "p99"] {
+        let (a, b) = (
+            l["latency"][q].as_f64().unwrap(),
+            lp["latency"][q].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 0.02 * b,
+            "{q}: scraper {a} vs Prometheus {b}"
+        );
+    }
+    assert!((l["latency"]["p99"].as_f64().unwrap() - 0.1).abs() < 1e-9);
+
+    // The Prometheus-measured SLO's history is also kept locally (from the 5m rates).
+    let (code, h) = app
+        .get_json(
+            "/api/v1/slos/checkout-availability-prom/history?step=1m",
+            &app.viewer_token,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{h}");
+    let points = h["points"].as_array().unwrap();
+    assert!(!points.is_empty(), "{h}");
+    let last = points.last().unwrap()["sli"].as_f64().unwrap();
+    assert!((last - 0.98).abs() < 0.01, "{h}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
