@@ -263,6 +263,14 @@ pub struct PrometheusSettings {
     /// Retries of a failed query (network errors and 5xx) within one evaluation.
     #[serde(default = "default_prom_retries")]
     pub retries: u32,
+    /// At start, fill Firewatch's history of Prometheus-measured SLOs from query_range for
+    /// the time before its own rows (so 30-day charts show at once).
+    #[serde(default = "default_true")]
+    pub backfill: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_prom_timeout() -> String {

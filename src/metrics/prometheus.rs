@@ -33,13 +33,18 @@ struct Data {
     result: serde_json::Value,
 }
 
-/// One instant query; `None` when the result is empty (no series: no data).
-pub async fn instant(
+/// One API call with retries on network and server errors; the answer's `data`.
+async fn call(
     client: &reqwest::Client,
     src: &PrometheusSource,
-    query: &str,
-) -> Result<Option<f64>, String> {
-    let url = format!("{}/api/v1/query", src.url.trim_end_matches('/'));
+    path: &str,
+    form: &[(&str, String)],
+) -> Result<Data, String> {
+    let url = format!("{}{path}", src.url.trim_end_matches('/'));
+    let query = form
+        .iter()
+        .find(|(k, _)| *k == "query")
+        .map_or("", |(_, v)| v.as_str());
     let mut last = String::new();
     for attempt in 0..=src.retries {
         if attempt > 0 {
@@ -48,7 +53,7 @@ pub async fn instant(
         let res = client
             .post(&url)
             .timeout(src.timeout)
-            .form(&[("query", query)])
+            .form(form)
             .send()
             .await;
         let res = match res {
@@ -85,20 +90,79 @@ pub async fn instant(
             last = msg;
             continue;
         }
-        let data = answer.data.ok_or("the answer has no data")?;
-        return match data.result_type.as_str() {
-            "vector" => {
-                let first = data.result.as_array().and_then(|a| a.first()).cloned();
-                match first {
-                    None => Ok(None),
-                    Some(sample) => parse_value(&sample["value"]).map(Some),
-                }
-            }
-            "scalar" => parse_value(&data.result).map(Some),
-            other => Err(format!("unexpected result type {other} for {query}")),
-        };
+        return answer.data.ok_or_else(|| "the answer has no data".into());
     }
     Err(last)
+}
+
+/// One instant query; `None` when the result is empty (no series: no data).
+pub async fn instant(
+    client: &reqwest::Client,
+    src: &PrometheusSource,
+    query: &str,
+) -> Result<Option<f64>, String> {
+    let data = call(
+        client,
+        src,
+        "/api/v1/query",
+        &[("query", query.to_string())],
+    )
+    .await?;
+    match data.result_type.as_str() {
+        "vector" => {
+            let first = data.result.as_array().and_then(|a| a.first()).cloned();
+            match first {
+                None => Ok(None),
+                Some(sample) => parse_value(&sample["value"]).map(Some),
+            }
+        }
+        "scalar" => parse_value(&data.result).map(Some),
+        other => Err(format!("unexpected result type {other} for {query}")),
+    }
+}
+
+/// A range query (`/api/v1/query_range`) of a single-series expression: (ms, value)
+/// points from `start` to `end` (ms) every `step` (ms). Empty when there is no series.
+pub async fn range(
+    client: &reqwest::Client,
+    src: &PrometheusSource,
+    query: &str,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<Vec<(i64, f64)>, String> {
+    let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
+    let form = [
+        ("query", query.to_string()),
+        ("start", secs(start)),
+        ("end", secs(end)),
+        ("step", secs(step)),
+    ];
+    let data = call(client, src, "/api/v1/query_range", &form).await?;
+    if data.result_type != "matrix" {
+        return Err(format!(
+            "unexpected result type {} for {query}",
+            data.result_type
+        ));
+    }
+    let Some(series) = data.result.as_array().and_then(|a| a.first()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for v in series["values"]
+        .as_array()
+        .map_or(&[][..], |v| v.as_slice())
+    {
+        let at = v
+            .get(0)
+            .and_then(|t| t.as_f64())
+            .ok_or("malformed sample time")?;
+        let value = parse_value(v)?;
+        if value.is_finite() {
+            out.push(((at * 1000.0).round() as i64, value));
+        }
+    }
+    Ok(out)
 }
 
 fn parse_value(v: &serde_json::Value) -> Result<f64, String> {
@@ -188,4 +252,65 @@ pub async fn percentiles(
         }
         _ => None,
     })
+}
+
+/// A PromQL duration for `ms` ("5m" style is not needed: seconds or milliseconds).
+fn promql_duration(ms: i64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Past events of one SLO from the query API, for back-filling Firewatch's own history:
+/// (t, bad, total) every `step` ms in (start, end], each point covering the `step` before
+/// it. Event SLIs turn the rates over `step` into counts; raw ratios count as one event
+/// per evaluation interval (`interval_ms`), as the live evaluation records them. Asks in
+/// chunks of at most 10,000 points (Prometheus refuses more than 11,000).
+pub async fn past_events(
+    client: &reqwest::Client,
+    src: &PrometheusSource,
+    q: &SlothQuery,
+    start: i64,
+    end: i64,
+    step: i64,
+    interval_ms: i64,
+) -> Result<Vec<(i64, f64, f64)>, String> {
+    let window = promql_duration(step);
+    let fill = |t: &str| t.replace(WINDOW_PLACEHOLDER, &window);
+    let step_s = step as f64 / 1000.0;
+    let mut out = Vec::new();
+    let mut from = start + step;
+    while from <= end {
+        let to = (from + 9_999 * step).min(end);
+        match q {
+            SlothQuery::Events {
+                error_query,
+                total_query,
+            } => {
+                let (eq, tq) = (fill(error_query), fill(total_query));
+                let (e, t) = tokio::join!(
+                    range(client, src, &eq, from, to, step),
+                    range(client, src, &tq, from, to, step)
+                );
+                let errors: BTreeMap<i64, f64> = e?.into_iter().collect();
+                // No events is no data here, as in the live evaluation.
+                for (at, total) in t?.into_iter().filter(|(_, t)| *t > 0.0) {
+                    let bad = errors.get(&at).copied().unwrap_or(0.0).clamp(0.0, total);
+                    out.push((at, bad * step_s, total * step_s));
+                }
+            }
+            SlothQuery::Raw { error_ratio_query } => {
+                let weight = step as f64 / interval_ms.max(1) as f64;
+                for (at, ratio) in
+                    range(client, src, &fill(error_ratio_query), from, to, step).await?
+                {
+                    out.push((at, ratio.clamp(0.0, 1.0) * weight, weight));
+                }
+            }
+        }
+        from = to + step;
+    }
+    Ok(out)
 }

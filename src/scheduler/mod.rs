@@ -160,6 +160,127 @@ pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Back-fills the history of SLOs measured by Prometheus from its query_range API, for
+/// the time before Firewatch's own rows begin: `raw_step` rows for the per-interval
+/// retention, hourly rollups for the rest of the period. A new install (or a new SLO) thus
+/// shows 30-day charts and budget burn-down at once. Returns the rows written.
+pub async fn run_prometheus_backfill_once(
+    state: &AppState,
+    raw_step: std::time::Duration,
+) -> anyhow::Result<usize> {
+    use crate::metrics::prometheus::{PrometheusSource, past_events};
+    use crate::slo::engine;
+    let Some(p) = &state.settings.raw.prometheus else {
+        return Ok(0);
+    };
+    let src = PrometheusSource {
+        url: p.url.clone(),
+        timeout: crate::config::parse_duration(&p.timeout)
+            .unwrap_or(std::time::Duration::from_secs(10)),
+        retries: p.retries,
+    };
+    const HOUR: i64 = 3_600_000;
+    let now = crate::time::now_ms();
+    let interval = (state.settings.evaluation_interval.as_millis() as i64).max(1);
+    let step = (raw_step.as_millis() as i64).max(1000);
+    let mut written = 0;
+    for job in state.slo_engine.prometheus_jobs() {
+        let period = job.period_days as i64 * 86_400_000;
+        let raw_keep = match state.settings.raw_history_retention.as_millis() as i64 {
+            0 => period,
+            keep => keep.min(period),
+        };
+        let id = job.id.clone();
+        let (first_at, first_hour) = state
+            .db
+            .read(move |c| {
+                let at: Option<i64> = c.query_row(
+                    "SELECT MIN(at) FROM slo_samples WHERE slo = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                let hour: Option<i64> = c.query_row(
+                    "SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1",
+                    [&id],
+                    |r| r.get(0),
+                )?;
+                Ok::<_, crate::db::StoreError>((at, hour))
+            })
+            .await?;
+        // Per-interval rows up to the first own row (which covers the interval before it).
+        let raw_start = now - raw_keep;
+        let raw_end = first_at.map_or(now, |f| f - interval);
+        let raw = if raw_end - raw_start >= step {
+            past_events(
+                &state.http,
+                &src,
+                &job.query,
+                raw_start,
+                raw_end,
+                step,
+                interval,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
+        } else {
+            Vec::new()
+        };
+        // Whole hours from the period's start to the per-interval part, where no rollup is.
+        let h_start = (now - period) - (now - period).rem_euclid(HOUR);
+        let h_end = (raw_start - raw_start.rem_euclid(HOUR)).min(first_hour.unwrap_or(i64::MAX));
+        let hourly = if h_end - h_start >= HOUR {
+            past_events(
+                &state.http,
+                &src,
+                &job.query,
+                h_start,
+                h_end,
+                HOUR,
+                interval,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
+        } else {
+            Vec::new()
+        };
+        if raw.is_empty() && hourly.is_empty() {
+            continue;
+        }
+        let id = job.id.clone();
+        let n = raw.len() + hourly.len();
+        state
+            .db
+            .write(move |c| {
+                for (at, bad, total) in &raw {
+                    let m = engine::Measured {
+                        bad: *bad,
+                        total: *total,
+                        latency: None,
+                    };
+                    engine::record(c, &id, *at, &m)?;
+                }
+                for (at, bad, total) in &hourly {
+                    c.prepare_cached(
+                        "INSERT OR IGNORE INTO slo_hourly (slo, hour, bad, total, samples) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(rusqlite::params![
+                        id,
+                        at - HOUR,
+                        bad,
+                        total,
+                        HOUR / interval
+                    ])?;
+                }
+                Ok::<_, crate::db::StoreError>(())
+            })
+            .await?;
+        tracing::info!(slo = %job.id, rows = n, "back-filled SLO history from Prometheus");
+        written += n;
+    }
+    Ok(written)
+}
+
 /// Opens, changes or resolves the burn-rate incident of each SLO, through the same ingest
 /// path as Alertmanager alerts (same grouping, timeline, notifications, auto-resolve).
 async fn burn_alerts(
@@ -298,6 +419,21 @@ pub async fn slo_loop(state: web::Data<AppState>) {
             wanted.clone(),
             state.scraped.clone(),
         ));
+    }
+    if state
+        .settings
+        .raw
+        .prometheus
+        .as_ref()
+        .is_some_and(|p| p.backfill)
+    {
+        let st = state.clone();
+        tokio::spawn(async move {
+            let step = std::time::Duration::from_secs(300);
+            if let Err(e) = run_prometheus_backfill_once(&st, step).await {
+                tracing::warn!(error = %format!("{e:#}"), "SLO history back-fill failed");
+            }
+        });
     }
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -565,56 +565,57 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
          [[slo]]\nname = \"checkout-latency-prom\"\nservice = \"checkout\"\nobjective = 95\nperiod = \"30d\"\n\
          [slo.latency]\nhistogram = 'http_request_duration_seconds{{job=\"checkout\"}}'\nthreshold = 0.1\n"
     );
-    let url = target.url.clone();
-    let purl = prom_url.clone();
-    let app = spawn_app_resolved(
-        |s| {
-            s.scrapes = vec![firewatch::config::ScrapeSettings {
-                job: "checkout".into(),
-                url,
-                interval: Some("1h".into()),
-                timeout: Some("2s".into()),
-            }];
-            s.evaluation.interval = "1h".into();
-            s.prometheus = Some(firewatch::config::PrometheusSettings {
-                url: purl,
-                timeout: "5s".into(),
-                retries: 2,
-            });
-            // `source` is read from the raw [[slo]] tables.
-            s.slo_tables = vec![
-                figment::value::Value::from(std::collections::BTreeMap::from([
-                    (
-                        "name".to_string(),
-                        figment::value::Value::from("checkout-availability"),
-                    ),
-                    ("source".to_string(), figment::value::Value::from("scrape")),
-                ])),
-                figment::value::Value::from(std::collections::BTreeMap::from([
-                    (
-                        "name".to_string(),
-                        figment::value::Value::from("checkout-availability-prom"),
-                    ),
-                    (
-                        "source".to_string(),
-                        figment::value::Value::from("prometheus"),
-                    ),
-                ])),
-                figment::value::Value::from(std::collections::BTreeMap::from([
-                    (
-                        "name".to_string(),
-                        figment::value::Value::from("checkout-latency-prom"),
-                    ),
-                    (
-                        "source".to_string(),
-                        figment::value::Value::from("prometheus"),
-                    ),
-                ])),
-            ];
-        },
-        |r| r.slos = firewatch::slo::native::load_native("test.toml", &both).unwrap(),
-    )
-    .await;
+    let make_app = |url: String, purl: String, both: String| {
+        spawn_app_resolved(
+            |s| {
+                s.scrapes = vec![firewatch::config::ScrapeSettings {
+                    job: "checkout".into(),
+                    url,
+                    interval: Some("1h".into()),
+                    timeout: Some("2s".into()),
+                }];
+                s.evaluation.interval = "1h".into();
+                s.prometheus = Some(firewatch::config::PrometheusSettings {
+                    url: purl,
+                    timeout: "5s".into(),
+                    retries: 2,
+                    backfill: false,
+                });
+                // `source` is read from the raw [[slo]] tables.
+                s.slo_tables = vec![
+                    figment::value::Value::from(std::collections::BTreeMap::from([
+                        (
+                            "name".to_string(),
+                            figment::value::Value::from("checkout-availability"),
+                        ),
+                        ("source".to_string(), figment::value::Value::from("scrape")),
+                    ])),
+                    figment::value::Value::from(std::collections::BTreeMap::from([
+                        (
+                            "name".to_string(),
+                            figment::value::Value::from("checkout-availability-prom"),
+                        ),
+                        (
+                            "source".to_string(),
+                            figment::value::Value::from("prometheus"),
+                        ),
+                    ])),
+                    figment::value::Value::from(std::collections::BTreeMap::from([
+                        (
+                            "name".to_string(),
+                            figment::value::Value::from("checkout-latency-prom"),
+                        ),
+                        (
+                            "source".to_string(),
+                            figment::value::Value::from("prometheus"),
+                        ),
+                    ])),
+                ];
+            },
+            move |r| r.slos = firewatch::slo::native::load_native("test.toml", &both).unwrap(),
+        )
+    };
+    let app = make_app(target.url.clone(), prom_url.clone(), both.clone()).await;
     // Let Prometheus collect a few scrapes while Firewatch scrapes the same target.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let (ours, theirs) = loop {
@@ -645,7 +646,6 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
             "no SLI from both sources: {body}"
         );
     };
-    feeder.abort();
     assert!((ours - 0.98).abs() < 0.005, "scraper SLI {ours}");
     assert!(
         (ours - theirs).abs() < 0.005,
@@ -697,6 +697,42 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
     assert!(!points.is_empty(), "{h}");
     let last = points.last().unwrap()["sli"].as_f64().unwrap();
     assert!((last - 0.98).abs() < 0.01, "{h}");
+
+    // A fresh install pointed at the same Prometheus back-fills that history from
+    // query_range (3 s steps here; 5 minutes in production).
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    feeder.abort();
+    let fresh = make_app(target.url.clone(), prom_url.clone(), both.clone()).await;
+    let n = firewatch::scheduler::run_prometheus_backfill_once(
+        &fresh.state,
+        std::time::Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
+    assert!(n >= 4, "{n} rows back-filled");
+    let (bad, events, rows): (f64, f64, i64) = rusqlite::Connection::open(fresh.db_path())
+        .unwrap()
+        .query_row(
+            "SELECT SUM(bad), SUM(total), COUNT(*) FROM slo_samples \
+             WHERE slo = 'checkout-checkout-availability-prom'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert!(
+        rows >= 2 && (rows as usize) < n,
+        "{rows} of {n} rows (the rest: latency)"
+    );
+    assert!(events > 1000.0, "{events} events");
+    assert!((bad / events - 0.02).abs() < 0.005, "{bad} of {events}");
+    // Running it again finds the history there and adds nothing.
+    let again = firewatch::scheduler::run_prometheus_backfill_once(
+        &fresh.state,
+        std::time::Duration::from_secs(3),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -709,6 +745,7 @@ async fn an_unreachable_prometheus_is_shown_on_the_slo() {
                 url: format!("http://127.0.0.1:{port}"),
                 timeout: "1s".into(),
                 retries: 0,
+                backfill: true, // fails in the background; evaluation goes on
             });
             s.slo_tables = vec![figment::value::Value::from(
                 std::collections::BTreeMap::from([
