@@ -1005,6 +1005,92 @@ mod tests {
         assert_eq!(count(r#"other_total{job="a"}"#), 0);
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Counter increases add up to the events that happened, however the counter
+        /// restarts, as long as a restart shows as a lower value (as in Prometheus, a
+        /// restart that climbs past the old value before the next scrape undercounts).
+        #[test]
+        fn counter_increases_add_up_to_the_events(
+            steps in proptest::collection::vec((0u32..1000, any::<bool>()), 1..60)
+        ) {
+            let sel: Selector = "reqs_total".parse().unwrap();
+            let snap = |v: f64| vec![Arc::new(vec![Series {
+                name: "reqs_total".into(),
+                labels: vec![("job".into(), "a".into())],
+                value: v,
+            }])];
+            let mut m = Memory::default();
+            let mut value = 0.0;
+            prop_assert_eq!(m.increase("t", &sel, &Index::new(&snap(value))), None);
+            let (mut truth, mut seen, mut visible) = (0.0, 0.0, true);
+            for (inc, reset) in steps {
+                let before = value;
+                if reset {
+                    value = 0.0;
+                }
+                value += inc as f64;
+                if reset && value >= before {
+                    visible = false;
+                }
+                truth += inc as f64;
+                seen += m.increase("t", &sel, &Index::new(&snap(value))).unwrap();
+            }
+            if visible {
+                prop_assert_eq!(seen, truth);
+            } else {
+                prop_assert!(seen <= truth);
+            }
+        }
+
+        /// SLI and error ratio are complements, the burn rate is the error ratio over the
+        /// budget, and zero traffic never has an SLI.
+        #[test]
+        fn window_values_are_consistent(
+            total in 0u32..1_000_000, bad_share in 0.0f64..=1.0, budget in 0.0001f64..0.5
+        ) {
+            let total = total as f64;
+            let bad = (total * bad_share).floor();
+            let w = window_value(bad, total, 1, budget);
+            if total == 0.0 {
+                prop_assert_eq!(w.sli, None);
+            } else {
+                let (sli, err, burn) = (w.sli.unwrap(), w.error_ratio.unwrap(), w.burn_rate.unwrap());
+                prop_assert!((0.0..=1.0).contains(&sli));
+                prop_assert!((sli + err - 1.0).abs() < 1e-12);
+                prop_assert!((burn * budget - err).abs() < 1e-9);
+            }
+        }
+
+        /// Quantiles grow with q and stay within the histogram's finite bounds.
+        #[test]
+        fn histogram_quantiles_are_monotonic_and_bounded(
+            counts in proptest::collection::vec(0u32..1000, 5),
+            q1 in 0.0f64..=1.0, q2 in 0.0f64..=1.0
+        ) {
+            let les = [0.01, 0.1, 0.5, 2.0, f64::INFINITY];
+            let mut cum = 0.0;
+            let buckets: Vec<(f64, f64)> = les
+                .iter()
+                .zip(&counts)
+                .map(|(le, c)| {
+                    cum += *c as f64;
+                    (*le, cum)
+                })
+                .collect();
+            let (lo, hi) = if q1 <= q2 { (q1, q2) } else { (q2, q1) };
+            match (histogram_quantile(lo, &buckets), histogram_quantile(hi, &buckets)) {
+                (Some(a), Some(b)) => {
+                    prop_assert!(a <= b + 1e-12, "q{lo} = {a} > q{hi} = {b}");
+                    prop_assert!((0.0..=2.0).contains(&a) && (0.0..=2.0).contains(&b));
+                }
+                (None, None) => prop_assert_eq!(cum, 0.0),
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn histogram_quantile_interpolates_like_promql() {
         // 100 observations: 50 under 0.1, 40 in (0.1, 0.5], 9 in (0.5, 1], 1 above.
