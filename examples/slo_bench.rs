@@ -269,7 +269,7 @@ fn main() {
             ..Default::default()
         };
         scraped.set("app", health, Some(series));
-        let measured = engine.measure(&scraped);
+        let measured = engine.measure(&scraped, now);
         let tx = conn.transaction().unwrap();
         for (id, m) in &measured {
             if let Some(m) = m {

@@ -488,6 +488,24 @@ impl Settings {
         }
         crate::slo::spec::validate_all(&slos).map_err(|e| ConfigError::Slo(e.to_string()))?;
         let mut resolved = raw.resolve()?;
+        // The period window sums hourly rollups: they must cover the longest period.
+        let keep = resolved.history_retention;
+        if let Some(s) = slos.iter().find(|s| {
+            let days = match s.period {
+                Some(crate::slo::spec::Period::CalendarMonth) => 31,
+                Some(p) => p.days() as u64,
+                None => 30,
+            };
+            !keep.is_zero() && keep < Duration::from_secs(days * 86_400)
+        }) {
+            return Err(ConfigError::Invalid {
+                field: "evaluation.history_retention".into(),
+                message: format!(
+                    "is shorter than the period of SLO {} (the period window needs its history)",
+                    s.name
+                ),
+            });
+        }
         resolved.slos = slos;
         Ok(resolved)
     }
@@ -585,6 +603,17 @@ impl Settings {
                     "evaluation.raw_history_retention",
                     &self.evaluation.raw_history_retention,
                 )?;
+                let hourly = dur(
+                    "evaluation.history_retention",
+                    &self.evaluation.history_retention,
+                )?;
+                // Windows read the rollups for whole hours: they must outlive the rows.
+                if !hourly.is_zero() && (d.is_zero() || hourly < d) {
+                    return Err(invalid(
+                        "evaluation.history_retention",
+                        "must be 0 (keep everything) or at least raw_history_retention".into(),
+                    ));
+                }
                 if !d.is_zero() && d < Duration::from_secs(3 * 86_400) {
                     return Err(invalid(
                         "evaluation.raw_history_retention",
@@ -686,6 +715,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration".into());
     }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
     let bad = || format!("`{text}` is not a duration like 30s, 5m, 1h30m or 28d");
     let mut total_ms: u128 = 0;
     let mut rest = s;
@@ -749,5 +781,38 @@ mod tests {
         s.alertmanager.webhook_token = Some("short".into());
         let err = s.resolve().unwrap_err().to_string();
         assert!(err.contains("alertmanager.webhook_token"), "{err}");
+    }
+
+    #[test]
+    fn slo_history_retentions_must_fit_the_windows_and_the_periods() {
+        let with = |raw: &str, hourly: &str| {
+            let mut s = Settings::default();
+            s.evaluation.raw_history_retention = raw.into();
+            s.evaluation.history_retention = hourly.into();
+            s.resolve().map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(with("4d", "400d").is_ok());
+        assert!(with("0", "0").is_ok(), "a bare 0 keeps everything");
+        let err = with("2d", "400d").unwrap_err();
+        assert!(err.contains("evaluation.raw_history_retention"), "{err}");
+        let err = with("8d", "5d").unwrap_err();
+        assert!(err.contains("evaluation.history_retention"), "{err}");
+        let err = with("0", "400d").unwrap_err();
+        assert!(err.contains("evaluation.history_retention"), "{err}");
+        // The period window sums the rollups: a 30-day SLO needs 30 days of them.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("firewatch.toml");
+        std::fs::write(
+            &file,
+            "[evaluation]\nhistory_retention = \"7d\"\n\n[[slo]]\nname = \"a\"\nservice = \"s\"\n\
+             objective = 99.9\nperiod = \"30d\"\n[slo.ratio]\nerrors = 'x_total{code=\"5\"}'\n\
+             total = 'x_total'\n",
+        )
+        .unwrap();
+        let err = Settings::load(Some(&file)).unwrap_err().to_string();
+        assert!(
+            err.contains("evaluation.history_retention") && err.contains("SLO a"),
+            "{err}"
+        );
     }
 }

@@ -855,6 +855,14 @@ async fn slo_history(
         // About 300 points whatever the range.
         None => ((to - from) / 300).max(state.settings.evaluation_interval.as_millis() as i64),
     };
+    // Steps of an hour or more read the hourly rollups, which reach further back than
+    // the per-interval rows: round them to whole hours.
+    let hour = 3_600_000;
+    let step = if step > hour && step % hour != 0 {
+        (step / hour + 1) * hour
+    } else {
+        step
+    };
     if step <= 0 || (to - from) / step > 11_000 {
         return Err(ApiError::BadRequest(
             "step: too small for the range (at most 11,000 points)".into(),

@@ -5,8 +5,31 @@ use actix_web::web;
 
 use crate::app::AppState;
 
-/// Deletes resolved incidents older than `retention.resolved_incidents`.
+/// Deletes resolved incidents older than `retention.resolved_incidents`, and applies the
+/// SLO history retention to SLOs no longer configured (configured ones are pruned at each
+/// evaluation).
 pub async fn run_retention_once(state: &AppState) -> anyhow::Result<usize> {
+    let configured = state.slo_engine.ids();
+    let now = crate::time::now_ms();
+    let cutoff = |d: std::time::Duration| match d.as_millis() as i64 {
+        0 => 0,
+        keep => now - keep,
+    };
+    let (raw_cutoff, hourly_cutoff) = (
+        cutoff(state.settings.raw_history_retention),
+        cutoff(state.settings.history_retention),
+    );
+    state
+        .db
+        .write(move |c| {
+            for slo in crate::slo::engine::stored_ids(c)? {
+                if !configured.contains(&slo) {
+                    crate::slo::engine::prune(c, &slo, raw_cutoff, hourly_cutoff)?;
+                }
+            }
+            Ok::<_, crate::db::StoreError>(())
+        })
+        .await?;
     let keep = state.settings.retention_resolved;
     if keep.is_zero() {
         return Ok(0);
@@ -92,8 +115,8 @@ pub async fn run_slo_evaluation_once(state: &AppState) -> anyhow::Result<()> {
 /// Records what the scrapers have now and re-evaluates (used when scrapes run on their own).
 pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
     use crate::slo::engine;
-    let mut measured = state.slo_engine.measure(&state.scraped);
     let now = crate::time::now_ms();
+    let mut measured = state.slo_engine.measure(&state.scraped, now);
     // SLOs measured by Prometheus: their windows come from it; the 5-minute rates are also
     // recorded locally, so charts and reports outlive Prometheus's retention.
     let mut prom = engine::PromResults::new();
@@ -168,8 +191,7 @@ pub async fn run_prometheus_backfill_once(
     state: &AppState,
     raw_step: std::time::Duration,
 ) -> anyhow::Result<usize> {
-    use crate::metrics::prometheus::{PrometheusSource, past_events};
-    use crate::slo::engine;
+    use crate::metrics::prometheus::PrometheusSource;
     let Some(p) = &state.settings.raw.prometheus else {
         return Ok(0);
     };
@@ -179,106 +201,129 @@ pub async fn run_prometheus_backfill_once(
             .unwrap_or(std::time::Duration::from_secs(10)),
         retries: p.retries,
     };
-    const HOUR: i64 = 3_600_000;
     let now = crate::time::now_ms();
     let interval = (state.settings.evaluation_interval.as_millis() as i64).max(1);
     let step = (raw_step.as_millis() as i64).max(1000);
     let mut written = 0;
     for job in state.slo_engine.prometheus_jobs() {
-        let period = job.period_days as i64 * 86_400_000;
-        let raw_keep = match state.settings.raw_history_retention.as_millis() as i64 {
-            0 => period,
-            keep => keep.min(period),
-        };
-        let id = job.id.clone();
-        let (first_at, first_hour) = state
-            .db
-            .read(move |c| {
-                let at: Option<i64> = c.query_row(
-                    "SELECT MIN(at) FROM slo_samples WHERE slo = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )?;
-                let hour: Option<i64> = c.query_row(
-                    "SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )?;
-                Ok::<_, crate::db::StoreError>((at, hour))
-            })
-            .await?;
-        // Per-interval rows up to the first own row (which covers the interval before it).
-        let raw_start = now - raw_keep;
-        let raw_end = first_at.map_or(now, |f| f - interval);
-        let raw = if raw_end - raw_start >= step {
-            past_events(
-                &state.http,
-                &src,
-                &job.query,
-                raw_start,
-                raw_end,
-                step,
-                interval,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
-        } else {
-            Vec::new()
-        };
-        // Whole hours from the period's start to the per-interval part, where no rollup is.
-        let h_start = (now - period) - (now - period).rem_euclid(HOUR);
-        let h_end = (raw_start - raw_start.rem_euclid(HOUR)).min(first_hour.unwrap_or(i64::MAX));
-        let hourly = if h_end - h_start >= HOUR {
-            past_events(
-                &state.http,
-                &src,
-                &job.query,
-                h_start,
-                h_end,
-                HOUR,
-                interval,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
-        } else {
-            Vec::new()
-        };
-        if raw.is_empty() && hourly.is_empty() {
-            continue;
+        match backfill_job(state, &src, &job, now, interval, step).await {
+            Ok(n) => written += n,
+            // One bad query must not keep the other SLOs empty.
+            Err(e) => {
+                tracing::warn!(slo = %job.id, error = %format!("{e:#}"), "SLO history back-fill failed")
+            }
         }
-        let id = job.id.clone();
-        let n = raw.len() + hourly.len();
-        state
-            .db
-            .write(move |c| {
-                for (at, bad, total) in &raw {
-                    let m = engine::Measured {
-                        bad: *bad,
-                        total: *total,
-                        latency: None,
-                    };
-                    engine::record(c, &id, *at, &m)?;
-                }
-                for (at, bad, total) in &hourly {
-                    c.prepare_cached(
-                        "INSERT OR IGNORE INTO slo_hourly (slo, hour, bad, total, samples) \
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?
-                    .execute(rusqlite::params![
-                        id,
-                        at - HOUR,
-                        bad,
-                        total,
-                        HOUR / interval
-                    ])?;
-                }
-                Ok::<_, crate::db::StoreError>(())
-            })
-            .await?;
-        tracing::info!(slo = %job.id, rows = n, "back-filled SLO history from Prometheus");
-        written += n;
     }
     Ok(written)
+}
+
+async fn backfill_job(
+    state: &AppState,
+    src: &crate::metrics::prometheus::PrometheusSource,
+    job: &crate::slo::engine::PromJob,
+    now: i64,
+    interval: i64,
+    step: i64,
+) -> anyhow::Result<usize> {
+    use crate::metrics::prometheus::past_events;
+    use crate::slo::engine;
+    const HOUR: i64 = 3_600_000;
+    // A calendar month can have 31 days.
+    let period = job.period_days.max(31) as i64 * 86_400_000;
+    let raw_keep = match state.settings.raw_history_retention.as_millis() as i64 {
+        0 => period,
+        keep => keep.min(period),
+    };
+    let id = job.id.clone();
+    let (first_at, first_hour) = state
+        .db
+        .read(move |c| {
+            let at: Option<i64> = c.query_row(
+                "SELECT MIN(at) FROM slo_samples WHERE slo = ?1",
+                [&id],
+                |r| r.get(0),
+            )?;
+            let hour: Option<i64> = c.query_row(
+                "SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1",
+                [&id],
+                |r| r.get(0),
+            )?;
+            Ok::<_, crate::db::StoreError>((at, hour))
+        })
+        .await?;
+    // Per-interval rows from a whole hour on, up to the first own row (which covers the
+    // interval before it) and never into an hour that already has a rollup.
+    let raw_start = (now - raw_keep) - (now - raw_keep).rem_euclid(HOUR);
+    let raw_end = first_at
+        .map_or(now, |f| f - interval.max(step))
+        .min(first_hour.unwrap_or(i64::MAX));
+    let raw = if raw_end - raw_start >= step {
+        past_events(
+            &state.http,
+            src,
+            &job.query,
+            raw_start,
+            raw_end,
+            step,
+            interval,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
+    } else {
+        Vec::new()
+    };
+    // Whole hours from the period's start to the per-interval part, where no rollup is.
+    let h_start = (now - period) - (now - period).rem_euclid(HOUR);
+    let h_end = raw_start.min(first_hour.unwrap_or(i64::MAX));
+    let hourly = if h_end - h_start >= HOUR {
+        past_events(
+            &state.http,
+            src,
+            &job.query,
+            h_start,
+            h_end,
+            HOUR,
+            interval,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
+    } else {
+        Vec::new()
+    };
+    if raw.is_empty() && hourly.is_empty() {
+        return Ok(0);
+    }
+    let id = job.id.clone();
+    let n = raw.len() + hourly.len();
+    state
+        .db
+        .write(move |c| {
+            for (at, bad, total) in &raw {
+                let m = engine::Measured {
+                    bad: *bad,
+                    total: *total,
+                    latency: None,
+                };
+                engine::record(c, &id, *at, &m)?;
+            }
+            for (at, bad, total) in &hourly {
+                c.prepare_cached(
+                    "INSERT OR IGNORE INTO slo_hourly (slo, hour, bad, total, samples) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(rusqlite::params![
+                    id,
+                    at - HOUR,
+                    bad,
+                    total,
+                    HOUR / interval
+                ])?;
+            }
+            Ok::<_, crate::db::StoreError>(())
+        })
+        .await?;
+    tracing::info!(slo = %job.id, rows = n, "back-filled SLO history from Prometheus");
+    Ok(n)
 }
 
 /// Opens, changes or resolves the burn-rate incident of each SLO, through the same ingest

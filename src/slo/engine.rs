@@ -294,9 +294,40 @@ struct Memory {
     /// Counters measured at least once: from then on a series that appears is new since
     /// the last scrape, and all of its value is increase.
     started: std::collections::HashSet<String>,
+    /// Latency SLIs: each recent interval's bucket increases (le, count), for percentiles
+    /// over the trailing 5 minutes as `histogram_quantile(q, rate(…[5m]))` gives them.
+    recent: std::collections::VecDeque<(i64, Vec<(f64, f64)>)>,
 }
 
+/// Percentiles are taken over this trailing span of intervals.
+const PERCENTILE_SPAN_MS: i64 = 300_000;
+
 impl Memory {
+    /// p50/p90/p99 over the intervals of the last 5 minutes, this one included.
+    fn percentiles(&mut self, now: i64, buckets: Option<&Vec<(f64, f64)>>) -> Option<[f64; 3]> {
+        if let Some(b) = buckets {
+            self.recent.push_back((now, b.clone()));
+        }
+        while self
+            .recent
+            .front()
+            .is_some_and(|(at, _)| *at <= now - PERCENTILE_SPAN_MS)
+        {
+            self.recent.pop_front();
+        }
+        let mut merged: Vec<(f64, f64)> = Vec::new();
+        for (_, b) in &self.recent {
+            for (le, n) in b {
+                match merged.iter_mut().find(|(l, _)| l == le) {
+                    Some(slot) => slot.1 += n,
+                    None => merged.push((*le, *n)),
+                }
+            }
+        }
+        let q = |q| histogram_quantile(q, &merged);
+        Some([q(0.5)?, q(0.9)?, q(0.99)?])
+    }
+
     /// Increase of matching counter series since the last call, summed per group (`group`
     /// maps a series to its group, e.g. its `le`; None skips the series). The first
     /// measurement only sets the baseline (None); later, a new series counts in full and a
@@ -397,12 +428,12 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 pub struct Measured {
     pub bad: f64,
     pub total: f64,
-    /// p50, p90 and p99 of a latency SLI's histogram over the interval.
+    /// p50, p90 and p99 of a latency SLI's histogram over the trailing 5 minutes.
     pub latency: Option<[f64; 3]>,
 }
 
 /// One SLO's measurement for this evaluation interval; None = no data.
-fn measure(c: &Compiled, mem: &mut Memory, idx: &Index) -> Option<Measured> {
+fn measure(c: &Compiled, mem: &mut Memory, idx: &Index, now: i64) -> Option<Measured> {
     let plain = |(bad, total): (f64, f64)| Measured {
         bad,
         total,
@@ -432,10 +463,7 @@ fn measure(c: &Compiled, mem: &mut Memory, idx: &Index) -> Option<Measured> {
                         .map(|(_, n)| *n)
                 })
                 .unwrap_or(0.0);
-            let latency = buckets.and_then(|b| {
-                let q = |q| histogram_quantile(q, &b);
-                Some([q(0.5)?, q(0.9)?, q(0.99)?])
-            });
+            let latency = mem.percentiles(now, buckets.as_ref());
             Some(Measured {
                 bad: (t - fast).max(0.0),
                 total: t,
@@ -580,6 +608,12 @@ impl Engine {
         self
     }
 
+    /// The ids (`<service>-<name>`) of the configured SLOs.
+    pub fn ids(&self) -> std::collections::HashSet<String> {
+        let slos = self.slos.lock().expect("slo lock");
+        slos.iter().map(|s| s.spec.id()).collect()
+    }
+
     /// Metric names the scraper must keep.
     pub fn wanted_metrics(&self) -> Vec<String> {
         let slos = self.slos.lock().expect("slo lock");
@@ -605,14 +639,14 @@ impl Engine {
     }
 
     /// Takes this interval's measurements from the scrape snapshot.
-    pub fn measure(&self, scraped: &Scraped) -> Vec<(String, Option<Measured>)> {
+    pub fn measure(&self, scraped: &Scraped, now: i64) -> Vec<(String, Option<Measured>)> {
         let snap = scraped.series();
         let idx = Index::new(&snap);
         let mut slos = self.slos.lock().expect("slo lock");
         slos.iter_mut()
             .map(|s| {
                 let m = match &s.compiled {
-                    Ok(c) => measure(c, &mut s.memory, &idx),
+                    Ok(c) => measure(c, &mut s.memory, &idx, now),
                     Err(_) => None,
                 };
                 (s.spec.id(), m)
@@ -735,6 +769,28 @@ pub fn sums(conn: &Connection, slo: &str, since: i64) -> rusqlite::Result<(f64, 
     Ok((raw.0 + hourly.0, raw.1 + hourly.1, raw.2 + hourly.2))
 }
 
+/// Every SLO id with stored history, configured or not (one index seek per id).
+pub fn stored_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for table in ["slo_samples", "slo_hourly"] {
+        let sql = format!(
+            "WITH RECURSIVE ids(slo) AS (SELECT MIN(slo) FROM {table} UNION ALL \
+             SELECT (SELECT MIN(slo) FROM {table} WHERE slo > ids.slo) FROM ids \
+             WHERE ids.slo IS NOT NULL) SELECT slo FROM ids WHERE slo IS NOT NULL"
+        );
+        for id in conn
+            .prepare_cached(&sql)?
+            .query_map([], |r| r.get::<_, String>(0))?
+        {
+            let id = id?;
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Drops one SLO's per-interval rows before `raw_cutoff` and rollups before
 /// `hourly_cutoff` (both ms; 0 keeps everything). Per SLO, so it walks the primary key.
 pub fn prune(
@@ -757,25 +813,21 @@ pub fn prune(
     Ok(n)
 }
 
-/// Recent latency percentiles of a latency SLI: the event-weighted mean of each interval's
-/// p50/p90/p99 after `since`. None when no interval measured them.
+/// A latency SLI's latest p50/p90/p99 (each row holds them over its trailing 5 minutes)
+/// recorded after `since`; None when no interval measured them.
 pub fn latency_since(
     conn: &Connection,
     slo: &str,
     since: i64,
 ) -> rusqlite::Result<Option<[f64; 3]>> {
     conn.prepare_cached(
-        "SELECT SUM(p50 * total) / SUM(total), SUM(p90 * total) / SUM(total), \
-         SUM(p99 * total) / SUM(total) FROM slo_samples \
-         WHERE slo = ?1 AND at > ?2 AND p99 IS NOT NULL AND total > 0",
+        "SELECT p50, p90, p99 FROM slo_samples \
+         WHERE slo = ?1 AND at > ?2 AND p99 IS NOT NULL ORDER BY at DESC LIMIT 1",
     )?
     .query_row(params![slo, since], |r| {
-        let v: (Option<f64>, Option<f64>, Option<f64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
-        Ok(match v {
-            (Some(a), Some(b), Some(c)) => Some([a, b, c]),
-            _ => None,
-        })
+        Ok([r.get(0)?, r.get(1)?, r.get(2)?])
     })
+    .optional()
 }
 
 fn status_of(
@@ -1136,8 +1188,8 @@ pub struct HistoryPoint {
 
 /// History bucketed by `step_ms` between `from` and `to` (both ms). Buckets without rows
 /// are left out (no data), buckets with rows but no events have `sli: null`. Steps of
-/// whole hours read the hourly rollups (with `from` aligned down to the hour), so 30-day
-/// and longer charts stay cheap and outlive the per-interval rows.
+/// whole hours read the hourly rollups (from the first whole hour after `from`), so
+/// 30-day and longer charts stay cheap and outlive the per-interval rows.
 pub fn history(
     conn: &Connection,
     slo: &str,
@@ -1146,8 +1198,9 @@ pub fn history(
     step_ms: i64,
 ) -> rusqlite::Result<Vec<HistoryPoint>> {
     let hourly = step_ms >= HOUR && step_ms % HOUR == 0;
-    let from = if hourly {
-        from - from.rem_euclid(HOUR)
+    // Whole hours only: the hour `from` falls in is partly before the range.
+    let from = if hourly && from.rem_euclid(HOUR) != 0 {
+        from - from.rem_euclid(HOUR) + HOUR
     } else {
         from
     };

@@ -226,9 +226,17 @@ pub fn sparkline(c: &Connection, s: &SloStatus, now: i64) -> rusqlite::Result<St
     let id = format!("{}-{}", s.service, s.name);
     let hour = 3_600_000;
     let from = now - now.rem_euclid(hour) - 23 * hour;
-    let points: Vec<Point> = engine::history(c, &id, from, now, hour)?
-        .iter()
-        .map(|p| (p.at, p.sli))
+    let by_hour: std::collections::BTreeMap<i64, Option<f64>> =
+        engine::history(c, &id, from, now, hour)?
+            .iter()
+            .map(|p| (p.at, p.sli))
+            .collect();
+    // Hours without rows are gaps, not bridged by the line.
+    let points: Vec<Point> = (0..24)
+        .map(|i| {
+            let t = from + i * hour;
+            (t, by_hour.get(&t).copied().flatten())
+        })
         .collect();
     let low = points
         .iter()

@@ -118,6 +118,59 @@ async fn retention_deletes_only_old_resolved_incidents() {
 }
 
 #[tokio::test]
+async fn retention_also_prunes_the_history_of_slos_no_longer_configured() {
+    let app = spawn_app().await; // Firewatch's own two SLOs are configured
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = 86_400_000;
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    for (slo, age) in [
+        ("gone-slo", 10 * day),
+        ("gone-slo", day),
+        ("firewatch-api-availability", 10 * day),
+    ] {
+        conn.execute(
+            "INSERT INTO slo_samples (slo, at, bad, total) VALUES (?1, ?2, 0, 10)",
+            rusqlite::params![slo, now - age],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES ('gone-slo', ?1, 0, 10, 1)",
+        [now - 500 * day - (now - 500 * day) % 3_600_000],
+    )
+    .unwrap();
+    drop(conn);
+    firewatch::scheduler::run_retention_once(&app.state)
+        .await
+        .unwrap();
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let rows: Vec<(String, i64)> = conn
+        .prepare("SELECT slo, at FROM slo_samples ORDER BY slo, at")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        [
+            ("firewatch-api-availability".to_string(), now - 10 * day),
+            ("gone-slo".to_string(), now - day)
+        ],
+        "the unconfigured SLO loses rows past the 4-day retention; configured SLOs are \
+         pruned by the evaluation instead"
+    );
+    assert_eq!(
+        app.count_rows("slo_hourly"),
+        0,
+        "rollups past 400 days go too"
+    );
+}
+
+#[tokio::test]
 async fn backup_copies_the_live_database_consistently() {
     let app = spawn_app().await;
     for g in 0..20 {
