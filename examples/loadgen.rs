@@ -3,11 +3,16 @@
 //! ```text
 //! cargo run --release --example loadgen -- intake --url http://127.0.0.1:8080 --token T \
 //!     [--connections 64] [--seconds 10] [--alerts 10] [--duplicates] [--total N] [--prefix P]
+//!     [--rate REQUESTS_PER_SECOND]
 //! cargo run --release --example loadgen -- get --url http://127.0.0.1:8080/incidents --requests 200
 //! ```
 //! `intake` sends Alertmanager v4 payloads (each with `--alerts` new alerts in a new group,
 //! or with `--duplicates` the same payloads re-sent) from `--connections` concurrent
 //! connections and reports committed alerts per second, latency percentiles and errors.
+//! Without `--rate` each connection sends as fast as answers come (the most throughput);
+//! with it the requests are scheduled evenly at that total rate and each latency is
+//! measured from its scheduled time, so a server falling behind shows in the numbers
+//! (no coordinated omission).
 //! `get` requests one URL sequentially and reports latency percentiles.
 
 use std::sync::Arc;
@@ -70,6 +75,7 @@ async fn intake(args: &[String]) {
     let duplicates = args.iter().any(|a| a == "--duplicates");
     // Stop after this many requests in all (default: only the time limit).
     let total: u64 = arg(args, "--total").map_or(u64::MAX, |v| v.parse().unwrap());
+    let rate: Option<f64> = arg(args, "--rate").map(|v| v.parse().unwrap());
     let sent = Arc::new(AtomicU64::new(0));
     let prefix = arg(args, "--prefix").unwrap_or_else(|| format!("run{}", std::process::id()));
     let client = reqwest::Client::builder()
@@ -103,8 +109,16 @@ async fn intake(args: &[String]) {
                 } else {
                     payload(&format!("{prefix}-{c}-{n}"), alerts)
                 };
+                let t = match rate {
+                    Some(r) => {
+                        let due =
+                            started + Duration::from_secs_f64((n * connections + c) as f64 / r);
+                        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 n += 1;
-                let t = Instant::now();
                 let res = client
                     .post(&url)
                     .bearer_auth(&token)
@@ -141,8 +155,10 @@ async fn intake(args: &[String]) {
         all,
         elapsed,
         &format!(
-            ", {alerts_per_s:.0} alerts/s, {} errors, {connections} connections, {alerts} alerts/request",
-            errors.load(Ordering::Relaxed)
+            ", {alerts_per_s:.0} alerts/s, {} errors, {connections} connections, {alerts} alerts/request{}",
+            errors.load(Ordering::Relaxed),
+            rate.map(|r| format!(", paced at {r:.0} requests/s"))
+                .unwrap_or_default()
         ),
     );
 }

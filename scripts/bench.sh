@@ -37,6 +37,8 @@ echo "idle RSS: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
 
 $LOAD intake --url "http://127.0.0.1:$PORT" --token "$TOKEN" --connections 64 --seconds 10 --alerts 10
 $LOAD intake --url "http://127.0.0.1:$PORT" --token "$TOKEN" --connections 64 --seconds 10 --alerts 10 --duplicates
+# The same 64 connections paced at the 20,000 alerts/s target (2,000 payloads of 10).
+$LOAD intake --url "http://127.0.0.1:$PORT" --token "$TOKEN" --connections 64 --seconds 10 --alerts 10 --rate 2000
 echo "RSS after load: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status)"
 
 # Fill up to 100,000 incidents (one per group), then time the list page and API.

@@ -276,17 +276,9 @@ async fn backfill_job(
     let h_start = (now - period) - (now - period).rem_euclid(HOUR);
     let h_end = raw_start.min(first_hour.unwrap_or(i64::MAX));
     let hourly = if h_end - h_start >= HOUR {
-        past_events(
-            &state.http,
-            src,
-            &job.query,
-            h_start,
-            h_end,
-            HOUR,
-            interval,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
+        past_events(&state.http, src, &job.query, h_start, h_end, HOUR, interval)
+            .await
+            .map_err(|e| anyhow::anyhow!("back-filling {} from Prometheus: {e}", job.id))?
     } else {
         Vec::new()
     };
