@@ -39,6 +39,19 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// GET a page with a session cookie: its status and body.
+    pub async fn page(&self, path: &str, cookie: &str) -> (reqwest::StatusCode, String) {
+        let res = self
+            .client
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .expect("page request");
+        let status = res.status();
+        (status, res.text().await.expect("page body"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

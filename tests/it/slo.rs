@@ -496,16 +496,7 @@ threshold = 0.5
         .unwrap();
     let cookie = crate::auth::login(&app, "vic", "viewer password 7").await;
     for path in ["/slos/checkout-checkout-latency", "/"] {
-        let html = app
-            .client
-            .get(app.url(path))
-            .header(reqwest::header::COOKIE, &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, html) = app.page(path, &cookie).await;
         assert!(
             html.contains("aria-label=\"p99 latency over the last 24 hours\""),
             "{path}"
@@ -866,14 +857,7 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         .await
         .unwrap();
     let cookie = crate::auth::login(&app, "vic", "viewer password 7").await;
-    let home = app
-        .client
-        .get(app.url("/"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    let html = home.text().await.unwrap();
+    let (_, html) = app.page("/", &cookie).await;
     assert!(
         html.contains("/slos/checkout-checkout-availability"),
         "the dashboard links the SLO page"
@@ -895,24 +879,13 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         assert!(html.contains(panel), "dashboard panel {panel}");
     }
     // An unknown ?slo= falls back to the worst SLO instead of failing.
-    let other = app
-        .client
-        .get(app.url("/?slo=nope"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), StatusCode::OK);
-    assert!(other.text().await.unwrap().contains("Panels ·"));
-    let page = app
-        .client
-        .get(app.url("/slos/checkout-checkout-availability"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
+    let (code, other) = app.page("/?slo=nope", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(other.contains("Panels ·"));
+    let (code, html) = app
+        .page("/slos/checkout-checkout-availability", &cookie)
+        .await;
+    assert_eq!(code, StatusCode::OK);
     assert_eq!(
         html.matches("<svg class=\"chart\"").count(),
         4,
@@ -935,14 +908,8 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         assert!(html.contains(&format!("{w}: ")), "burn table has {w}");
     }
     assert!(html.contains("14.40x"), "page threshold shown");
-    let missing = app
-        .client
-        .get(app.url("/slos/nope"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let (code, _) = app.page("/slos/nope", &cookie).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
