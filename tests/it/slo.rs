@@ -348,6 +348,26 @@ async fn with_no_configuration_firewatch_measures_its_own_api() {
         latency["windows"]["5m"]["sli"].as_f64().is_some(),
         "{latency}"
     );
+    // The answer has what the OpenAPI document promises.
+    let (_, doc) = app
+        .get_json("/api/v1/openapi.json", &app.viewer_token)
+        .await;
+    let schema = &doc["components"]["schemas"]["SloStatus"];
+    for item in body["items"].as_array().unwrap() {
+        for field in schema["required"].as_array().unwrap() {
+            let field = field.as_str().unwrap();
+            assert!(item.get(field).is_some(), "{field} missing in {item}");
+        }
+        for w in ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "period"] {
+            for f in doc["components"]["schemas"]["SloWindow"]["required"]
+                .as_array()
+                .unwrap()
+            {
+                assert!(item["windows"][w].get(f.as_str().unwrap()).is_some());
+            }
+        }
+    }
+    assert!(latency["latency"]["p99"].as_f64().is_some(), "{latency}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
