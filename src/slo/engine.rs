@@ -290,7 +290,13 @@ fn le_of(s: &Series) -> Option<f64> {
 /// Per-SLO memory between evaluations: the last value of each counter series.
 #[derive(Default)]
 struct Memory {
-    last: HashMap<String, f64>,
+    /// Last value of each counter series and when it was last seen (ms). Series gone for
+    /// a day are forgotten, so churning labels (pods, instances) cannot grow this without
+    /// bound; one that comes back after that counts as new (after a day away its process
+    /// has almost surely restarted, and its counters with it).
+    last: HashMap<String, (f64, i64)>,
+    /// Time of the current measurement (ms).
+    now: i64,
     /// Counters measured at least once: from then on a series that appears is new since
     /// the last scrape, and all of its value is increase.
     started: std::collections::HashSet<String>,
@@ -302,7 +308,17 @@ struct Memory {
 /// Percentiles are taken over this trailing span of intervals.
 const PERCENTILE_SPAN_MS: i64 = 300_000;
 
+/// Counter series unseen for this long are forgotten.
+const FORGET_AFTER_MS: i64 = 86_400_000;
+
 impl Memory {
+    /// Starts a measurement at `now`: forgets series unseen for a day.
+    fn at(&mut self, now: i64) {
+        self.now = now;
+        self.last
+            .retain(|_, (_, seen)| *seen > now - FORGET_AFTER_MS);
+    }
+
     /// p50/p90/p99 over the intervals of the last 5 minutes, this one included.
     fn percentiles(&mut self, now: i64, buckets: Option<&Vec<(f64, f64)>>) -> Option<[f64; 3]> {
         if let Some(b) = buckets {
@@ -350,8 +366,8 @@ impl Memory {
             if !v.is_finite() {
                 continue;
             }
-            let inc = match self.last.insert(series_key(tag, s), v) {
-                Some(prev) if v >= prev => v - prev,
+            let inc = match self.last.insert(series_key(tag, s), (v, self.now)) {
+                Some((prev, _)) if v >= prev => v - prev,
                 Some(_) => v,
                 None if started => v,
                 None => 0.0,
@@ -434,6 +450,7 @@ pub struct Measured {
 
 /// One SLO's measurement for this evaluation interval; None = no data.
 fn measure(c: &Compiled, mem: &mut Memory, idx: &Index, now: i64) -> Option<Measured> {
+    mem.at(now);
     let plain = |(bad, total): (f64, f64)| Measured {
         bad,
         total,
@@ -1028,6 +1045,39 @@ mod tests {
         );
         assert_eq!(inc(&snap(30.0, Some(10.0))), Some(13.0));
         assert_eq!(inc(&[]), None, "no series: no data");
+    }
+
+    #[test]
+    fn series_unseen_for_a_day_are_forgotten() {
+        let sel: Selector = "reqs_total".parse().unwrap();
+        let snap = |pod: &str, v: f64| {
+            vec![Arc::new(vec![Series {
+                name: "reqs_total".into(),
+                labels: vec![("pod".into(), pod.into())],
+                value: v,
+            }])]
+        };
+        let hour = 3_600_000;
+        let mut m = Memory::default();
+        m.at(0);
+        assert_eq!(m.increase("t", &sel, &Index::new(&snap("a", 10.0))), None);
+        // Pods come and go; each new one counts in full and is remembered.
+        for i in 1..=30 {
+            m.at(i * hour);
+            let pod = format!("p{i}");
+            assert_eq!(
+                m.increase("t", &sel, &Index::new(&snap(&pod, 5.0))),
+                Some(5.0)
+            );
+        }
+        // At 30 h only the pods seen in the last 24 hours are still remembered.
+        assert_eq!(m.last.len(), 24, "{:?}", m.last.keys());
+        // Pod a comes back after 30 hours: forgotten, so it counts as new.
+        m.at(31 * hour);
+        assert_eq!(
+            m.increase("t", &sel, &Index::new(&snap("a", 12.0))),
+            Some(12.0)
+        );
     }
 
     #[test]
