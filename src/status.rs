@@ -107,8 +107,14 @@ pub async fn report(o: &Options) -> Report {
                         .map(|b| format!("{b:.2}x"))
                         .unwrap_or_else(|| "-".into())
                 };
+                // Latency SLIs: the p99 over the last 5 minutes.
+                let p99 = match (s["latency"]["p99"].as_f64(), s["latency"]["unit"].as_str()) {
+                    (Some(v), Some("s")) => format!("  p99 {:.0} ms", v * 1000.0),
+                    (Some(v), _) => format!("  p99 {v:.3}"),
+                    _ => String::new(),
+                };
                 out.push_str(&format!(
-                    "  {:<9} {:<32} SLI 1h {:>9}  period {:>9}  budget {:>9}  burn 1h {:>7} 6h {:>7}\n",
+                    "  {:<9} {:<32} SLI 1h {:>9}  period {:>9}  budget {:>9}  burn 1h {:>7} 6h {:>7}{p99}\n",
                     paint(c, col, &format!("{status:<9}")),
                     format!("{}/{}", s["service"].as_str().unwrap_or(""), s["name"].as_str().unwrap_or("")),
                     pct(&s["windows"]["1h"]["sli"]),

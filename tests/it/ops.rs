@@ -609,6 +609,12 @@ async fn status_shows_slos_incidents_and_deployments_and_fails_when_something_is
     firewatch::scheduler::run_slo_evaluation_once(&app.state)
         .await
         .unwrap();
+    for _ in 0..5 {
+        app.get_json("/api/v1/incidents", &app.viewer_token).await;
+    }
+    firewatch::scheduler::run_slo_evaluation_once(&app.state)
+        .await
+        .unwrap();
     let run = |token: &str| {
         Command::new(bin())
             .args(["status", "--url", &app.address, "--token", token])
@@ -624,6 +630,14 @@ async fn status_shows_slos_incidents_and_deployments_and_fails_when_something_is
     );
     assert!(
         text.contains("SLOs") && text.contains("firewatch/api-availability"),
+        "{text}"
+    );
+    let latency_line = text
+        .lines()
+        .find(|l| l.contains("firewatch/api-latency"))
+        .unwrap_or_default();
+    assert!(
+        latency_line.contains(" ms") && latency_line.contains("p99 "),
         "{text}"
     );
     assert!(
