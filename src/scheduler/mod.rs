@@ -5,20 +5,40 @@ use actix_web::web;
 
 use crate::app::AppState;
 
+/// The `[prometheus]` query API as an SLO source, when one is configured.
+fn prometheus_source(state: &AppState) -> Option<crate::metrics::prometheus::PrometheusSource> {
+    state
+        .settings
+        .raw
+        .prometheus
+        .as_ref()
+        .map(|p| crate::metrics::prometheus::PrometheusSource {
+            url: p.url.clone(),
+            timeout: crate::config::parse_duration(&p.timeout)
+                .unwrap_or(std::time::Duration::from_secs(10)),
+            retries: p.retries,
+        })
+}
+
+/// SLO history cutoffs (ms) at `now`: per-interval rows, hourly rollups; 0 keeps all.
+fn history_cutoffs(state: &AppState, now: i64) -> (i64, i64) {
+    let cutoff = |d: std::time::Duration| match d.as_millis() as i64 {
+        0 => 0,
+        keep => now - keep,
+    };
+    (
+        cutoff(state.settings.raw_history_retention),
+        cutoff(state.settings.history_retention),
+    )
+}
+
 /// Deletes resolved incidents older than `retention.resolved_incidents`, and applies the
 /// SLO history retention to SLOs no longer configured (configured ones are pruned at each
 /// evaluation).
 pub async fn run_retention_once(state: &AppState) -> anyhow::Result<usize> {
     let configured = state.slo_engine.ids();
     let now = crate::time::now_ms();
-    let cutoff = |d: std::time::Duration| match d.as_millis() as i64 {
-        0 => 0,
-        keep => now - keep,
-    };
-    let (raw_cutoff, hourly_cutoff) = (
-        cutoff(state.settings.raw_history_retention),
-        cutoff(state.settings.history_retention),
-    );
+    let (raw_cutoff, hourly_cutoff) = history_cutoffs(state, now);
     state
         .db
         .write(move |c| {
@@ -120,13 +140,7 @@ pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
     // SLOs measured by Prometheus: their windows come from it; the 5-minute rates are also
     // recorded locally, so charts and reports outlive Prometheus's retention.
     let mut prom = engine::PromResults::new();
-    if let Some(p) = &state.settings.raw.prometheus {
-        let src = crate::metrics::prometheus::PrometheusSource {
-            url: p.url.clone(),
-            timeout: crate::config::parse_duration(&p.timeout)
-                .unwrap_or(std::time::Duration::from_secs(10)),
-            retries: p.retries,
-        };
+    if let Some(src) = prometheus_source(state) {
         let jobs = state.slo_engine.prometheus_jobs();
         let http = &state.http;
         let src = &src;
@@ -155,12 +169,7 @@ pub async fn evaluate_measured(state: &AppState) -> anyhow::Result<()> {
             prom.insert(job.id, w);
         }
     }
-    let cutoff = |d: std::time::Duration| match d.as_millis() as i64 {
-        0 => 0,
-        keep => now - keep,
-    };
-    let raw_cutoff = cutoff(state.settings.raw_history_retention);
-    let hourly_cutoff = cutoff(state.settings.history_retention);
+    let (raw_cutoff, hourly_cutoff) = history_cutoffs(state, now);
     state
         .db
         .write(move |c| {
@@ -191,15 +200,8 @@ pub async fn run_prometheus_backfill_once(
     state: &AppState,
     raw_step: std::time::Duration,
 ) -> anyhow::Result<usize> {
-    use crate::metrics::prometheus::PrometheusSource;
-    let Some(p) = &state.settings.raw.prometheus else {
+    let Some(src) = prometheus_source(state) else {
         return Ok(0);
-    };
-    let src = PrometheusSource {
-        url: p.url.clone(),
-        timeout: crate::config::parse_duration(&p.timeout)
-            .unwrap_or(std::time::Duration::from_secs(10)),
-        retries: p.retries,
     };
     let now = crate::time::now_ms();
     let interval = (state.settings.evaluation_interval.as_millis() as i64).max(1);

@@ -24,14 +24,25 @@ pub struct SloCharts {
     pub latency: Option<String>,
 }
 
-fn on_axis(from: i64, points: impl Iterator<Item = (i64, Option<f64>)>) -> Vec<Point> {
+/// `count` buckets of `step` from `from`; buckets without a point are gaps (None).
+fn on_axis_every(
+    from: i64,
+    step: i64,
+    count: i64,
+    points: impl Iterator<Item = (i64, Option<f64>)>,
+) -> Vec<Point> {
     let by_bucket: std::collections::BTreeMap<i64, Option<f64>> = points.collect();
-    (0..POINTS)
+    (0..count)
         .map(|i| {
-            let t = from + i * STEP;
+            let t = from + i * step;
             (t, by_bucket.get(&t).copied().flatten())
         })
         .collect()
+}
+
+/// The 5-minute buckets of the last 24 hours.
+fn on_axis(from: i64, points: impl Iterator<Item = (i64, Option<f64>)>) -> Vec<Point> {
+    on_axis_every(from, STEP, POINTS, points)
 }
 
 fn seconds_label(v: f64) -> String {
@@ -226,18 +237,15 @@ pub fn sparkline(c: &Connection, s: &SloStatus, now: i64) -> rusqlite::Result<St
     let id = format!("{}-{}", s.service, s.name);
     let hour = 3_600_000;
     let from = now - now.rem_euclid(hour) - 23 * hour;
-    let by_hour: std::collections::BTreeMap<i64, Option<f64>> =
+    // Hours without rows are gaps, not bridged by the line.
+    let points = on_axis_every(
+        from,
+        hour,
+        24,
         engine::history(c, &id, from, now, hour)?
             .iter()
-            .map(|p| (p.at, p.sli))
-            .collect();
-    // Hours without rows are gaps, not bridged by the line.
-    let points: Vec<Point> = (0..24)
-        .map(|i| {
-            let t = from + i * hour;
-            (t, by_hour.get(&t).copied().flatten())
-        })
-        .collect();
+            .map(|p| (p.at, p.sli)),
+    );
     let low = points
         .iter()
         .filter_map(|p| p.1)

@@ -396,7 +396,7 @@ async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
     assert!((period["sli"].as_f64().unwrap() - (1.0 - 10.0 / 3000.0)).abs() < 1e-12);
     assert_eq!(s["windows"]["3d"]["events"], 2000.0);
     // Whole-hour steps read the rollups: both hours are there, 10 days apart.
-    let now = chrono_free_now();
+    let now = firewatch::time::now_ms();
     let (code, h) = app
         .get_json(
             &format!(
@@ -412,13 +412,6 @@ async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
     assert_eq!(points.len(), 2, "{h}");
     assert_eq!(points[0]["events"], 1000.0);
     assert_eq!(points[1]["events"], 2000.0);
-}
-
-fn chrono_free_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,7 +488,7 @@ threshold = 0.5
         (l2["p99"].as_f64().unwrap() - (0.5 + 0.5 * 8.0 / 9.0)).abs() < 1e-9,
         "{s2}"
     );
-    let now = chrono_free_now();
+    let now = firewatch::time::now_ms();
     let (_, h) = app
         .get_json(
             &format!(
