@@ -5,13 +5,13 @@
 //! ```
 //! Generates about MB megabytes (10^6 bytes, default 50) of realistic exposition text
 //! (counters and histograms with 3-6 labels), writes it to /tmp/firewatch-parse-bench.prom
-//! and times `firewatch::slo::expfmt::parse_with` over it.
+//! and times `firewatch::metrics::expfmt::parse_with` over it.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use firewatch::slo::expfmt::parse_with;
+use firewatch::metrics::expfmt::parse_with;
 
 const OUT: &str = "/tmp/firewatch-parse-bench.prom";
 const RUNS: usize = 5;

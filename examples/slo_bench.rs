@@ -18,8 +18,10 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use firewatch::db::{Db, StoreError};
 use firewatch::metrics::scrape::{Scraped, Target, TargetHealth, to_series};
-use firewatch::slo::engine::{self, Engine};
+use firewatch::slo::engine::{Engine, PromResults};
+use firewatch::slo::store;
 
 const INTERVAL_MS: i64 = 30_000;
 const BUCKETS: [&str; 11] = [
@@ -255,6 +257,14 @@ fn main() {
     };
     let scraped = Scraped::default();
     let raw_keep = raw_days * 86_400_000;
+    // The server's own path: the group-commit writer and the reader pool.
+    drop(conn);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = Db::open_path(&db_path, firewatch::config::Synchronous::Normal, 2, 512).unwrap();
     let mut per_round = Vec::new();
     // Round 0 sets the counters' baselines and is not counted.
     for round in 0..=rounds as u64 {
@@ -270,16 +280,21 @@ fn main() {
         };
         scraped.set("app", health, Some(series));
         let measured = engine.measure(&scraped, now);
-        let tx = conn.transaction().unwrap();
-        for (id, m) in &measured {
-            if let Some(m) = m {
-                engine::record(&tx, id, now, m).unwrap();
-            }
-            engine::prune(&tx, id, now - raw_keep, now - 400 * 86_400_000).unwrap();
-        }
-        tx.commit().unwrap();
-        let statuses = engine
-            .statuses(&conn, now, &engine::PromResults::new())
+        let rows = measured.clone();
+        runtime
+            .block_on(db.write(move |c| {
+                for (id, m) in &rows {
+                    if let Some(m) = m {
+                        store::record(c, id, now, m)?;
+                    }
+                    store::prune(c, id, now - raw_keep, now - 400 * 86_400_000)?;
+                }
+                Ok::<_, StoreError>(())
+            }))
+            .unwrap();
+        let e = engine.clone();
+        let statuses = runtime
+            .block_on(db.read(move |c| e.statuses(c, now, &PromResults::new())))
             .unwrap();
         let (cpu, wall) = (cpu_seconds() - cpu0, wall0.elapsed().as_secs_f64());
         assert_eq!(statuses.len(), ids.len());

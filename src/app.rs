@@ -8,45 +8,42 @@ use actix_web::dev::Server;
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 
-use crate::alerts::ingest::SeverityRules;
+use crate::alerts::{Intake, SeverityRules};
 use crate::auth::accounts::Accounts;
-use crate::config::Resolved;
+use crate::config::{ConfigError, Resolved};
 use crate::db::Db;
-use crate::incidents::service::Incidents;
-use crate::notify::NotifyConfig;
+use crate::deployments::Deployments;
+use crate::incidents::Incidents;
+use crate::metrics::prometheus::PrometheusSource;
+use crate::notify::{Notifications, NotifyConfig};
+use crate::slo::engine::Engine;
+use crate::slo::spec::SloSpec;
+use crate::slo::{SloOptions, Slos};
+use crate::state::AppState;
 use crate::telemetry::Metrics;
 
-/// Everything request handlers and jobs need, passed explicitly.
-pub struct AppState {
+/// What `firewatch serve` runs with: the settings and what the domains build from them
+/// (notification routing, SLO definitions). Built and validated before anything starts,
+/// so a bad receiver or SLO file is a configuration error (exit code 2).
+#[derive(Debug, Clone)]
+pub struct Config {
     pub settings: Resolved,
-    pub db: Db,
-    pub incidents: Incidents,
-    pub accounts: Accounts,
-    pub metrics: Arc<Metrics>,
-    pub webhook_token: String,
-    pub severity_rules: SeverityRules,
-    pub started_at: Instant,
-    pub notify: Arc<NotifyConfig>,
-    /// Wakes the notification worker when messages are queued.
-    pub notify_wake: Arc<tokio::sync::Notify>,
-    /// The one outgoing HTTP client (rustls, timeouts, user agent).
-    pub http: reqwest::Client,
-    pub slo_engine: crate::slo::engine::Engine,
-    pub scraped: crate::metrics::scrape::Scraped,
-    pub scrape_targets: Vec<crate::metrics::scrape::Target>,
-    /// Burn-rate alerts currently firing, per SLO id: (page|ticket, since ms).
-    pub slo_alerts: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
+    pub notify: NotifyConfig,
+    /// The SLOs of the settings file and `evaluation.slo_files` (empty: Firewatch watches
+    /// itself).
+    pub slos: Vec<SloSpec>,
 }
 
-impl AppState {
-    pub fn notification_worker(&self) -> crate::notify::worker::Worker {
-        crate::notify::worker::Worker {
-            db: self.db.clone(),
-            cfg: self.notify.clone(),
-            client: self.http.clone(),
-            counter: self.metrics.notifications.clone(),
-            wake: self.notify_wake.clone(),
-        }
+impl Config {
+    pub fn from_settings(settings: Resolved) -> Result<Self, ConfigError> {
+        let notify = NotifyConfig::from_settings(&settings.raw)
+            .map_err(|(field, message)| ConfigError::invalid(field, message))?;
+        let slos = crate::slo::definitions::load(&settings)?;
+        Ok(Self {
+            settings,
+            notify,
+            slos,
+        })
     }
 }
 
@@ -69,9 +66,14 @@ pub struct Application {
 impl Application {
     /// Opens the database, binds the listener (port 0 picks a free one) and prepares the
     /// server; nothing is served until `run_until_stopped`.
-    pub async fn build(settings: Resolved) -> anyhow::Result<Self> {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let started_at = Instant::now();
+        let Config {
+            settings,
+            notify,
+            slos,
+        } = config;
         let db_settings = settings.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&db_settings)).await??;
         let accounts = Accounts::new(db.clone());
@@ -87,25 +89,24 @@ impl Application {
         let listener = TcpListener::bind(&settings.raw.server.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.raw.server.listen))?;
         let port = listener.local_addr()?.port();
-        let (slo_engine, scrape_targets) = slo_setup(&settings, port)?;
-        let notify = Arc::new(settings.notify.clone());
-        let notify_wake = Arc::new(tokio::sync::Notify::new());
         let http = http_client(notify.timeout)?;
-        let state = web::Data::new(AppState {
-            notify: notify.clone(),
-            notify_wake: notify_wake.clone(),
-            http,
-            slo_engine,
-            scraped: crate::metrics::scrape::Scraped::default(),
-            scrape_targets,
-            slo_alerts: Default::default(),
-            severity_rules: SeverityRules::from_settings(
-                &settings.raw.alertmanager,
-                settings.reopen_window,
-            )
-            .with_deploy_window(settings.deploy_window),
-            incidents: Incidents::new(db.clone(), notify, notify_wake)
+        let notifications = Notifications::new(db.clone(), notify);
+        let incidents = Incidents::new(db.clone(), notifications.sink())
+            .with_deploy_window(settings.deploy_window);
+        let intake = Intake::new(
+            db.clone(),
+            SeverityRules::from_settings(&settings.raw.alertmanager, settings.reopen_window)
                 .with_deploy_window(settings.deploy_window),
+            notifications.sink(),
+        );
+        let slos = slo_service(&settings, slos, port, &db, &http, &intake)?;
+        let state = web::Data::new(AppState {
+            deployments: Deployments::new(db.clone()),
+            notifications,
+            incidents,
+            intake,
+            slos,
+            http,
             accounts,
             metrics: Arc::new(Metrics::new()),
             webhook_token,
@@ -170,7 +171,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
             .app_data(crate::api::path_config())
             .app_data(web::FormConfig::default().limit(max_body))
             .app_data(web::PayloadConfig::new(max_body))
-            .wrap(from_fn(crate::telemetry::track_http))
+            .wrap(from_fn(crate::api::middleware::track_http))
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -193,19 +194,19 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
     Ok(server)
 }
 
-/// SLOs to evaluate and targets to scrape. With neither `[[slo]]` nor `[[scrape]]` in the
-/// settings, Firewatch watches itself: its API availability and latency SLOs, measured by
-/// scraping its own /metrics.
-fn slo_setup(
+/// The SLO service. With neither SLOs nor `[[scrape]]` in the settings, Firewatch watches
+/// itself: its API availability and latency SLOs, measured by scraping its own /metrics.
+fn slo_service(
     settings: &Resolved,
+    configured: Vec<SloSpec>,
     port: u16,
-) -> anyhow::Result<(
-    crate::slo::engine::Engine,
-    Vec<crate::metrics::scrape::Target>,
-)> {
+    db: &Db,
+    http: &reqwest::Client,
+    intake: &Intake,
+) -> anyhow::Result<Slos> {
     use crate::config::ScrapeSettings;
     let raw = &settings.raw;
-    let builtin = settings.slos.is_empty() && raw.scrapes.is_empty();
+    let builtin = configured.is_empty() && raw.scrapes.is_empty();
     let scrapes = if builtin {
         vec![ScrapeSettings {
             job: "firewatch".into(),
@@ -221,41 +222,37 @@ fn slo_setup(
     let specs = if builtin {
         crate::generate::default_slos()
     } else {
-        settings.slos.clone()
+        configured.clone()
     };
-    // The `source` key of each [[slo]] table (default: the built-in scraper).
-    let source_of = |name: &str| -> String {
-        raw.slo_tables
-            .iter()
-            .filter_map(|t| t.as_dict())
-            .find(|d| d.get("name").and_then(|n| n.as_str()) == Some(name))
-            .and_then(|d| d.get("source").and_then(|v| v.as_str()).map(String::from))
-            .unwrap_or_else(|| "scrape".into())
-    };
-    let with_sources = specs
-        .into_iter()
-        .map(|s| {
-            // PromQL SLIs (Sloth and OpenSLO files, raw and events) can only be measured by
-            // Prometheus; counters and histograms default to the built-in scraper.
-            let promql = matches!(
-                s.sli,
-                crate::slo::spec::Sli::Raw { .. } | crate::slo::spec::Sli::Events { .. }
-            );
-            let src = if promql {
-                "prometheus".to_string()
-            } else {
-                source_of(&s.name)
-            };
-            (s, src)
-        })
-        .collect();
-    Ok((
-        crate::slo::engine::Engine::new(
-            with_sources,
-            raw.evaluation.min_events,
-            raw.prometheus.is_some(),
-        )
-        .with_time_zone(crate::config::time_zone(&raw.evaluation.time_zone)?),
+    let engine = Engine::new(
+        crate::slo::definitions::with_sources(settings, specs),
+        raw.evaluation.min_events,
+        raw.prometheus.is_some(),
+    )
+    .with_time_zone(crate::config::time_zone(&raw.evaluation.time_zone)?);
+    let prometheus = raw.prometheus.as_ref().map(|p| PrometheusSource {
+        url: p.url.clone(),
+        timeout: crate::duration::parse(&p.timeout).unwrap_or(Duration::from_secs(10)),
+        retries: p.retries,
+    });
+    Ok(Slos::new(crate::slo::SlosSetup {
+        db: db.clone(),
+        engine,
         targets,
-    ))
+        http: http.clone(),
+        prometheus,
+        intake: intake.clone(),
+        opts: SloOptions {
+            interval: settings.evaluation_interval,
+            raw_retention: settings.raw_history_retention,
+            history_retention: settings.history_retention,
+            page_severity: raw.evaluation.page_severity,
+            ticket_severity: raw.evaluation.ticket_severity,
+            public_url: settings.public_url(),
+            gate_min_budget: raw.evaluation.gate_min_budget,
+            gate_allow_without_data: raw.evaluation.gate_allow_without_data,
+            backfill: raw.prometheus.as_ref().is_some_and(|p| p.backfill),
+        },
+        configured,
+    }))
 }

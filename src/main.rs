@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use firewatch::app::Application;
+use firewatch::app::{Application, Config};
 use firewatch::auth::Role;
 use firewatch::auth::accounts::Accounts;
 use firewatch::config::{Resolved, Settings};
@@ -167,7 +167,9 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Serve(config) => {
             let settings = load(&config)?;
             firewatch::telemetry::init_logging(&settings.raw.log);
-            let app = Application::build(settings)
+            let config =
+                Config::from_settings(settings).map_err(|e| Failure(2, format!("config: {e}")))?;
+            let app = Application::build(config)
                 .await
                 .map_err(|e| Failure(1, format!("{e:#}")))?;
             app.run_until_stopped().await?;

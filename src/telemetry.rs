@@ -1,10 +1,7 @@
 //! Logs (tracing, text or JSON) and the Prometheus metrics Firewatch exports about itself.
+//! The HTTP middleware that feeds the request metrics lives with the HTTP code
+//! (`api::middleware`).
 
-use std::time::Instant;
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,6 +11,7 @@ use prometheus_client::registry::Registry;
 
 use crate::config::{LogFormat, LogSettings};
 use crate::incidents::{Severity, Status};
+use crate::slo::SloStatus;
 
 /// Installs the global tracing subscriber. `RUST_LOG` overrides `log.level`.
 pub fn init_logging(settings: &LogSettings) {
@@ -236,46 +234,9 @@ impl Metrics {
     }
 }
 
-/// Middleware: counts requests and their latency by route pattern (not raw path, so the
-/// label set stays small).
-pub async fn track_http(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = req.method().as_str().to_string();
-    let metrics = req
-        .app_data::<actix_web::web::Data<crate::app::AppState>>()
-        .map(|s| s.metrics.clone());
-    let res = next.call(req).await?;
-    if let Some(metrics) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        let status = res.status().as_u16().to_string();
-        metrics
-            .http_duration
-            .get_or_create(&RouteLabels {
-                method: method.clone(),
-                route: route.clone(),
-            })
-            .observe(started.elapsed().as_secs_f64());
-        metrics
-            .http_requests
-            .get_or_create(&HttpLabels {
-                method,
-                route,
-                status,
-            })
-            .inc();
-    }
-    Ok(res)
-}
-
 impl Metrics {
     /// Replaces the SLO gauges with the latest evaluation (windows without data are left out).
-    pub fn set_slos(&self, statuses: &[crate::slo::engine::SloStatus]) {
+    pub fn set_slos(&self, statuses: &[SloStatus]) {
         self.slo_objective.clear();
         self.slo_sli.clear();
         self.slo_budget_remaining.clear();

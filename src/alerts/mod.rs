@@ -1,11 +1,19 @@
 //! Alertmanager webhook payloads (version 4, as sent by Alertmanager 0.25+) and their
-//! ingestion into incidents.
+//! intake into incidents: validated here, applied by `ingest` in one transaction.
 
+mod describe;
 pub mod ingest;
+mod rules;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
+
+use crate::db::Db;
+use crate::incidents::{EventSink, IncidentError};
+pub use ingest::Outcome;
+pub use rules::SeverityRules;
 
 /// The webhook body. Unknown fields (e.g. `notification_reason`, `routeLabels` in newer
 /// Alertmanagers) are ignored.
@@ -158,4 +166,44 @@ fn fingerprint_of(labels: &BTreeMap<String, String>) -> String {
         h.update([0xff]);
     }
     hex::encode(&h.finalize()[..8])
+}
+
+/// Alert intake: applies notifications (from Alertmanager's webhook, and Firewatch's own
+/// burn-rate alerts) to incidents in one transaction each, then wakes the notifications.
+#[derive(Clone)]
+pub struct Intake {
+    db: Db,
+    rules: Arc<SeverityRules>,
+    events: Arc<dyn EventSink>,
+}
+
+impl Intake {
+    pub fn new(db: Db, rules: SeverityRules, events: Arc<dyn EventSink>) -> Self {
+        Self {
+            db,
+            rules: Arc::new(rules),
+            events,
+        }
+    }
+
+    /// Applies already validated alerts; `source` is the new incident's source
+    /// (`alertmanager` or `slo`), `at` the time to record (now when None).
+    pub async fn apply(
+        &self,
+        msg: WebhookMessage,
+        alerts: Vec<ValidAlert>,
+        source: &'static str,
+        at: Option<i64>,
+    ) -> Result<Outcome, IncidentError> {
+        let (rules, events) = (self.rules.clone(), self.events.clone());
+        let result = self
+            .db
+            .write(move |c| {
+                let now = at.unwrap_or_else(crate::time::now_ms);
+                ingest::apply(c, &msg, &alerts, &rules, events.as_ref(), source, now)
+            })
+            .await;
+        self.events.committed();
+        result
+    }
 }

@@ -1,5 +1,7 @@
-//! The one place where errors become HTTP responses: `{"error": {"code", "message"}}`.
-//! 5xx bodies never carry internal details; the cause chain goes to the log.
+//! The one place where errors become HTTP statuses: every domain error maps to an
+//! [`ApiError`] here, which the API answers as `{"error": {"code", "message"}}` and the
+//! pages render as HTML (`web::error`) with the same status. 5xx bodies never carry
+//! internal details; the cause chain goes to the log.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -9,7 +11,11 @@ use serde_json::json;
 use crate::alerts::PayloadError;
 use crate::auth::AuthError;
 use crate::db::StoreError;
+use crate::deployments::DeploymentError;
+use crate::generate::DownloadError;
 use crate::incidents::IncidentError;
+use crate::notify::NotifyError;
+use crate::slo::SloError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -90,22 +96,10 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::DatabaseBusy
-                        | rusqlite::ErrorCode::DatabaseLocked
-                        | rusqlite::ErrorCode::DiskFull
-                        | rusqlite::ErrorCode::SystemIoFailure
-                ) =>
-            {
-                ApiError::Unavailable(e.to_string())
-            }
-            StoreError::Commit(_) | StoreError::WriterGone | StoreError::Pool(_) => {
-                ApiError::Unavailable(e.to_string())
-            }
-            other => ApiError::Internal(other.to_string()),
+        if e.is_transient() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
         }
     }
 }
@@ -136,5 +130,46 @@ impl From<AuthError> for ApiError {
 impl From<PayloadError> for ApiError {
     fn from(e: PayloadError) -> Self {
         ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<NotifyError> for ApiError {
+    fn from(e: NotifyError) -> Self {
+        match e {
+            NotifyError::NotFound(m) => ApiError::NotFound(m),
+            NotifyError::Conflict(m) => ApiError::Conflict(m),
+            NotifyError::Invalid(m) => ApiError::Unprocessable(m),
+            NotifyError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<SloError> for ApiError {
+    fn from(e: SloError) -> Self {
+        match e {
+            SloError::NotFound(m) => ApiError::NotFound(m),
+            // Only query parameters (range, step) are invalid here.
+            SloError::Invalid(m) => ApiError::BadRequest(m),
+            SloError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<DeploymentError> for ApiError {
+    fn from(e: DeploymentError) -> Self {
+        match e {
+            DeploymentError::Invalid { .. } => ApiError::Unprocessable(e.to_string()),
+            DeploymentError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<DownloadError> for ApiError {
+    fn from(e: DownloadError) -> Self {
+        match e {
+            DownloadError::UnknownArtefact => ApiError::NotFound(e.to_string()),
+            DownloadError::UnknownFormat(_) => ApiError::BadRequest(e.to_string()),
+            DownloadError::Generate(g) => ApiError::Internal(g.to_string()),
+        }
     }
 }

@@ -95,12 +95,6 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for AuthError {
-    fn from(e: rusqlite::Error) -> Self {
-        AuthError::Store(StoreError::Sqlite(e))
-    }
-}
-
 pub fn invalid(field: &str, message: impl Into<String>) -> AuthError {
     AuthError::Invalid {
         field: field.into(),

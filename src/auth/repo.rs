@@ -1,9 +1,10 @@
-//! All SQL for users, sessions, API tokens and stored settings.
+//! The owner of the `users`, `sessions`, `api_tokens` and `settings` tables.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{AuthError, Role};
+use crate::db::{Conn, StoreError, StoreResult};
 use crate::time::{ser_ms, ser_opt_ms};
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,47 +39,54 @@ fn role_col(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<Role> {
 }
 
 pub fn insert_user(
-    conn: &Connection,
+    conn: &Conn,
     name: &str,
     role: Role,
     password_hash: &str,
     now: i64,
 ) -> Result<i64, AuthError> {
-    let exists: bool = conn
-        .prepare_cached("SELECT 1 FROM users WHERE name = ?1")?
-        .exists([name])?;
+    let c = conn.sqlite();
+    let exists: bool = c
+        .prepare_cached("SELECT 1 FROM users WHERE name = ?1")
+        .and_then(|mut s| s.exists([name]))
+        .map_err(StoreError::from)?;
     if exists {
         return Err(AuthError::Exists(format!("user {name}")));
     }
-    conn.prepare_cached(
+    c.prepare_cached(
         "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![name, role.as_str(), password_hash, now])?;
-    Ok(conn.last_insert_rowid())
+    )
+    .and_then(|mut s| s.execute(params![name, role.as_str(), password_hash, now]))
+    .map_err(StoreError::from)?;
+    Ok(c.last_insert_rowid())
 }
 
 /// User with password hash, for login.
-pub fn user_for_login(conn: &Connection, name: &str) -> rusqlite::Result<Option<(User, String)>> {
-    conn.prepare_cached(
-        "SELECT id, name, role, created_at, disabled, password_hash FROM users WHERE name = ?1",
-    )?
-    .query_row([name], |r| {
-        Ok((
-            User {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                role: role_col(r, 2)?,
-                created_at: r.get(3)?,
-                disabled: r.get::<_, i64>(4)? != 0,
-            },
-            r.get(5)?,
-        ))
-    })
-    .optional()
+pub fn user_for_login(conn: &Conn, name: &str) -> StoreResult<Option<(User, String)>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT id, name, role, created_at, disabled, password_hash FROM users WHERE name = ?1",
+        )?
+        .query_row([name], |r| {
+            Ok((
+                User {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: role_col(r, 2)?,
+                    created_at: r.get(3)?,
+                    disabled: r.get::<_, i64>(4)? != 0,
+                },
+                r.get(5)?,
+            ))
+        })
+        .optional()?)
 }
 
-pub fn list_users(conn: &Connection) -> rusqlite::Result<Vec<User>> {
-    conn.prepare_cached("SELECT id, name, role, created_at, disabled FROM users ORDER BY name")?
+pub fn list_users(conn: &Conn) -> StoreResult<Vec<User>> {
+    let rows = conn
+        .sqlite()
+        .prepare_cached("SELECT id, name, role, created_at, disabled FROM users ORDER BY name")?
         .query_map([], |r| {
             Ok(User {
                 id: r.get(0)?,
@@ -88,99 +96,112 @@ pub fn list_users(conn: &Connection) -> rusqlite::Result<Vec<User>> {
                 disabled: r.get::<_, i64>(4)? != 0,
             })
         })?
-        .collect()
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
-pub fn count_users(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+pub fn count_users(conn: &Conn) -> StoreResult<i64> {
+    Ok(conn
+        .sqlite()
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
 }
 
 pub fn insert_session(
-    conn: &Connection,
+    conn: &Conn,
     id_hash: &str,
     user_id: i64,
     csrf: &str,
     now: i64,
     expires_at: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
+) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
         .execute([now])?;
-    conn.prepare_cached(
-        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
+    conn.sqlite()
+        .prepare_cached(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![id_hash, user_id, csrf, now, expires_at])?;
+        )?
+        .execute(params![id_hash, user_id, csrf, now, expires_at])?;
     Ok(())
 }
 
 /// The live session's user and CSRF token.
 pub fn session(
-    conn: &Connection,
+    conn: &Conn,
     id_hash: &str,
     now: i64,
-) -> rusqlite::Result<Option<(String, Role, String)>> {
-    conn.prepare_cached(
-        "SELECT u.name, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
-    )?
-    .query_row(params![id_hash, now], |r| {
-        Ok((r.get(0)?, role_col(r, 1)?, r.get(2)?))
-    })
-    .optional()
+) -> StoreResult<Option<(String, Role, String)>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT u.name, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
+        )?
+        .query_row(params![id_hash, now], |r| {
+            Ok((r.get(0)?, role_col(r, 1)?, r.get(2)?))
+        })
+        .optional()?)
 }
 
-pub fn delete_session(conn: &Connection, id_hash: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
+pub fn delete_session(conn: &Conn, id_hash: &str) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
         .execute([id_hash])?;
     Ok(())
 }
 
 pub fn insert_token(
-    conn: &Connection,
+    conn: &Conn,
     name: &str,
     role: Role,
     token_hash: &str,
     prefix: &str,
     created_by: &str,
     now: i64,
-) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "INSERT INTO api_tokens (name, role, token_hash, prefix, created_at, created_by) \
+) -> StoreResult<i64> {
+    conn.sqlite()
+        .prepare_cached(
+            "INSERT INTO api_tokens (name, role, token_hash, prefix, created_at, created_by) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        name,
-        role.as_str(),
-        token_hash,
-        prefix,
-        now,
-        created_by
-    ])?;
-    Ok(conn.last_insert_rowid())
+        )?
+        .execute(params![
+            name,
+            role.as_str(),
+            token_hash,
+            prefix,
+            now,
+            created_by
+        ])?;
+    Ok(conn.sqlite().last_insert_rowid())
 }
 
-pub fn list_tokens(conn: &Connection) -> rusqlite::Result<Vec<ApiToken>> {
-    conn.prepare_cached(
-        "SELECT id, name, role, prefix, created_at, created_by, revoked_at FROM api_tokens \
-         ORDER BY revoked_at IS NOT NULL, id DESC",
-    )?
-    .query_map([], |r| {
-        Ok(ApiToken {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            role: role_col(r, 2)?,
-            prefix: r.get(3)?,
-            created_at: r.get(4)?,
-            created_by: r.get(5)?,
-            revoked_at: r.get(6)?,
-        })
-    })?
-    .collect()
+pub fn list_tokens(conn: &Conn) -> StoreResult<Vec<ApiToken>> {
+    let rows = conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT id, name, role, prefix, created_at, created_by, revoked_at FROM api_tokens \
+             ORDER BY revoked_at IS NOT NULL, id DESC",
+        )?
+        .query_map([], |r| {
+            Ok(ApiToken {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: role_col(r, 2)?,
+                prefix: r.get(3)?,
+                created_at: r.get(4)?,
+                created_by: r.get(5)?,
+                revoked_at: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
 }
 
 /// Revokes a token; false when there is no such live token.
-pub fn revoke_token(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
+pub fn revoke_token(conn: &Conn, id: i64, now: i64) -> StoreResult<bool> {
     let n = conn
+        .sqlite()
         .prepare_cached(
             "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         )?
@@ -188,25 +209,30 @@ pub fn revoke_token(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bo
     Ok(n == 1)
 }
 
-pub fn token_by_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<(String, Role)>> {
-    conn.prepare_cached(
-        "SELECT name, role FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
-    )?
-    .query_row([hash], |r| Ok((r.get(0)?, role_col(r, 1)?)))
-    .optional()
+pub fn token_by_hash(conn: &Conn, hash: &str) -> StoreResult<Option<(String, Role)>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT name, role FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
+        )?
+        .query_row([hash], |r| Ok((r.get(0)?, role_col(r, 1)?)))
+        .optional()?)
 }
 
-pub fn get_setting(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+pub fn get_setting(conn: &Conn, key: &str) -> StoreResult<Option<String>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
-        .optional()
+        .optional()?)
 }
 
-pub fn put_setting(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+pub fn put_setting(conn: &Conn, key: &str, value: &str) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([key, value])?;
+        )?
+        .execute([key, value])?;
     Ok(())
 }

@@ -2,6 +2,11 @@
 //! (group commit) and a small pool of read-only connections. Blocking SQLite calls never
 //! run on the async executor: the writer has its own thread and reads run through
 //! deadpool-sqlite's blocking `interact`.
+//!
+//! Domain code never sees a rusqlite type: read and write closures get a [`Conn`], which
+//! only the owner files of the tables (`incidents/repo.rs`, `slo/store.rs`,
+//! `notify/outbox.rs`, …) open up to run their SQL. Their typed functions are the seam a
+//! second storage backend plugs into.
 
 mod writer;
 
@@ -29,6 +34,38 @@ pub enum StoreError {
     Pool(String),
     #[error("{0}")]
     Open(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Trouble that passes (busy, locked, disk full, I/O, the writer restarting): the
+    /// client may retry (HTTP 503 with Retry-After).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure
+            ),
+            StoreError::Commit(_) | StoreError::WriterGone | StoreError::Pool(_) => true,
+            StoreError::Sqlite(_) | StoreError::Open(_) => false,
+        }
+    }
+}
+
+/// A connection as the owner files see it: a pooled reader, or the writer inside its
+/// group-commit transaction.
+#[derive(Clone, Copy)]
+pub struct Conn<'a>(&'a Connection);
+
+impl<'a> Conn<'a> {
+    /// The SQLite connection, for owner files only.
+    pub fn sqlite(&self) -> &'a Connection {
+        self.0
+    }
 }
 
 /// Handles to the database: clone freely.
@@ -158,14 +195,14 @@ impl Db {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
         let conn = self
             .readers
             .get()
             .await
             .map_err(|e| E::from(StoreError::Pool(e.to_string())))?;
-        conn.interact(move |c| f(c))
+        conn.interact(move |c| f(&Conn(c)))
             .await
             .map_err(|e| E::from(StoreError::Pool(e.to_string())))?
     }
@@ -176,9 +213,16 @@ impl Db {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
-        self.writer.write(f).await
+        self.writer.write(move |c| f(&Conn(c))).await
+    }
+
+    /// Whether a reader answers and the writer commits (readiness).
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok::<_, StoreError>(c.0.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await?;
+        self.write(|_| Ok::<_, StoreError>(())).await
     }
 
     /// Stops accepting writes, commits what is queued and waits for the writer thread.

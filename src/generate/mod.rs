@@ -241,27 +241,58 @@ pub fn default_slos() -> Vec<SloSpec> {
 }
 
 /// The artefact as the running server offers it (UI download and API): the SLOs of the
-/// settings file, or Firewatch's own SLOs plus the self-monitoring alerts when none are
+/// settings, or Firewatch's own SLOs plus the self-monitoring alerts when none are
 /// configured, with links to this server's public URL.
 pub fn for_server(
     artefact: Artefact,
-    settings: &crate::config::Resolved,
+    configured: &[SloSpec],
+    public_url: &str,
     format: RulesFormat,
 ) -> Result<String, GenerateError> {
     let defaults;
-    let (slos, self_monitoring) = if settings.slos.is_empty() {
+    let (slos, self_monitoring) = if configured.is_empty() {
         defaults = default_slos();
         (&defaults[..], true)
     } else {
-        (&settings.slos[..], false)
+        (configured, false)
     };
     let opts = GenerateOptions {
-        public_url: settings.public_url(),
+        public_url: public_url.to_string(),
         format,
         self_monitoring,
         ..GenerateOptions::default()
     };
     generate(artefact, slos, &opts)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("artefacts are prometheus-rules, alertmanager-config and grafana-dashboard")]
+    UnknownArtefact,
+    #[error("format `{0}`: use prometheus or prometheus-operator")]
+    UnknownFormat(String),
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+}
+
+/// A download asked for by name (`prometheus-rules`, …) and rules format
+/// (`prometheus`, the default, or `prometheus-operator`).
+pub fn download(
+    artefact: &str,
+    format: Option<&str>,
+    configured: &[SloSpec],
+    public_url: &str,
+) -> Result<(Artefact, String), DownloadError> {
+    let artefact: Artefact = artefact
+        .parse()
+        .map_err(|_| DownloadError::UnknownArtefact)?;
+    let format = match format {
+        None | Some("prometheus") => RulesFormat::Prometheus,
+        Some("prometheus-operator") => RulesFormat::PrometheusOperator,
+        Some(other) => return Err(DownloadError::UnknownFormat(other.to_string())),
+    };
+    let body = for_server(artefact, configured, public_url, format)?;
+    Ok((artefact, body))
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::duration::format_secs as format_duration_secs;
 use crate::slo::native::pascal_case;
-use crate::slo::spec::{AlertSpec, Period, SloSpec, format_duration_secs};
+use crate::slo::spec::{AlertSpec, Period, SloSpec};
 
 use super::windows::{AlertWindows, Window};
 use super::{GenerateError, GenerateOptions};

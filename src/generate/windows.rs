@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::slo::spec::{format_duration_secs, parse_duration_secs};
+use crate::duration::{format_secs as format_duration_secs, parse_secs as parse_duration_secs};
 
 use super::GenerateError;
 

@@ -1,64 +1,26 @@
-//! Incidents: model, repository (all SQL lives in `repo`), lifecycle service.
+//! Incidents: the model, the owner files of their tables (`repo` owns `incidents` and
+//! `alerts`, `timeline` owns `timeline`), the list query, and the lifecycle service.
+//!
+//! Whoever reacts to incident events (notifications) plugs in as an [`EventSink`]: it
+//! runs inside the transaction of the change, so an incident change and the messages it
+//! causes commit together, and this module does not depend on the notification code.
 
+mod list;
 pub mod repo;
 pub mod service;
+pub mod timeline;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::StoreError;
+use crate::db::{Conn, StoreError};
 use crate::time::{ser_ms, ser_opt_ms};
 
-/// Priority: P0 is the most urgent. Ordering follows urgency (`P0 < P1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Severity {
-    P0,
-    P1,
-    P2,
-    P3,
-    P4,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::P0,
-        Severity::P1,
-        Severity::P2,
-        Severity::P3,
-        Severity::P4,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::P0 => "P0",
-            Severity::P1 => "P1",
-            Severity::P2 => "P2",
-            Severity::P3 => "P3",
-            Severity::P4 => "P4",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_uppercase().as_str() {
-            "P0" => Ok(Severity::P0),
-            "P1" => Ok(Severity::P1),
-            "P2" => Ok(Severity::P2),
-            "P3" => Ok(Severity::P3),
-            "P4" => Ok(Severity::P4),
-            _ => Err(format!("`{s}` is not a severity (P0, P1, P2, P3 or P4)")),
-        }
-    }
-}
+pub use crate::severity::Severity;
+pub use list::ListQuery;
+pub use service::Incidents;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,12 +161,6 @@ pub enum IncidentError {
     Store(#[from] StoreError),
 }
 
-impl From<rusqlite::Error> for IncidentError {
-    fn from(e: rusqlite::Error) -> Self {
-        IncidentError::Store(StoreError::Sqlite(e))
-    }
-}
-
 impl IncidentError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         IncidentError::Invalid {
@@ -212,4 +168,29 @@ impl IncidentError {
             message: message.into(),
         }
     }
+}
+
+/// What happened to an incident, for whoever reacts to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Triggered,
+    /// Its severity was raised by a new alert.
+    Escalated,
+    Acknowledged,
+    Resolved,
+    Reopened,
+}
+
+/// Reacts to incident events inside the transaction that caused them (the notification
+/// outbox), and is told once that transaction has committed.
+pub trait EventSink: Send + Sync {
+    fn on_event(
+        &self,
+        c: &Conn,
+        incident_id: i64,
+        event: Event,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The change is durable: start acting on it (wake the delivery worker).
+    fn committed(&self);
 }

@@ -1,10 +1,14 @@
-//! All incident SQL. Functions take a connection so the caller decides whether they run on
-//! a reader or inside the writer's transaction.
+//! The owner of the `incidents` and `alerts` tables (and the `incident_counts` table its
+//! triggers keep). Functions take a [`Conn`] so the caller decides whether they run on a
+//! reader or inside the writer's transaction.
+
+use std::collections::BTreeMap;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Alert, Incident, Severity, Status, StatusFilter, TimelineEntry};
+use super::{Alert, Incident, ListQuery, Severity, Status, StatusFilter};
+use crate::db::{Conn, StoreResult};
 
 const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
     group_key, runbook_url, assignee, commander, created_by, created_at, updated_at, \
@@ -47,18 +51,22 @@ pub struct NewIncident<'a> {
     pub description: &'a str,
     pub severity: Severity,
     pub service: &'a str,
+    /// manual, alertmanager or slo.
     pub source: &'a str,
     pub group_key: Option<&'a str>,
     pub runbook_url: Option<&'a str>,
+    /// Common labels of the alert group (JSON object), for routing by label.
+    pub labels: &'a str,
     pub created_by: &'a str,
     pub at: i64,
 }
 
-pub fn insert_incident(conn: &Connection, n: &NewIncident) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn insert_incident(conn: &Conn, n: &NewIncident) -> StoreResult<i64> {
+    let c = conn.sqlite();
+    c.prepare_cached(
         "INSERT INTO incidents (title, description, status, severity, service, source, \
-         group_key, runbook_url, created_by, created_at, updated_at) \
-         VALUES (?1, ?2, 'triggered', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+         group_key, runbook_url, labels, created_by, created_at, updated_at) \
+         VALUES (?1, ?2, 'triggered', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
     )?
     .execute(params![
         n.title,
@@ -68,46 +76,25 @@ pub fn insert_incident(conn: &Connection, n: &NewIncident) -> rusqlite::Result<i
         n.source,
         n.group_key,
         n.runbook_url,
+        n.labels,
         n.created_by,
         n.at
     ])?;
-    Ok(conn.last_insert_rowid())
+    Ok(c.last_insert_rowid())
 }
 
-pub fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Incident>> {
-    conn.prepare_cached(&format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"
-    ))?
-    .query_row([id], incident_from_row)
-    .optional()
-}
-
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub status: StatusFilter,
-    pub severity: Option<Severity>,
-    pub service: Option<String>,
-    pub text: Option<String>,
-    pub limit: usize,
-    /// Keyset cursor: only incidents with a smaller id (newest first).
-    pub before_id: Option<i64>,
-}
-
-impl Default for ListQuery {
-    fn default() -> Self {
-        Self {
-            status: StatusFilter::Open,
-            severity: None,
-            service: None,
-            text: None,
-            limit: 50,
-            before_id: None,
-        }
-    }
+pub fn get(conn: &Conn, id: i64) -> StoreResult<Option<Incident>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(&format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"
+        ))?
+        .query_row([id], incident_from_row)
+        .optional()?)
 }
 
 /// Newest first. Returns the page and the cursor of the next page, if any.
-pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Incident>, Option<i64>)> {
+pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<i64>)> {
     let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1=1");
     let mut args: Vec<Value> = Vec::new();
     match q.status {
@@ -143,7 +130,7 @@ pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Incident>
     }
     sql.push_str(" ORDER BY id DESC LIMIT ?");
     args.push(Value::Integer(q.limit as i64 + 1));
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.sqlite().prepare_cached(&sql)?;
     let mut items: Vec<Incident> = stmt
         .query_map(rusqlite::params_from_iter(args), incident_from_row)?
         .collect::<rusqlite::Result<_>>()?;
@@ -157,24 +144,25 @@ pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Incident>
 }
 
 /// Incident counts for every (status, severity) pair that has any.
-pub fn counts(conn: &Connection) -> rusqlite::Result<Vec<(Status, Severity, i64)>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT status, severity, n FROM incident_counts WHERE n > 0")?;
-    stmt.query_map([], |r| Ok((parse_col(r, 0)?, parse_col(r, 1)?, r.get(2)?)))?
-        .collect()
+pub fn counts(conn: &Conn) -> StoreResult<Vec<(Status, Severity, i64)>> {
+    let mut stmt = conn
+        .sqlite()
+        .prepare_cached("SELECT status, severity, n FROM incident_counts WHERE n > 0")?;
+    let rows = stmt.query_map([], |r| Ok((parse_col(r, 0)?, parse_col(r, 1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn json_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-pub fn alerts_of(conn: &Connection, incident_id: i64) -> rusqlite::Result<Vec<Alert>> {
-    let mut stmt = conn.prepare_cached(
+pub fn alerts_of(conn: &Conn, incident_id: i64) -> StoreResult<Vec<Alert>> {
+    let mut stmt = conn.sqlite().prepare_cached(
         "SELECT id, fingerprint, status, alertname, severity, labels, annotations, starts_at, \
          ends_at, generator_url, first_seen_at, last_seen_at \
          FROM alerts WHERE incident_id = ?1 ORDER BY status = 'resolved', id",
     )?;
-    stmt.query_map([incident_id], |r| {
+    let rows = stmt.query_map([incident_id], |r| {
         Ok(Alert {
             id: r.get(0)?,
             fingerprint: r.get(1)?,
@@ -189,105 +177,85 @@ pub fn alerts_of(conn: &Connection, incident_id: i64) -> rusqlite::Result<Vec<Al
             first_seen_at: r.get(10)?,
             last_seen_at: r.get(11)?,
         })
-    })?
-    .collect()
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn timeline_of(conn: &Connection, incident_id: i64) -> rusqlite::Result<Vec<TimelineEntry>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, at, kind, actor, message, details FROM timeline \
-         WHERE incident_id = ?1 ORDER BY id",
-    )?;
-    stmt.query_map([incident_id], |r| {
-        let details: Option<String> = r.get(5)?;
-        Ok(TimelineEntry {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            kind: r.get(2)?,
-            actor: r.get(3)?,
-            message: r.get(4)?,
-            details: details.and_then(|d| serde_json::from_str(&d).ok()),
-        })
-    })?
-    .collect()
+fn run(conn: &Conn, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
+    Ok(conn.sqlite().prepare_cached(sql)?.execute(args)?)
 }
 
-pub fn add_timeline(
-    conn: &Connection,
-    incident_id: i64,
-    at: i64,
-    kind: &str,
-    actor: &str,
-    message: &str,
-    details: Option<&serde_json::Value>,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO timeline (incident_id, at, kind, actor, message, details) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        incident_id,
-        at,
-        kind,
-        actor,
-        message,
-        details.map(|d| d.to_string())
-    ])?;
-    Ok(())
-}
-
-pub fn set_acknowledged(conn: &Connection, id: i64, at: i64, by: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn set_acknowledged(conn: &Conn, id: i64, at: i64, by: &str) -> StoreResult<()> {
+    run(
+        conn,
         "UPDATE incidents SET status = 'acknowledged', acknowledged_at = ?2, \
          acknowledged_by = ?3, updated_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, at, by])?;
+        params![id, at, by],
+    )?;
     Ok(())
 }
 
-pub fn set_resolved(conn: &Connection, id: i64, at: i64, by: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn set_resolved(conn: &Conn, id: i64, at: i64, by: &str) -> StoreResult<()> {
+    run(
+        conn,
         "UPDATE incidents SET status = 'resolved', resolved_at = ?2, resolved_by = ?3, \
          updated_at = ?2 WHERE id = ?1",
-    )?
-    .execute(params![id, at, by])?;
+        params![id, at, by],
+    )?;
     Ok(())
 }
 
 /// Back to triggered; acknowledgement and resolution are cleared, creation time is kept.
-pub fn set_reopened(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn set_reopened(conn: &Conn, id: i64, at: i64) -> StoreResult<()> {
+    run(
+        conn,
         "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL, \
          acknowledged_by = NULL, resolved_at = NULL, resolved_by = NULL, updated_at = ?2 \
          WHERE id = ?1",
-    )?
-    .execute(params![id, at])?;
+        params![id, at],
+    )?;
     Ok(())
 }
 
-pub fn set_severity(conn: &Connection, id: i64, sev: Severity, at: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE incidents SET severity = ?2, updated_at = ?3 WHERE id = ?1")?
-        .execute(params![id, sev.as_str(), at])?;
+pub fn set_severity(conn: &Conn, id: i64, sev: Severity, at: i64) -> StoreResult<()> {
+    run(
+        conn,
+        "UPDATE incidents SET severity = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, sev.as_str(), at],
+    )?;
+    Ok(())
+}
+
+pub fn set_runbook_url(conn: &Conn, id: i64, url: &str) -> StoreResult<()> {
+    run(
+        conn,
+        "UPDATE incidents SET runbook_url = ?2 WHERE id = ?1",
+        params![id, url],
+    )?;
     Ok(())
 }
 
 pub fn set_people(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     assignee: Option<&str>,
     commander: Option<&str>,
     at: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> StoreResult<()> {
+    run(
+        conn,
         "UPDATE incidents SET assignee = ?2, commander = ?3, updated_at = ?4 WHERE id = ?1",
-    )?
-    .execute(params![id, assignee, commander, at])?;
+        params![id, assignee, commander, at],
+    )?;
     Ok(())
 }
 
-pub fn touch(conn: &Connection, id: i64, at: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE incidents SET updated_at = ?2 WHERE id = ?1")?
-        .execute(params![id, at])?;
+pub fn touch(conn: &Conn, id: i64, at: i64) -> StoreResult<()> {
+    run(
+        conn,
+        "UPDATE incidents SET updated_at = ?2 WHERE id = ?1",
+        params![id, at],
+    )?;
     Ok(())
 }
 
@@ -300,24 +268,23 @@ pub struct GroupIncident {
     pub runbook_url: Option<String>,
 }
 
-pub fn latest_for_group(
-    conn: &Connection,
-    group_key: &str,
-) -> rusqlite::Result<Option<GroupIncident>> {
-    conn.prepare_cached(
-        "SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
-         WHERE group_key = ?1 ORDER BY id DESC LIMIT 1",
-    )?
-    .query_row([group_key], |r| {
-        Ok(GroupIncident {
-            id: r.get(0)?,
-            status: parse_col(r, 1)?,
-            severity: parse_col(r, 2)?,
-            resolved_at: r.get(3)?,
-            runbook_url: r.get(4)?,
+pub fn latest_for_group(conn: &Conn, group_key: &str) -> StoreResult<Option<GroupIncident>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
+             WHERE group_key = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([group_key], |r| {
+            Ok(GroupIncident {
+                id: r.get(0)?,
+                status: parse_col(r, 1)?,
+                severity: parse_col(r, 2)?,
+                resolved_at: r.get(3)?,
+                runbook_url: r.get(4)?,
+            })
         })
-    })
-    .optional()
+        .optional()?)
 }
 
 pub struct KnownAlert {
@@ -327,21 +294,23 @@ pub struct KnownAlert {
 }
 
 pub fn find_alert(
-    conn: &Connection,
+    conn: &Conn,
     incident_id: i64,
     fingerprint: &str,
-) -> rusqlite::Result<Option<KnownAlert>> {
-    conn.prepare_cached(
-        "SELECT id, status, starts_at FROM alerts WHERE incident_id = ?1 AND fingerprint = ?2",
-    )?
-    .query_row(params![incident_id, fingerprint], |r| {
-        Ok(KnownAlert {
-            id: r.get(0)?,
-            firing: r.get::<_, String>(1)? == "firing",
-            starts_at: r.get(2)?,
+) -> StoreResult<Option<KnownAlert>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT id, status, starts_at FROM alerts WHERE incident_id = ?1 AND fingerprint = ?2",
+        )?
+        .query_row(params![incident_id, fingerprint], |r| {
+            Ok(KnownAlert {
+                id: r.get(0)?,
+                firing: r.get::<_, String>(1)? == "firing",
+                starts_at: r.get(2)?,
+            })
         })
-    })
-    .optional()
+        .optional()?)
 }
 
 pub struct AlertRow<'a> {
@@ -356,90 +325,83 @@ pub struct AlertRow<'a> {
     pub generator_url: &'a str,
 }
 
-pub fn insert_alert(
-    conn: &Connection,
-    incident_id: i64,
-    a: &AlertRow,
-    now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn insert_alert(conn: &Conn, incident_id: i64, a: &AlertRow, now: i64) -> StoreResult<()> {
+    run(
+        conn,
         "INSERT INTO alerts (incident_id, fingerprint, status, alertname, severity, labels, \
          annotations, starts_at, ends_at, generator_url, first_seen_at, last_seen_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-    )?
-    .execute(params![
-        incident_id,
-        a.fingerprint,
-        if a.firing { "firing" } else { "resolved" },
-        a.alertname,
-        a.severity.as_str(),
-        a.labels,
-        a.annotations,
-        a.starts_at,
-        a.ends_at,
-        a.generator_url,
-        now
-    ])?;
+        params![
+            incident_id,
+            a.fingerprint,
+            if a.firing { "firing" } else { "resolved" },
+            a.alertname,
+            a.severity.as_str(),
+            a.labels,
+            a.annotations,
+            a.starts_at,
+            a.ends_at,
+            a.generator_url,
+            now
+        ],
+    )?;
     Ok(())
 }
 
 /// A known alert changed state (resolved, or fired again): take the new values. A
 /// resolution keeps the start of the firing it ends, so a late copy of that firing is
 /// recognised as old.
-pub fn update_alert(
-    conn: &Connection,
-    alert_id: i64,
-    a: &AlertRow,
-    now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+pub fn update_alert(conn: &Conn, alert_id: i64, a: &AlertRow, now: i64) -> StoreResult<()> {
+    run(
+        conn,
         "UPDATE alerts SET status = ?2, severity = ?3, labels = ?4, annotations = ?5, \
          starts_at = CASE WHEN ?2 = 'resolved' THEN starts_at ELSE ?6 END, ends_at = ?7, \
          generator_url = ?8, last_seen_at = ?9 WHERE id = ?1",
-    )?
-    .execute(params![
-        alert_id,
-        if a.firing { "firing" } else { "resolved" },
-        a.severity.as_str(),
-        a.labels,
-        a.annotations,
-        a.starts_at,
-        a.ends_at,
-        a.generator_url,
-        now
-    ])?;
+        params![
+            alert_id,
+            if a.firing { "firing" } else { "resolved" },
+            a.severity.as_str(),
+            a.labels,
+            a.annotations,
+            a.starts_at,
+            a.ends_at,
+            a.generator_url,
+            now
+        ],
+    )?;
     Ok(())
 }
 
 /// Recounts an incident's alerts and stores the counts. Returns (alerts, firing, most
 /// urgent severity among the firing ones: a resolved alert never raises severity).
 pub fn refresh_alert_counts(
-    conn: &Connection,
+    conn: &Conn,
     incident_id: i64,
-) -> rusqlite::Result<(i64, i64, Option<Severity>)> {
+) -> StoreResult<(i64, i64, Option<Severity>)> {
     let (total, firing, best): (i64, i64, Option<String>) = conn
+        .sqlite()
         .prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(status = 'firing'), 0), \
              MIN(CASE WHEN status = 'firing' THEN severity END) \
              FROM alerts WHERE incident_id = ?1",
         )?
         .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    conn.prepare_cached("UPDATE incidents SET alert_count = ?2, firing_count = ?3 WHERE id = ?1")?
-        .execute(params![incident_id, total, firing])?;
+    run(
+        conn,
+        "UPDATE incidents SET alert_count = ?2, firing_count = ?3 WHERE id = ?1",
+        params![incident_id, total, firing],
+    )?;
     Ok((total, firing, best.and_then(|s| s.parse().ok())))
 }
 
 /// Deletes up to `limit` incidents resolved before `cutoff` (alerts and timeline cascade).
-pub fn delete_resolved_before(
-    conn: &Connection,
-    cutoff: i64,
-    limit: usize,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn delete_resolved_before(conn: &Conn, cutoff: i64, limit: usize) -> StoreResult<usize> {
+    run(
+        conn,
         "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents \
          WHERE status = 'resolved' AND resolved_at < ?1 LIMIT ?2)",
-    )?
-    .execute(params![cutoff, limit as i64])
+        params![cutoff, limit as i64],
+    )
 }
 
 /// Response numbers for incidents created since `since`.
@@ -454,20 +416,66 @@ pub struct ResponseStats {
     pub mttr_ms: Option<i64>,
 }
 
-pub fn response_stats(conn: &Connection, since: i64) -> rusqlite::Result<ResponseStats> {
-    conn.prepare_cached(
-        "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
-         CAST(AVG(acknowledged_at - created_at) AS INTEGER), \
-         CAST(AVG(resolved_at - created_at) AS INTEGER) \
-         FROM incidents WHERE created_at >= ?1",
-    )?
-    .query_row([since], |r| {
-        Ok(ResponseStats {
-            created: r.get(0)?,
-            acknowledged: r.get(1)?,
-            resolved: r.get(2)?,
-            mtta_ms: r.get(3)?,
-            mttr_ms: r.get(4)?,
+pub fn response_stats(conn: &Conn, since: i64) -> StoreResult<ResponseStats> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
+             CAST(AVG(acknowledged_at - created_at) AS INTEGER), \
+             CAST(AVG(resolved_at - created_at) AS INTEGER) \
+             FROM incidents WHERE created_at >= ?1",
+        )?
+        .query_row([since], |r| {
+            Ok(ResponseStats {
+                created: r.get(0)?,
+                acknowledged: r.get(1)?,
+                resolved: r.get(2)?,
+                mtta_ms: r.get(3)?,
+                mttr_ms: r.get(4)?,
+            })
+        })?)
+}
+
+/// What notification routing looks at: severity, service and the group's labels.
+pub struct RoutingFacts {
+    pub severity: Severity,
+    pub service: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub fn routing_facts(conn: &Conn, incident_id: i64) -> StoreResult<Option<RoutingFacts>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("SELECT severity, service, labels FROM incidents WHERE id = ?1")?
+        .query_row([incident_id], |r| {
+            let sev: String = r.get(0)?;
+            let labels: String = r.get(2)?;
+            Ok(RoutingFacts {
+                severity: sev.parse().unwrap_or(Severity::P3),
+                service: r.get(1)?,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+            })
         })
-    })
+        .optional()?)
+}
+
+/// An open P0 incident for the service other than `except`, if any.
+pub fn open_p0_for_service(conn: &Conn, service: &str, except: i64) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT id FROM incidents WHERE status != 'resolved' AND severity = 'P0' \
+             AND service = ?1 AND id != ?2 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![service, except], |r| r.get(0))
+        .optional()?)
+}
+
+/// Open P0 incidents nobody has acknowledged yet.
+pub fn unacknowledged_p0(conn: &Conn) -> StoreResult<Vec<i64>> {
+    let mut stmt = conn.sqlite().prepare_cached(
+        "SELECT id FROM incidents WHERE status = 'triggered' AND severity = 'P0' ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use crate::db::Db;
-use crate::notify::{self, Event, NotifyConfig};
-use crate::time::now_ms;
+use crate::db::{Conn, Db, StoreResult};
+use crate::time::{human_duration, now_ms};
 
-use super::repo::{self, ListQuery, NewIncident};
-use super::{Alert, Incident, IncidentError, Severity, Status, TimelineEntry};
+use super::repo::{self, NewIncident, ResponseStats};
+use super::{
+    Alert, Event, EventSink, Incident, IncidentError, ListQuery, Severity, Status, TimelineEntry,
+    timeline,
+};
 
 pub struct ManualIncident {
     pub title: String,
@@ -35,26 +37,60 @@ pub fn safe_url(url: &str) -> Option<String> {
         .then(|| url.to_string())
 }
 
-fn load(conn: &rusqlite::Connection, id: i64) -> Result<Incident, IncidentError> {
+fn load(conn: &Conn, id: i64) -> Result<Incident, IncidentError> {
     repo::get(conn, id)?.ok_or(IncidentError::NotFound(id))
+}
+
+/// Adds "what changed" to a newly opened incident's timeline: the deployments of its
+/// service in the `window_ms` before it opened.
+pub fn note_recent_deployments(
+    c: &Conn,
+    incident_id: i64,
+    service: &str,
+    now: i64,
+    window_ms: i64,
+) -> StoreResult<()> {
+    if service.is_empty() || window_ms <= 0 {
+        return Ok(());
+    }
+    for d in crate::deployments::repo::recent_before(c, service, now, window_ms)? {
+        let what = if d.description.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", d.description)
+        };
+        timeline::add(
+            c,
+            incident_id,
+            now,
+            "deployment",
+            &d.created_by,
+            &format!(
+                "Recent change: {} {} was deployed {} before this incident{what}",
+                d.service,
+                d.version,
+                human_duration(now - d.at)
+            ),
+            Some(&serde_json::json!({ "deployment_id": d.id })),
+        )?;
+    }
+    Ok(())
 }
 
 #[derive(Clone)]
 pub struct Incidents {
     db: Db,
-    notify: Arc<NotifyConfig>,
-    /// Wakes the notification worker after changes that may have queued messages.
-    wake: Arc<tokio::sync::Notify>,
+    /// Reacts to lifecycle changes in their transaction (the notification outbox).
+    events: Arc<dyn EventSink>,
     /// Deployments this recent are named on a new incident's timeline.
     deploy_window_ms: i64,
 }
 
 impl Incidents {
-    pub fn new(db: Db, notify: Arc<NotifyConfig>, wake: Arc<tokio::sync::Notify>) -> Self {
+    pub fn new(db: Db, events: Arc<dyn EventSink>) -> Self {
         Self {
             db,
-            notify,
-            wake,
+            events,
             deploy_window_ms: 0,
         }
     }
@@ -64,18 +100,16 @@ impl Incidents {
         self
     }
 
-    /// Runs a lifecycle change in the writer; then wakes the notification worker.
+    /// Runs a lifecycle change in the writer; once it committed, tells the event sink.
     async fn change<T, F>(&self, f: F) -> Result<T, IncidentError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Connection, &NotifyConfig) -> Result<T, IncidentError>
-            + Send
-            + 'static,
+        F: FnOnce(&Conn, &dyn EventSink) -> Result<T, IncidentError> + Send + 'static,
     {
-        let cfg = self.notify.clone();
-        let out = self.db.write(move |c| f(c, &cfg)).await;
+        let events = self.events.clone();
+        let out = self.db.write(move |c| f(c, events.as_ref())).await;
         if out.is_ok() {
-            self.wake.notify_one();
+            self.events.committed();
         }
         out
     }
@@ -95,7 +129,7 @@ impl Incidents {
                 Ok(IncidentDetail {
                     incident,
                     alerts: repo::alerts_of(c, id)?,
-                    timeline: repo::timeline_of(c, id)?,
+                    timeline: timeline::list(c, id)?,
                 })
             })
             .await
@@ -126,7 +160,7 @@ impl Incidents {
             })?),
         };
         let window = self.deploy_window_ms;
-        self.change(move |c, cfg| {
+        self.change(move |c, events| {
             let now = now_ms();
             let id = repo::insert_incident(
                 c,
@@ -138,11 +172,12 @@ impl Incidents {
                     source: "manual",
                     group_key: None,
                     runbook_url: runbook_url.as_deref(),
+                    labels: "{}",
                     created_by: &actor,
                     at: now,
                 },
             )?;
-            repo::add_timeline(
+            timeline::add(
                 c,
                 id,
                 now,
@@ -151,15 +186,15 @@ impl Incidents {
                 &format!("Incident declared ({})", m.severity),
                 None,
             )?;
-            crate::deployments::note_recent(c, id, m.service.trim(), now, window)?;
-            notify::enqueue(c, cfg, id, Event::Triggered, now)?;
+            note_recent_deployments(c, id, m.service.trim(), now, window)?;
+            events.on_event(c, id, Event::Triggered, now)?;
             load(c, id)
         })
         .await
     }
 
     pub async fn acknowledge(&self, id: i64, actor: String) -> Result<Incident, IncidentError> {
-        self.change(move |c, cfg| {
+        self.change(move |c, events| {
             let inc = load(c, id)?;
             match inc.status {
                 Status::Triggered => {}
@@ -177,8 +212,8 @@ impl Incidents {
             }
             let now = now_ms();
             repo::set_acknowledged(c, id, now, &actor)?;
-            repo::add_timeline(c, id, now, "acknowledged", &actor, "Acknowledged", None)?;
-            notify::enqueue(c, cfg, id, Event::Acknowledged, now)?;
+            timeline::add(c, id, now, "acknowledged", &actor, "Acknowledged", None)?;
+            events.on_event(c, id, Event::Acknowledged, now)?;
             load(c, id)
         })
         .await
@@ -191,7 +226,7 @@ impl Incidents {
         note: Option<String>,
     ) -> Result<Incident, IncidentError> {
         let note = check_optional_text("note", note)?;
-        self.change(move |c, cfg| {
+        self.change(move |c, events| {
             let inc = load(c, id)?;
             if inc.status == Status::Resolved {
                 return Err(IncidentError::Conflict(format!(
@@ -204,8 +239,8 @@ impl Incidents {
                 Some(n) => format!("Resolved: {n}"),
                 None => "Resolved".to_string(),
             };
-            repo::add_timeline(c, id, now, "resolved", &actor, &message, None)?;
-            notify::enqueue(c, cfg, id, Event::Resolved, now)?;
+            timeline::add(c, id, now, "resolved", &actor, &message, None)?;
+            events.on_event(c, id, Event::Resolved, now)?;
             load(c, id)
         })
         .await
@@ -218,7 +253,7 @@ impl Incidents {
         reason: Option<String>,
     ) -> Result<Incident, IncidentError> {
         let reason = check_optional_text("reason", reason)?;
-        self.change(move |c, cfg| {
+        self.change(move |c, events| {
             let inc = load(c, id)?;
             if inc.status != Status::Resolved {
                 return Err(IncidentError::Conflict(format!(
@@ -232,8 +267,8 @@ impl Incidents {
                 Some(r) => format!("Reopened: {r}"),
                 None => "Reopened".to_string(),
             };
-            repo::add_timeline(c, id, now, "reopened", &actor, &message, None)?;
-            notify::enqueue(c, cfg, id, Event::Reopened, now)?;
+            timeline::add(c, id, now, "reopened", &actor, &message, None)?;
+            events.on_event(c, id, Event::Reopened, now)?;
             load(c, id)
         })
         .await
@@ -251,9 +286,9 @@ impl Incidents {
             .write(move |c| {
                 load(c, id)?;
                 let now = now_ms();
-                repo::add_timeline(c, id, now, "note", &actor, &text, None)?;
+                timeline::add(c, id, now, "note", &actor, &text, None)?;
                 repo::touch(c, id, now)?;
-                Ok(repo::timeline_of(c, id)?
+                Ok(timeline::list(c, id)?
                     .pop()
                     .expect("the note was just written"))
             })
@@ -314,7 +349,7 @@ impl Incidents {
                     });
                 }
                 if !changes.is_empty() {
-                    repo::add_timeline(c, id, now, "assigned", &actor, &changes.join("; "), None)?;
+                    timeline::add(c, id, now, "assigned", &actor, &changes.join("; "), None)?;
                 }
                 load(c, id)
             })
@@ -354,9 +389,18 @@ fn check_optional_text(field: &str, text: Option<String>) -> Result<Option<Strin
 }
 
 impl Incidents {
-    pub async fn response_stats(&self, since: i64) -> Result<repo::ResponseStats, IncidentError> {
+    pub async fn response_stats(&self, since: i64) -> Result<ResponseStats, IncidentError> {
         self.db
             .read(move |c| Ok(repo::response_stats(c, since)?))
             .await
+    }
+
+    /// The event sink this service reports to (alert intake reports to the same one).
+    pub fn events(&self) -> Arc<dyn EventSink> {
+        self.events.clone()
+    }
+
+    pub fn deploy_window_ms(&self) -> i64 {
+        self.deploy_window_ms
     }
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::expfmt;
 use crate::config::{ScrapeSettings, parse_duration};
-use crate::slo::expfmt;
 
 /// One scraped series: name, labels (sorted, `job`/`instance` included) and value.
 #[derive(Debug, Clone)]

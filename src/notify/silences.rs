@@ -1,13 +1,28 @@
 //! Silences (maintenance windows): while one is active, matching incidents notify nobody.
+//! The owner of the `silences` table.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
 
-use super::outbox::{self, Silence};
-use crate::db::{Db, StoreError};
-use crate::incidents::Severity;
-use crate::time::now_ms;
+use crate::db::{Conn, StoreResult};
+use crate::severity::Severity;
+use crate::time::ser_ms;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Silence {
+    pub id: i64,
+    pub matchers: BTreeMap<String, String>,
+    pub comment: String,
+    pub created_by: String,
+    #[serde(serialize_with = "ser_ms")]
+    pub starts_at: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub ends_at: i64,
+    #[serde(serialize_with = "ser_ms")]
+    pub created_at: i64,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,14 +33,6 @@ pub struct NewSilence {
     pub duration: Option<String>,
     pub starts_at: Option<String>,
     pub ends_at: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SilenceError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// Checks a silence and returns (starts_at, ends_at) in unix ms.
@@ -56,7 +63,7 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
     let starts = ts("starts_at", &s.starts_at)?.unwrap_or(now);
     let ends = match (&s.duration, ts("ends_at", &s.ends_at)?) {
         (Some(d), None) => {
-            let d = crate::config::parse_duration(d).map_err(|m| format!("duration: {m}"))?;
+            let d = crate::duration::parse(d).map_err(|m| format!("duration: {m}"))?;
             starts + d.as_millis() as i64
         }
         (None, Some(e)) => e,
@@ -68,31 +75,77 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
     Ok((starts, ends))
 }
 
-/// Validates and stores a silence.
-pub async fn create(db: &Db, s: NewSilence, created_by: String) -> Result<Silence, SilenceError> {
-    let now = now_ms();
-    let (starts, ends) = validate(&s, now).map_err(SilenceError::Invalid)?;
-    db.write(move |c| {
-        let id = outbox::insert_silence(
-            c,
-            &s.matchers,
-            s.comment.trim(),
-            &created_by,
-            starts,
-            ends,
-            now,
-        )?;
-        let silence = outbox::current_silences(c, now)?
-            .into_iter()
-            .find(|x| x.id == id)
-            .expect("the silence was just written");
-        Ok::<_, SilenceError>(silence)
+const COLUMNS: &str = "id, matchers, comment, created_by, starts_at, ends_at, created_at";
+
+fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Silence> {
+    let m: String = r.get(1)?;
+    Ok(Silence {
+        id: r.get(0)?,
+        matchers: serde_json::from_str(&m).unwrap_or_default(),
+        comment: r.get(2)?,
+        created_by: r.get(3)?,
+        starts_at: r.get(4)?,
+        ends_at: r.get(5)?,
+        created_at: r.get(6)?,
     })
-    .await
 }
 
-impl From<rusqlite::Error> for SilenceError {
-    fn from(e: rusqlite::Error) -> Self {
-        SilenceError::Store(StoreError::Sqlite(e))
-    }
+fn select(conn: &Conn, filter: &str, now: i64) -> StoreResult<Vec<Silence>> {
+    let rows = conn
+        .sqlite()
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM silences WHERE {filter}"))?
+        .query_map([now], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Silences in force at `now`, oldest first.
+pub fn active(conn: &Conn, now: i64) -> StoreResult<Vec<Silence>> {
+    select(conn, "ends_at > ?1 AND starts_at <= ?1 ORDER BY id", now)
+}
+
+/// Silences that have not ended yet (active or scheduled), newest first.
+pub fn current(conn: &Conn, now: i64) -> StoreResult<Vec<Silence>> {
+    select(conn, "ends_at > ?1 ORDER BY id DESC", now)
+}
+
+pub fn insert(
+    conn: &Conn,
+    matchers: &BTreeMap<String, String>,
+    comment: &str,
+    created_by: &str,
+    (starts_at, ends_at): (i64, i64),
+    now: i64,
+) -> StoreResult<Silence> {
+    let c = conn.sqlite();
+    c.prepare_cached(
+        "INSERT INTO silences (matchers, comment, created_by, starts_at, ends_at, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        serde_json::to_string(matchers).expect("matchers serialize"),
+        comment,
+        created_by,
+        starts_at,
+        ends_at,
+        now
+    ])?;
+    Ok(Silence {
+        id: c.last_insert_rowid(),
+        matchers: matchers.clone(),
+        comment: comment.to_string(),
+        created_by: created_by.to_string(),
+        starts_at,
+        ends_at,
+        created_at: now,
+    })
+}
+
+/// Ends a silence now; false when it does not exist or has already ended.
+pub fn expire(conn: &Conn, id: i64, now: i64) -> StoreResult<bool> {
+    let n = conn
+        .sqlite()
+        .prepare_cached("UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2")?
+        .execute(params![id, now])?;
+    Ok(n == 1)
 }

@@ -15,7 +15,7 @@ use super::channels::{Delivery, Subject, deliver};
 use super::outbox::{self, Notification};
 use super::{Event, NotifyConfig};
 use crate::db::{Db, StoreError};
-use crate::incidents::repo as incidents;
+use crate::incidents::{repo as incidents, timeline};
 use crate::telemetry::NotificationLabels;
 use crate::time::{human_duration, now_ms};
 
@@ -43,10 +43,7 @@ impl Worker {
     /// Delivers what is due now; returns how many attempts were made.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let now = now_ms();
-        let due = self
-            .db
-            .read(move |c| Ok::<_, StoreError>(outbox::due(c, now, 64)?))
-            .await?;
+        let due = self.db.read(move |c| outbox::due(c, now, 64)).await?;
         let n = due.len();
         if n == 0 {
             return Ok(0);
@@ -55,7 +52,7 @@ impl Worker {
         let lease = (self.cfg.timeout + Duration::from_secs(30)).as_millis() as i64;
         let claimed = self
             .db
-            .write(move |c| Ok::<_, StoreError>(outbox::claim(c, &ids, now, lease)?))
+            .write(move |c| outbox::claim(c, &ids, now, lease))
             .await?;
         let mut tasks = Vec::with_capacity(n);
         for note in due.into_iter().filter(|d| claimed.contains(&d.id)) {
@@ -73,10 +70,7 @@ impl Worker {
     async fn attempt(&self, note: Notification) -> Result<(), StoreError> {
         let incident = match note.incident_id {
             Some(id) => {
-                let found = self
-                    .db
-                    .read(move |c| Ok::<_, StoreError>(incidents::get(c, id)?))
-                    .await?;
+                let found = self.db.read(move |c| incidents::get(c, id)).await?;
                 match found {
                     Some(i) => Some(i),
                     None => return Ok(()), // deleted by retention; the row went with it
@@ -89,7 +83,7 @@ impl Worker {
             let msg = format!("receiver `{}` is no longer configured", note.receiver);
             return self
                 .db
-                .write(move |c| Ok::<_, StoreError>(outbox::mark_failed(c, id, &msg)?))
+                .write(move |c| outbox::mark_failed(c, id, &msg))
                 .await;
         };
         let subject = Subject {
@@ -172,7 +166,7 @@ impl Worker {
                     } else {
                         "notification_failed"
                     };
-                    incidents::add_timeline(c, incident_id, now, kind, "firewatch", &line, None)?;
+                    timeline::add(c, incident_id, now, kind, "firewatch", &line, None)?;
                 }
                 Ok::<_, StoreError>(())
             })

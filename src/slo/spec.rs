@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use super::duration::{format_duration_secs, parse_duration_secs};
+use crate::duration::{format_secs as format_duration_secs, parse_secs as parse_duration_secs};
 
 /// The placeholder Sloth-style queries use for the evaluation window.
 pub const WINDOW_PLACEHOLDER: &str = "{{.window}}";

@@ -4,9 +4,9 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, web};
 
 use super::WebError;
-use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::config::CookieSecure;
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "fw_session";
 pub const LOGIN_CSRF_COOKIE: &str = "fw_login_csrf";
@@ -54,7 +54,7 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<PageU
         .accounts
         .session(cookie.value())
         .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+        .map_err(|e| WebError::internal(e.to_string()))?;
     Ok(found.map(|(principal, csrf)| PageUser {
         principal,
         csrf: Some(csrf),

@@ -2,10 +2,8 @@
 //! SLI over 24 hours, error budget burn-down over the period, requests and errors per
 //! second, error ratio and (for latency SLIs) the p99 latency, all with deployment markers.
 
-use rusqlite::Connection;
-
 use super::charts::{Chart, Point};
-use crate::slo::engine::{self, SloStatus};
+use crate::slo::{ChartData, Percentiles, SloStatus};
 
 const DAY: i64 = 86_400_000;
 /// 5-minute buckets over the last 24 hours.
@@ -60,7 +58,7 @@ fn plain_label(v: f64) -> String {
 }
 
 /// "p50 12 ms · p90 80 ms · p99 240 ms" (plain numbers when the unit is unknown).
-pub fn latency_words(p: &engine::Percentiles) -> String {
+pub fn latency_words(p: &Percentiles) -> String {
     let f = if p.unit == "s" {
         seconds_label
     } else {
@@ -69,21 +67,13 @@ pub fn latency_words(p: &engine::Percentiles) -> String {
     format!("p50 {} · p90 {} · p99 {}", f(p.p50), f(p.p90), f(p.p99))
 }
 
-/// Reads the history `s` needs and draws its charts. `latency` names the latency SLO
-/// whose p99 to chart (the SLO itself on its page, the service's latency SLO on the
-/// dashboard).
-pub fn build(
-    c: &Connection,
-    s: &SloStatus,
-    latency: Option<&SloStatus>,
-    now: i64,
-) -> rusqlite::Result<SloCharts> {
-    let id = format!("{}-{}", s.service, s.name);
+/// Draws the charts of `s` from its history. `latency` names the latency SLO whose p99
+/// is charted (the SLO itself on its page, the service's latency SLO on the dashboard).
+pub fn build(s: &SloStatus, latency: Option<&SloStatus>, data: &ChartData, now: i64) -> SloCharts {
     let from = now - DAY;
-    let recent = engine::history(c, &id, from, now, STEP)?;
-    // Six-hour steps read the hourly rollups.
-    let period = engine::history(c, &id, s.period_start, now, DAY / 4)?;
-    let markers: Vec<(i64, String)> = crate::deployments::list(c, Some(&s.service), 200)?
+    let (recent, period) = (&data.recent, &data.period);
+    let markers: Vec<(i64, String)> = data
+        .deployments
         .iter()
         .map(|d| {
             (
@@ -170,7 +160,7 @@ pub fn build(
     // Budget burn-down: cumulative over the period.
     let (mut bad, mut total) = (0.0, 0.0);
     let mut budget_points = vec![(s.period_start, Some(1.0))];
-    for p in &period {
+    for p in period {
         bad += p.error_ratio.unwrap_or(0.0) * p.events;
         total += p.events;
         if total > 0.0 {
@@ -194,15 +184,9 @@ pub fn build(
     }
     .render();
 
-    let latency = match latency {
-        Some(l) if l.latency.is_some() => {
-            let lid = format!("{}-{}", l.service, l.name);
-            let points = if lid == id {
-                on_axis(from, recent.iter().map(|p| (p.at, p.p99)))
-            } else {
-                let h = engine::history(c, &lid, from, now, STEP)?;
-                on_axis(from, h.iter().map(|p| (p.at, p.p99)))
-            };
+    let latency = match (latency, &data.latency) {
+        (Some(l), Some(h)) if l.latency.is_some() => {
+            let points = on_axis(from, h.iter().map(|p| (p.at, p.p99)));
             let top = points.iter().filter_map(|p| p.1).fold(0.0_f64, f64::max);
             let seconds = l.latency.is_some_and(|p| p.unit == "s");
             Some(
@@ -222,40 +206,32 @@ pub fn build(
         }
         _ => None,
     };
-    Ok(SloCharts {
+    SloCharts {
         sli,
         budget: budget_chart,
         rates,
         requests,
         errors,
         latency,
-    })
+    }
 }
 
-/// An SLO's SLI over the last 24 hours, hour by hour from the rollups, as a sparkline.
-pub fn sparkline(c: &Connection, s: &SloStatus, now: i64) -> rusqlite::Result<String> {
-    let id = format!("{}-{}", s.service, s.name);
+/// An SLO's SLI over the 24 hours from `from`, hour by hour from the rollups, as a
+/// sparkline.
+pub fn sparkline(s: &SloStatus, hourly: &[crate::slo::store::HistoryPoint], from: i64) -> String {
     let hour = 3_600_000;
-    let from = now - now.rem_euclid(hour) - 23 * hour;
     // Hours without rows are gaps, not bridged by the line.
-    let points = on_axis_every(
-        from,
-        hour,
-        24,
-        engine::history(c, &id, from, now, hour)?
-            .iter()
-            .map(|p| (p.at, p.sli)),
-    );
+    let points = on_axis_every(from, hour, 24, hourly.iter().map(|p| (p.at, p.sli)));
     let low = points
         .iter()
         .filter_map(|p| p.1)
         .fold(s.objective - (1.0 - s.objective), f64::min);
-    Ok(super::charts::sparkline(
+    super::charts::sparkline(
         &format!("{} SLI, last 24 hours by the hour", s.name),
         &points,
         from,
         from + 23 * hour,
         low.max(0.0),
         1.0,
-    ))
+    )
 }

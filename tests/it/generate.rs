@@ -12,7 +12,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gene
 fn reference(name: &str) -> PathBuf {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/slo"
+        "/tests/fixtures/reference/slo"
     ))
     .join(name)
 }

@@ -1,8 +1,9 @@
 use std::path::PathBuf;
 
-use firewatch::app::{AppState, Application};
+use firewatch::app::{Application, Config};
 use firewatch::auth::Role;
 use firewatch::config::Settings;
+use firewatch::state::AppState;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -135,7 +136,7 @@ impl TestApp {
 
 pub fn reference(name: &str) -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.join("../shared/reference").join(name)
+    here.join("tests/fixtures/reference").join(name)
 }
 
 pub fn reference_json(name: &str) -> Value {
@@ -244,16 +245,18 @@ pub async fn spawn_app_with_slos(customize: impl FnOnce(&mut Settings), slo_toml
     spawn_app_resolved(customize, move |r| r.slos = slos).await
 }
 
+/// Like `spawn_app_with`, then `adjust` changes the composed configuration (its SLOs).
 pub async fn spawn_app_resolved(
     customize: impl FnOnce(&mut Settings),
-    adjust: impl FnOnce(&mut firewatch::config::Resolved),
+    adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(dir.path());
     customize(&mut settings);
-    let mut resolved = settings.resolve().expect("valid settings");
-    adjust(&mut resolved);
-    let app = Application::build(resolved).await.expect("app builds");
+    let resolved = settings.resolve().expect("valid settings");
+    let mut config = Config::from_settings(resolved).expect("valid configuration");
+    adjust(&mut config);
+    let app = Application::build(config).await.expect("app builds");
     let port = app.port();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());

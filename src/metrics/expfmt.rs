@@ -1,7 +1,7 @@
 //! Parser for the Prometheus text exposition format, also accepting OpenMetrics text.
 //!
 //! The parser works on bytes and, in [`parse_with`], hands out slices of the input so a
-//! caller that filters series (e.g. with a [`crate::slo::selector::Selector`]) pays no
+//! caller that filters series (e.g. with a [`crate::metrics::selector::Selector`]) pays no
 //! allocation for the lines it throws away. Only label values containing escapes are
 //! copied.
 //!
@@ -339,7 +339,7 @@ mod tests {
     use super::*;
 
     const EXAMPLE: &str = include_str!(
-        "../../../shared/reference/slo/prometheus_docs__exposition_formats_text_example.prom"
+        "../../tests/fixtures/reference/slo/prometheus_docs__exposition_formats_text_example.prom"
     );
 
     fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -1,0 +1,282 @@
+//! Settings: embedded defaults, then `firewatch.toml`, then `FIREWATCH__SECTION__KEY`
+//! environment variables, then `*_file` secrets. Validated once at start.
+//!
+//! A leaf: it loads, layers and validates settings and imports no domain module. What the
+//! domains build from the settings (notification routing, SLO definitions) is composed in
+//! `app.rs`.
+
+mod sections;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+pub use crate::duration::parse as parse_duration;
+pub use sections::*;
+
+/// Settings after validation: durations parsed, secrets read.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub raw: Settings,
+    /// The settings file they were read from, if any (its `[[slo]]` tables are SLOs).
+    pub file: Option<PathBuf>,
+    pub webhook_token: Option<String>,
+    pub reopen_window: Duration,
+    pub session_ttl: Duration,
+    pub shutdown_timeout: Duration,
+    pub retention_resolved: Duration,
+    pub retention_interval: Duration,
+    pub deploy_window: Duration,
+    pub evaluation_interval: Duration,
+    pub history_retention: Duration,
+    pub raw_history_retention: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("config file {0}: not found")]
+    Missing(PathBuf),
+    #[error("setting `{field}`: {message}")]
+    Invalid { field: String, message: String },
+    /// A definition file the settings point at (SLO files) is unreadable or invalid.
+    #[error("{0}")]
+    Definitions(String),
+}
+
+impl ConfigError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings. With an explicit `path` the file must exist; without one,
+    /// `./firewatch.toml` is read when present.
+    pub fn load(path: Option<&Path>) -> Result<Resolved, ConfigError> {
+        let file = match path {
+            Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from("firewatch.toml")).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = &file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("FIREWATCH__").split("__"));
+        let raw: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let mut resolved = raw.resolve()?;
+        resolved.file = file;
+        Ok(resolved)
+    }
+
+    /// Validates and resolves settings built in code (tests, embedded defaults).
+    pub fn resolve(self) -> Result<Resolved, ConfigError> {
+        let dur = |field: &str, value: &str| {
+            parse_duration(value).map_err(|message| ConfigError::invalid(field, message))
+        };
+        let webhook_token = match (
+            &self.alertmanager.webhook_token,
+            &self.alertmanager.webhook_token_file,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "alertmanager.webhook_token",
+                    "set either webhook_token or webhook_token_file, not both",
+                ));
+            }
+            (Some(t), None) => Some(t.trim().to_string()),
+            (None, Some(f)) => Some(
+                read_secret(f)
+                    .map_err(|m| ConfigError::invalid("alertmanager.webhook_token_file", m))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(t) = &webhook_token
+            && t.len() < 16
+        {
+            return Err(ConfigError::invalid(
+                "alertmanager.webhook_token",
+                "must be at least 16 characters",
+            ));
+        }
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err()
+            && !self.server.listen.contains(':')
+        {
+            return Err(ConfigError::invalid(
+                "server.listen",
+                format!("`{}` is not host:port", self.server.listen),
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.storage.readers == 0 || self.storage.max_batch == 0 {
+            return Err(ConfigError::invalid(
+                "storage.readers",
+                "readers and max_batch must be at least 1",
+            ));
+        }
+        if time_zone(&self.evaluation.time_zone).is_err() {
+            return Err(ConfigError::invalid(
+                "evaluation.time_zone",
+                format!(
+                    "`{}` is not a known time zone (e.g. UTC, Europe/Berlin)",
+                    self.evaluation.time_zone
+                ),
+            ));
+        }
+        if let Some(p) = &self.prometheus {
+            if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "prometheus.url",
+                    format!("`{}` must start with http:// or https://", p.url),
+                ));
+            }
+            dur("prometheus.timeout", &p.timeout)?;
+        }
+        if let Some(url) = &self.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::invalid(
+                "server.public_url",
+                format!("`{url}` must start with http:// or https://"),
+            ));
+        }
+        let history_retention = dur(
+            "evaluation.history_retention",
+            &self.evaluation.history_retention,
+        )?;
+        let raw_history_retention = dur(
+            "evaluation.raw_history_retention",
+            &self.evaluation.raw_history_retention,
+        )?;
+        // Windows read the rollups for whole hours: they must outlive the rows.
+        if !history_retention.is_zero()
+            && (raw_history_retention.is_zero() || history_retention < raw_history_retention)
+        {
+            return Err(ConfigError::invalid(
+                "evaluation.history_retention",
+                "must be 0 (keep everything) or at least raw_history_retention",
+            ));
+        }
+        if !raw_history_retention.is_zero()
+            && raw_history_retention < Duration::from_secs(3 * 86_400)
+        {
+            return Err(ConfigError::invalid(
+                "evaluation.raw_history_retention",
+                "must be at least 3d (the 3d burn-rate window reads it) or 0 to keep everything",
+            ));
+        }
+        Ok(Resolved {
+            file: None,
+            evaluation_interval: dur("evaluation.interval", &self.evaluation.interval)?,
+            history_retention,
+            raw_history_retention,
+            deploy_window: dur(
+                "deployments.correlation_window",
+                &self.deployments.correlation_window,
+            )?,
+            webhook_token,
+            reopen_window: dur(
+                "alertmanager.reopen_window",
+                &self.alertmanager.reopen_window,
+            )?,
+            session_ttl: dur("auth.session_ttl", &self.auth.session_ttl)?,
+            shutdown_timeout: dur("server.shutdown_timeout", &self.server.shutdown_timeout)?,
+            retention_resolved: dur(
+                "retention.resolved_incidents",
+                &self.retention.resolved_incidents,
+            )?,
+            retention_interval: dur("retention.interval", &self.retention.interval)?,
+            raw: self,
+        })
+    }
+}
+
+impl Resolved {
+    pub fn db_path(&self) -> PathBuf {
+        self.raw.storage.data_dir.join("firewatch.db")
+    }
+
+    /// Base URL for links; falls back to the listen address.
+    pub fn public_url(&self) -> String {
+        match &self.raw.server.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let listen = self.raw.server.listen.replace("0.0.0.0", "localhost");
+                format!("http://{listen}")
+            }
+        }
+    }
+}
+
+/// An IANA time zone; "UTC" needs no time zone database (minimal container images).
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, jiff::Error> {
+    if name.eq_ignore_ascii_case("UTC") {
+        Ok(jiff::tz::TimeZone::UTC)
+    } else {
+        jiff::tz::TimeZone::get(name)
+    }
+}
+
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve_without_any_file() {
+        let r = Settings::default().resolve().unwrap();
+        assert_eq!(r.raw.server.listen, "0.0.0.0:8080");
+        assert_eq!(r.db_path(), PathBuf::from("./data/firewatch.db"));
+        assert!(r.webhook_token.is_none());
+        assert!(!r.raw.auth.anonymous_read);
+    }
+
+    #[test]
+    fn a_short_webhook_token_is_refused_naming_the_field() {
+        let mut s = Settings::default();
+        s.alertmanager.webhook_token = Some("short".into());
+        let err = s.resolve().unwrap_err().to_string();
+        assert!(err.contains("alertmanager.webhook_token"), "{err}");
+    }
+
+    #[test]
+    fn slo_history_retentions_must_fit_the_windows() {
+        let with = |raw: &str, hourly: &str| {
+            let mut s = Settings::default();
+            s.evaluation.raw_history_retention = raw.into();
+            s.evaluation.history_retention = hourly.into();
+            s.resolve().map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(with("4d", "400d").is_ok());
+        assert!(with("0", "0").is_ok(), "a bare 0 keeps everything");
+        let err = with("2d", "400d").unwrap_err();
+        assert!(err.contains("evaluation.raw_history_retention"), "{err}");
+        let err = with("8d", "5d").unwrap_err();
+        assert!(err.contains("evaluation.history_retention"), "{err}");
+        let err = with("0", "400d").unwrap_err();
+        assert!(err.contains("evaluation.history_retention"), "{err}");
+    }
+}

@@ -1,0 +1,239 @@
+//! The notification service the API, the pages and the jobs share: the incidents' event
+//! sink, dead-letter retries, test messages, silences, receivers with their delivery
+//! state, and P0 reminders. Both surfaces call the same methods, so they answer alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::outbox::{self, ListFilter, Notification};
+use super::silences::{self, NewSilence, Silence};
+use super::{Event, NotifyConfig, Route, routing};
+use crate::db::{Conn, Db, StoreError};
+use crate::incidents::EventSink;
+use crate::time::{now_ms, ser_opt_ms};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A receiver with its secrets masked and its delivery state.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiverState {
+    pub name: String,
+    pub channel: &'static str,
+    pub target: String,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub last_delivered_at: Option<i64>,
+    pub pending: i64,
+    pub failed: i64,
+}
+
+/// Queues an incident's messages in its transaction and wakes the worker after commit.
+struct OutboxSink {
+    cfg: Arc<NotifyConfig>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl EventSink for OutboxSink {
+    fn on_event(
+        &self,
+        c: &Conn,
+        incident_id: i64,
+        event: crate::incidents::Event,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        routing::enqueue(c, &self.cfg, incident_id, event.into(), now).map(|_| ())
+    }
+
+    fn committed(&self) {
+        self.wake.notify_one();
+    }
+}
+
+#[derive(Clone)]
+pub struct Notifications {
+    db: Db,
+    cfg: Arc<NotifyConfig>,
+    /// Wakes the delivery worker when messages are queued.
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Notifications {
+    pub fn new(db: Db, cfg: NotifyConfig) -> Self {
+        Self {
+            db,
+            cfg: Arc::new(cfg),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    pub fn config(&self) -> &NotifyConfig {
+        &self.cfg
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.cfg.routes
+    }
+
+    /// The incidents' event sink: queues their messages in the outbox.
+    pub fn sink(&self) -> Arc<dyn EventSink> {
+        Arc::new(OutboxSink {
+            cfg: self.cfg.clone(),
+            wake: self.wake.clone(),
+        })
+    }
+
+    /// The delivery worker over this outbox.
+    pub fn worker(
+        &self,
+        client: reqwest::Client,
+        counter: prometheus_client::metrics::family::Family<
+            crate::telemetry::NotificationLabels,
+            prometheus_client::metrics::counter::Counter,
+        >,
+    ) -> super::worker::Worker {
+        super::worker::Worker {
+            db: self.db.clone(),
+            cfg: self.cfg.clone(),
+            client,
+            counter,
+            wake: self.wake.clone(),
+        }
+    }
+
+    pub async fn list(&self, filter: ListFilter) -> Result<Vec<Notification>, NotifyError> {
+        Ok(self.db.read(move |c| outbox::list(c, &filter)).await?)
+    }
+
+    /// Puts a dead letter back in the queue.
+    pub async fn retry(&self, id: i64) -> Result<(), NotifyError> {
+        let done = self
+            .db
+            .write(move |c| outbox::retry_now(c, id, now_ms()))
+            .await?;
+        if !done {
+            return Err(NotifyError::Conflict(format!(
+                "notification {id} is not a dead letter, or a later message to the same \
+                 receiver about the same incident exists (retrying would send events out of \
+                 order)"
+            )));
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Queues a test message for a receiver; returns the notification's id.
+    pub async fn test(&self, receiver: &str) -> Result<i64, NotifyError> {
+        let r = self
+            .cfg
+            .receiver(receiver)
+            .ok_or_else(|| NotifyError::NotFound(format!("no receiver named {receiver}")))?;
+        let (name, channel) = (r.name.clone(), r.channel());
+        let id = self
+            .db
+            .write(move |c| outbox::insert(c, None, &name, channel, Event::Test.as_str(), now_ms()))
+            .await?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Every configured receiver with its masked target and delivery state.
+    pub async fn receivers(&self) -> Result<Vec<ReceiverState>, NotifyError> {
+        let stats = self.db.read(outbox::receiver_stats).await?;
+        Ok(self
+            .cfg
+            .receivers
+            .iter()
+            .map(|r| {
+                let (last, failed, pending) = stats.get(&r.name).cloned().unwrap_or((None, 0, 0));
+                ReceiverState {
+                    name: r.name.clone(),
+                    channel: r.channel(),
+                    target: r.masked_target(),
+                    last_delivered_at: last,
+                    pending,
+                    failed,
+                }
+            })
+            .collect())
+    }
+
+    /// (pending messages, age in ms of the oldest).
+    pub async fn queue_stats(&self) -> Result<(i64, i64), NotifyError> {
+        let now = now_ms();
+        Ok(self.db.read(move |c| outbox::queue_stats(c, now)).await?)
+    }
+
+    /// Silences that have not ended yet, newest first.
+    pub async fn silences(&self) -> Result<Vec<Silence>, NotifyError> {
+        Ok(self.db.read(|c| silences::current(c, now_ms())).await?)
+    }
+
+    pub async fn create_silence(
+        &self,
+        s: NewSilence,
+        created_by: String,
+    ) -> Result<Silence, NotifyError> {
+        let now = now_ms();
+        let span = silences::validate(&s, now).map_err(NotifyError::Invalid)?;
+        Ok(self
+            .db
+            .write(move |c| {
+                silences::insert(c, &s.matchers, s.comment.trim(), &created_by, span, now)
+            })
+            .await?)
+    }
+
+    /// Ends a silence now.
+    pub async fn expire_silence(&self, id: i64) -> Result<(), NotifyError> {
+        let done = self
+            .db
+            .write(move |c| silences::expire(c, id, now_ms()))
+            .await?;
+        if done {
+            Ok(())
+        } else {
+            Err(NotifyError::NotFound(format!("no active silence {id}")))
+        }
+    }
+
+    /// How often the reminder job should look: a quarter of the reminder interval.
+    pub fn reminder_tick(&self) -> Duration {
+        (self.cfg.reminder_interval / 4).clamp(Duration::from_millis(200), Duration::from_secs(60))
+    }
+
+    /// Queues reminders for P0 incidents nobody has acknowledged within
+    /// `notify.reminder_interval`, to the receivers that were told about them.
+    pub async fn remind_once(&self) -> Result<usize, NotifyError> {
+        let every = self.cfg.reminder_interval;
+        if every.is_zero() || self.cfg.receivers.is_empty() {
+            return Ok(0);
+        }
+        let cfg = self.cfg.clone();
+        let n = self
+            .db
+            .write(move |c| {
+                let now = now_ms();
+                let mut queued = 0;
+                for incident in routing::reminders_due(c, now - every.as_millis() as i64)? {
+                    queued += routing::enqueue(c, &cfg, incident, Event::Reminder, now)?;
+                }
+                Ok::<_, StoreError>(queued)
+            })
+            .await?;
+        if n > 0 {
+            self.wake.notify_one();
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,301 @@
+//! Incident pages: the list, one incident with its alerts, timeline and notifications,
+//! lifecycle actions, and declaring an incident by hand.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::session::{self, PageUser};
+use super::views::{AlertView, IncidentView, TimelineView};
+use super::{WebError, html, html_status, see_other};
+use crate::api::ApiError;
+use crate::auth::Role;
+use crate::incidents::service::ManualIncident;
+use crate::incidents::{IncidentError, ListQuery, Severity, Status};
+use crate::notify::outbox::{ListFilter, Notification};
+use crate::state::AppState;
+use crate::time::{now_ms, short};
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    severity: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "incidents/list.html")]
+struct ListPage {
+    user: PageUser,
+    nav: &'static str,
+    items: Vec<IncidentView>,
+    status: String,
+    severity: String,
+    q: String,
+    tabs: Vec<(&'static str, &'static str, i64)>,
+    next_url: Option<String>,
+    first_page: bool,
+    error: Option<String>,
+}
+
+fn list_url(status: &str, severity: &str, q: &str, cursor: Option<i64>) -> String {
+    let mut url = format!("/incidents?status={}", session::encode_component(status));
+    if !severity.is_empty() {
+        url.push_str(&format!(
+            "&severity={}",
+            session::encode_component(severity)
+        ));
+    }
+    if !q.is_empty() {
+        url.push_str(&format!("&q={}", session::encode_component(q)));
+    }
+    if let Some(c) = cursor {
+        url.push_str(&format!("&cursor={c}"));
+    }
+    url
+}
+
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let p = params.into_inner();
+    let query = ListQuery::from_params(
+        p.status.as_deref(),
+        p.severity.as_deref(),
+        None,
+        p.q.as_deref(),
+        Some(50),
+        p.cursor.as_deref(),
+    )
+    .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let status = query.status.as_str().to_string();
+    let severity = query.severity.map(|s| s.to_string()).unwrap_or_default();
+    let q = query.text.clone().unwrap_or_default();
+    let first_page = query.before_id.is_none();
+    let (items, next) = state.incidents.list(query).await?;
+    let counts = state.incidents.counts().await?;
+    let n =
+        |f: &dyn Fn(Status) -> bool| -> i64 { counts.iter().filter(|c| f(c.0)).map(|c| c.2).sum() };
+    let tabs = vec![
+        ("open", "Open", n(&|s| s != Status::Resolved)),
+        ("triggered", "Triggered", n(&|s| s == Status::Triggered)),
+        (
+            "acknowledged",
+            "Acknowledged",
+            n(&|s| s == Status::Acknowledged),
+        ),
+        ("resolved", "Resolved", n(&|s| s == Status::Resolved)),
+        ("all", "All", n(&|_| true)),
+    ];
+    let now = now_ms();
+    html(&ListPage {
+        nav: "incidents",
+        items: items
+            .into_iter()
+            .map(|i| IncidentView::new(i, now))
+            .collect(),
+        next_url: next.map(|c| list_url(&status, &severity, &q, Some(c))),
+        tabs,
+        status,
+        severity,
+        q,
+        first_page,
+        error: p.error,
+        user,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incidents/detail.html")]
+struct DetailPage {
+    user: PageUser,
+    nav: &'static str,
+    view: IncidentView,
+    alerts: Vec<AlertView>,
+    timeline: Vec<TimelineView>,
+    notifications: Vec<(Notification, String)>,
+    error: Option<String>,
+}
+
+pub async fn detail(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
+    html(&detail_page(&state, user, id, None).await?)
+}
+
+/// The incident page, with the error of a failed action when there is one.
+async fn detail_page(
+    state: &AppState,
+    user: PageUser,
+    id: i64,
+    error: Option<String>,
+) -> Result<DetailPage, WebError> {
+    let d = state.incidents.detail(id).await?;
+    let notifications = state
+        .notifications
+        .list(ListFilter {
+            incident_id: Some(id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await?
+        .into_iter()
+        .map(|n| {
+            let when = short(n.delivered_at.unwrap_or(n.created_at));
+            (n, when)
+        })
+        .collect();
+    Ok(DetailPage {
+        notifications,
+        nav: "incidents",
+        view: IncidentView::new(d.incident, now_ms()),
+        alerts: d.alerts.into_iter().map(AlertView::new).collect(),
+        timeline: d
+            .timeline
+            .into_iter()
+            .rev()
+            .map(TimelineView::new)
+            .collect(),
+        error,
+        user,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    text: Option<String>,
+    assignee: Option<String>,
+    commander: Option<String>,
+}
+
+/// acknowledge, resolve, reopen, notes and assign. A refused action (a conflicting
+/// transition, an invalid value) shows the incident page with the reason, answered with
+/// the status the API gives for it (409, 422).
+pub async fn action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<ActionForm>,
+) -> Result<HttpResponse, WebError> {
+    let (id, action) = path.into_inner();
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    let actor = user.principal.actor();
+    let inc = &state.incidents;
+    let result = match action.as_str() {
+        "acknowledge" => inc.acknowledge(id, actor).await.map(|_| ()),
+        "resolve" => inc.resolve(id, actor, form.text).await.map(|_| ()),
+        "reopen" => inc.reopen(id, actor, form.text).await.map(|_| ()),
+        "notes" => inc
+            .add_note(id, actor, form.text.unwrap_or_default())
+            .await
+            .map(|_| ()),
+        "assign" => inc
+            .assign(id, actor, form.assignee, form.commander)
+            .await
+            .map(|_| ()),
+        _ => return Err(WebError::NotFound("Unknown action.".into())),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/incidents/{id}"))),
+        Err(e @ (IncidentError::Conflict(_) | IncidentError::Invalid { .. })) => {
+            let message = e.to_string();
+            let status = ResponseError::status_code(&ApiError::from(e));
+            html_status(&detail_page(&state, user, id, Some(message)).await?, status)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incidents/new.html")]
+struct NewPage {
+    user: PageUser,
+    nav: &'static str,
+    error: Option<String>,
+    form: NewIncidentForm,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewIncidentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    runbook_url: String,
+}
+
+pub async fn new(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Responder).await?;
+    html(&NewPage {
+        nav: "incidents",
+        error: None,
+        form: NewIncidentForm {
+            severity: "P2".into(),
+            ..Default::default()
+        },
+        user,
+    })
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<NewIncidentForm>,
+) -> Result<HttpResponse, WebError> {
+    let form = form.into_inner();
+    let user = session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
+    let severity = form.severity.parse::<Severity>();
+    let result = match severity {
+        Ok(severity) => state
+            .incidents
+            .create(
+                ManualIncident {
+                    title: form.title.clone(),
+                    description: form.description.clone(),
+                    severity,
+                    service: form.service.clone(),
+                    runbook_url: Some(form.runbook_url.clone()),
+                },
+                user.principal.actor(),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        Err(m) => Err(format!("severity: {m}")),
+    };
+    match result {
+        Ok(inc) => Ok(see_other(&format!("/incidents/{}", inc.id))),
+        Err(message) => {
+            let page = NewPage {
+                nav: "incidents",
+                error: Some(message),
+                form,
+                user,
+            };
+            html_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}

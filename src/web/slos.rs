@@ -1,0 +1,106 @@
+//! The page of one SLO: status in words, windows, burn-rate table and charts.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::session::{self, PageUser};
+use super::views::SloView;
+use super::{WebError, html};
+use crate::auth::Role;
+use crate::slo::SloStatus;
+use crate::state::AppState;
+use crate::time::now_ms;
+
+/// One alert pair of the burn-rate table.
+pub struct BurnRow {
+    pub alert: &'static str,
+    pub long: &'static str,
+    pub long_burn: String,
+    pub short: &'static str,
+    pub short_burn: String,
+    pub long_over: bool,
+    pub short_over: bool,
+    pub threshold: String,
+}
+
+#[derive(Template)]
+#[template(path = "slo.html")]
+struct SloPage {
+    user: PageUser,
+    nav: &'static str,
+    s: SloStatus,
+    objective: String,
+    words: String,
+    charts: super::slo_charts::SloCharts,
+    latency_words: Option<String>,
+    burn_rows: Vec<BurnRow>,
+    windows: Vec<(String, String, String, String, String)>,
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let s = state
+        .slos
+        .find(&name)
+        .map_err(|_| WebError::NotFound("There is no evaluated SLO with this name.".into()))?;
+    let now = now_ms();
+    let data = state.slos.chart_data(&s, Some(&s), now).await?;
+    let charts = super::slo_charts::build(&s, Some(&s), &data, now);
+    let (p1, p2, t1, t2) = crate::slo::window::factors(s.period_days);
+    let burn = |w: &str| s.windows.get(w).and_then(|x| x.burn_rate);
+    let fmt = |b: Option<f64>| {
+        b.map(|b| format!("{b:.2}x"))
+            .unwrap_or_else(|| "no data".into())
+    };
+    let row = |alert: &'static str, long: &'static str, short: &'static str, f: f64| BurnRow {
+        alert,
+        long,
+        long_burn: fmt(burn(long)),
+        short,
+        short_burn: fmt(burn(short)),
+        long_over: burn(long).is_some_and(|b| b > f),
+        short_over: burn(short).is_some_and(|b| b > f),
+        threshold: format!("{f:.2}x"),
+    };
+    let burn_rows = vec![
+        row("page", "1h", "5m", p1),
+        row("page", "6h", "30m", p2),
+        row("ticket", "1d", "2h", t1),
+        row("ticket", "3d", "6h", t2),
+    ];
+    let pctf = |v: Option<f64>| {
+        v.map(|v| format!("{:.4}%", v * 100.0))
+            .unwrap_or_else(|| "no data".into())
+    };
+    let windows = ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "period"]
+        .iter()
+        .filter_map(|w| s.windows.get(*w).map(|v| (w.to_string(), v)))
+        .map(|(w, v)| {
+            (
+                w,
+                pctf(v.sli),
+                pctf(v.error_ratio),
+                fmt(v.burn_rate),
+                v.events
+                    .map(|e| format!("{e:.0}"))
+                    .unwrap_or_else(|| "–".into()),
+            )
+        })
+        .collect();
+    let view = SloView::new(&s);
+    html(&SloPage {
+        nav: "home",
+        objective: view.objective.clone(),
+        words: view.words,
+        charts,
+        latency_words: s.latency.as_ref().map(super::slo_charts::latency_words),
+        burn_rows,
+        windows,
+        s,
+        user,
+    })
+}
