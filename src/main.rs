@@ -320,7 +320,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                         return Err(Failure(report.code, "attention needed (see above)".into()));
                     }
                     Some(secs) => {
-                        tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await
+                        tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await;
                     }
                 }
             }

@@ -78,7 +78,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             ApiError::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "request failed on storage; client may retry")
+                tracing::warn!(cause = %cause, "request failed on storage; client may retry");
             }
             ApiError::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
             _ => {}

@@ -44,6 +44,8 @@ pub struct TargetHealth {
 struct TargetState {
     health: TargetHealth,
     series: Arc<Vec<Series>>,
+    /// When the scrape these results come from started.
+    started: Option<Instant>,
 }
 
 /// Shared scrape results: read by the evaluator, written by the scrape loops.
@@ -78,8 +80,25 @@ impl Scraped {
 
     /// Stores a target's latest scrape (None: the target is down, keep no samples).
     pub fn set(&self, job: &str, health: TargetHealth, series: Option<Vec<Series>>) {
+        self.record(job, Instant::now(), health, series);
+    }
+
+    /// Stores the results of a scrape that started at `started`, unless a scrape that
+    /// started later has already stored its own: a slow scrape finishing after a quick
+    /// later one must not turn the counters back.
+    fn record(
+        &self,
+        job: &str,
+        started: Instant,
+        health: TargetHealth,
+        series: Option<Vec<Series>>,
+    ) {
         let mut map = self.inner.write().expect("scrape lock");
         let entry = map.entry(job.to_string()).or_default();
+        if entry.started.is_some_and(|s| s > started) {
+            return;
+        }
+        entry.started = Some(started);
         entry.health = health;
         entry.series = Arc::new(series.unwrap_or_default());
     }
@@ -198,10 +217,15 @@ pub async fn scrape_once(
         error,
     };
     match result {
-        Ok(series) => into.set(&target.job, health(true, series.len(), None), Some(series)),
+        Ok(series) => into.record(
+            &target.job,
+            started,
+            health(true, series.len(), None),
+            Some(series),
+        ),
         Err(e) => {
             tracing::warn!(job = %target.job, error = %e, "scrape failed");
-            into.set(&target.job, health(false, 0, Some(e)), None)
+            into.record(&target.job, started, health(false, 0, Some(e)), None);
         }
     }
 }
@@ -213,5 +237,33 @@ pub async fn run(client: reqwest::Client, target: Target, wanted: Vec<String>, i
     loop {
         tick.tick().await;
         scrape_once(&client, &target, &wanted, &into).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_scrape_does_not_overwrite_a_later_one() {
+        let scraped = Scraped::default();
+        let series = |v: f64| {
+            Some(vec![Series {
+                name: "x_total".into(),
+                labels: Vec::new(),
+                value: v,
+            }])
+        };
+        let up = TargetHealth {
+            up: true,
+            ..Default::default()
+        };
+        let early = Instant::now();
+        let late = early + Duration::from_millis(10);
+        scraped.record("a", late, up.clone(), series(20.0));
+        scraped.record("a", early, up.clone(), series(10.0));
+        assert_eq!(scraped.series()[0][0].value, 20.0);
+        scraped.record("a", late + Duration::from_millis(10), up, series(30.0));
+        assert_eq!(scraped.series()[0][0].value, 30.0);
     }
 }

@@ -341,9 +341,8 @@ fn parse_matcher(c: &mut Cursor) -> PResult<Matcher> {
 /// A PromQL string literal: "..." or '...' with Go escapes, or `...` raw.
 fn parse_string(c: &mut Cursor, label: &str) -> PResult<String> {
     let start = c.pos;
-    let quote = match c.peek() {
-        Some(q @ ('"' | '\'' | '`')) => q,
-        _ => return c.fail(format!("expected a quoted value for label {label}")),
+    let Some(quote @ ('"' | '\'' | '`')) = c.peek() else {
+        return c.fail(format!("expected a quoted value for label {label}"));
     };
     c.pos += 1;
     let mut out = String::new();

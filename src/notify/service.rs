@@ -66,6 +66,8 @@ pub struct Notifications {
     cfg: Arc<NotifyConfig>,
     /// Wakes the delivery worker when messages are queued.
     wake: Arc<tokio::sync::Notify>,
+    /// Messages the workers of this outbox are attempting right now.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Notifications {
@@ -74,6 +76,7 @@ impl Notifications {
             db,
             cfg: Arc::new(cfg),
             wake: Arc::new(tokio::sync::Notify::new()),
+            in_flight: Arc::default(),
         }
     }
 
@@ -108,6 +111,7 @@ impl Notifications {
             client,
             counter,
             wake: self.wake.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 
@@ -155,7 +159,7 @@ impl Notifications {
             .receivers
             .iter()
             .map(|r| {
-                let (last, failed, pending) = stats.get(&r.name).cloned().unwrap_or((None, 0, 0));
+                let (last, failed, pending) = stats.get(&r.name).copied().unwrap_or((None, 0, 0));
                 ReceiverState {
                     name: r.name.clone(),
                     channel: r.channel(),

@@ -5,6 +5,7 @@
 //! into the same alert through the dedup key).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -27,6 +28,17 @@ pub struct Worker {
     pub counter: Family<NotificationLabels, Counter>,
     /// Woken when new notifications are queued, so they go out without waiting a poll.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Messages being claimed or attempted right now, by any worker of this outbox.
+    pub in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts `n` messages in flight until dropped.
+struct InFlight(Arc<AtomicUsize>, usize);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, Ordering::SeqCst);
+    }
 }
 
 /// How long to wait before attempt `attempts + 1`.
@@ -48,6 +60,8 @@ impl Worker {
         if n == 0 {
             return Ok(0);
         }
+        self.in_flight.fetch_add(n, Ordering::SeqCst);
+        let _in_flight = InFlight(self.in_flight.clone(), n);
         let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
         let lease = (self.cfg.timeout + Duration::from_secs(30)).as_millis() as i64;
         let claimed = self
@@ -65,6 +79,25 @@ impl Worker {
             }
         }
         Ok(n)
+    }
+
+    /// Delivers until nothing is due and no worker has a message in flight: every message
+    /// due now has been attempted and its outcome recorded (retries scheduled for later
+    /// stay queued). Returns the attempts made here.
+    pub async fn run_until_idle(&self) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self.run_once().await?;
+            total += n;
+            if n == 0 && self.in_flight.load(Ordering::SeqCst) == 0 {
+                // What another worker just finished may have made a later message due.
+                if self.run_once().await? == 0 {
+                    return Ok(total);
+                }
+            } else if n == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
     }
 
     async fn attempt(&self, note: Notification) -> Result<(), StoreError> {
@@ -154,10 +187,10 @@ impl Worker {
                 match (&result, next) {
                     (Delivery::Delivered, _) => outbox::mark_delivered(c, id, now)?,
                     (Delivery::Retry { error, .. }, Some(wait)) => {
-                        outbox::mark_retry(c, id, now + wait.as_millis() as i64, error)?
+                        outbox::mark_retry(c, id, now + wait.as_millis() as i64, error)?;
                     }
                     (Delivery::Retry { error, .. }, None) | (Delivery::Permanent(error), _) => {
-                        outbox::mark_failed(c, id, error)?
+                        outbox::mark_failed(c, id, error)?;
                     }
                 }
                 if let Some(incident_id) = incident_id {

@@ -48,7 +48,7 @@ pub async fn run_prometheus_backfill_once(
 async fn every<F, Fut, T>(every: Duration, name: &str, job: F)
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
+    Fut: Future<Output = anyhow::Result<T>>,
 {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -65,12 +65,12 @@ pub async fn retention_loop(state: web::Data<AppState>) {
         .settings
         .retention_interval
         .max(Duration::from_secs(1));
-    every(period, "retention job", || run_retention_once(&state)).await
+    every(period, "retention job", || run_retention_once(&state)).await;
 }
 
 pub async fn reminders_loop(state: web::Data<AppState>) {
     let period = state.notifications.reminder_tick();
-    every(period, "reminder job", || run_reminders_once(&state)).await
+    every(period, "reminder job", || run_reminders_once(&state)).await;
 }
 
 /// Scrapes run on their own intervals; evaluation reads what they have, one interval
@@ -100,5 +100,5 @@ pub async fn slo_loop(state: web::Data<AppState>) {
         .max(Duration::from_millis(100));
     // The first scrapes run now; evaluate one interval later.
     tokio::time::sleep(period).await;
-    every(period, "SLO evaluation", || state.slos.evaluate()).await
+    every(period, "SLO evaluation", || state.slos.evaluate()).await;
 }

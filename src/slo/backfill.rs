@@ -31,7 +31,7 @@ impl Slos {
             match self.backfill_job(src, &job, now, interval, step).await {
                 Ok(n) => written += n,
                 Err(e) => {
-                    tracing::warn!(slo = %job.id, error = %format!("{e:#}"), "SLO history back-fill failed")
+                    tracing::warn!(slo = %job.id, error = %format!("{e:#}"), "SLO history back-fill failed");
                 }
             }
         }

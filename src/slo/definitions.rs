@@ -138,14 +138,14 @@ pub fn load_spec_text(file: &str, text: &str) -> Result<Vec<SloSpec>, SpecError>
         let get = |k: &str| doc.get(k).and_then(|v| v.as_str()).map(str::to_string);
         match (get("version"), get("apiVersion")) {
             (Some(v), _) if v == "prometheus/v1" => {
-                out.extend(sloth::load_sloth(file, doc, SpecFormat::SlothV1)?)
+                out.extend(sloth::load_sloth(file, doc, SpecFormat::SlothV1)?);
             }
             (None, Some(a)) if a == "sloth.slok.dev/v1" => {
                 let spec = doc.get("spec").cloned().unwrap_or_default();
-                out.extend(sloth::load_sloth(file, spec, SpecFormat::SlothKubernetes)?)
+                out.extend(sloth::load_sloth(file, spec, SpecFormat::SlothKubernetes)?);
             }
             (None, Some(a)) if a == "openslo/v1alpha" => {
-                out.extend(openslo::load_v1alpha(file, &doc)?)
+                out.extend(openslo::load_v1alpha(file, &doc)?);
             }
             (None, Some(a)) if a == "openslo/v1" => openslo_v1.push(doc),
             (version, api) => {

@@ -94,7 +94,7 @@ impl SloSpec {
             }
             Sli::Probe { metric } => non_empty(metric).map_err(|m| field("probe.metric", m))?,
             Sli::Raw { error_ratio_query } => {
-                has_window(error_ratio_query).map_err(|m| field(self.origin.raw_field(), m))?
+                has_window(error_ratio_query).map_err(|m| field(self.origin.raw_field(), m))?;
             }
             Sli::Events {
                 error_query,

@@ -98,9 +98,8 @@ pub async fn require_form(
     role: Role,
     csrf: &str,
 ) -> Result<PageUser, WebError> {
-    let user = match current(req, state).await? {
-        Some(u) => u,
-        None => return Err(WebError::Redirect("/login".into())),
+    let Some(user) = current(req, state).await? else {
+        return Err(WebError::Redirect("/login".into()));
     };
     let expected = user.csrf.as_deref().unwrap_or_default();
     if expected.is_empty() || !crate::auth::secrets_equal(expected, csrf) {

@@ -502,15 +502,7 @@ async fn deployments_are_recorded_and_named_on_incidents_that_open_soon_after() 
         "a deployment from 2020 is not recent"
     );
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("firewatch_deployments_total{service=\"checkout\"} 1"),
         "{metrics}"

@@ -1,53 +1,8 @@
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION};
 
 use crate::helpers::*;
 use firewatch::auth::Role;
-
-/// The value of `name="csrf" value="..."` in a page.
-pub fn csrf_in(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("page has a csrf field") + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
-    res.headers().get_all(SET_COOKIE).iter().find_map(|v| {
-        let v = v.to_str().ok()?;
-        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
-        let (k, val) = pair.split_once('=')?;
-        (k == name).then(|| (val.to_string(), v.to_string()))
-    })
-}
-
-/// Logs in through the login form; returns the session cookie header value.
-pub async fn login(app: &TestApp, name: &str, password: &str) -> String {
-    let page = app.client.get(app.url("/login")).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let (login_csrf, _) = cookie_value(&page, "fw_login_csrf").expect("login csrf cookie");
-    let html = page.text().await.unwrap();
-    let csrf = csrf_in(&html);
-    assert_eq!(csrf, login_csrf);
-    let res = app
-        .client
-        .post(app.url("/login"))
-        .header(COOKIE, format!("fw_login_csrf={login_csrf}"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("name", name),
-            ("password", password),
-            ("next", "/incidents"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()[LOCATION], "/incidents");
-    let (session, raw) = cookie_value(&res, "fw_session").expect("session cookie");
-    assert!(raw.contains("HttpOnly"), "{raw}");
-    assert!(raw.contains("SameSite=Lax"), "{raw}");
-    format!("fw_session={session}")
-}
 
 #[tokio::test]
 async fn pages_send_visitors_to_the_login_page() {

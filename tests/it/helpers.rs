@@ -40,8 +40,54 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 impl TestApp {
+    /// The /metrics exposition.
+    pub async fn metrics_text(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics request")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Delivers every notification due now and waits for the outcomes to be recorded:
+    /// assert on what was sent after this, instead of sleeping and hoping.
+    pub async fn drain_notifications(&self) {
+        self.state
+            .notification_worker()
+            .run_until_idle()
+            .await
+            .expect("notification worker");
+    }
+
+    /// POST a form with a session cookie: its status, body and Location header.
+    pub async fn form(
+        &self,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String, Option<String>) {
+        let res = self
+            .client
+            .post(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .form(fields)
+            .send()
+            .await
+            .expect("form request");
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        (status, res.text().await.expect("form body"), location)
+    }
+
     /// GET a page with a session cookie: its status and body.
-    pub async fn page(&self, path: &str, cookie: &str) -> (reqwest::StatusCode, String) {
+    pub async fn page(&self, path: &str, cookie: &str) -> (StatusCode, String) {
         let res = self
             .client
             .get(self.url(path))
@@ -285,4 +331,55 @@ pub async fn spawn_app_resolved(
         viewer_token,
         dir,
     }
+}
+
+/// The value of `name="csrf" value="..."` in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a csrf field") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=')?;
+            (k == name).then(|| (val.to_string(), v.to_string()))
+        })
+}
+
+/// Logs in through the login form; returns the session cookie header value.
+pub async fn login(app: &TestApp, name: &str, password: &str) -> String {
+    let page = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let (login_csrf, _) = cookie_value(&page, "fw_login_csrf").expect("login csrf cookie");
+    let html = page.text().await.unwrap();
+    let csrf = csrf_in(&html);
+    assert_eq!(csrf, login_csrf);
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("fw_login_csrf={login_csrf}"),
+        )
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("password", password),
+            ("next", "/incidents"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[reqwest::header::LOCATION], "/incidents");
+    let (session, raw) = cookie_value(&res, "fw_session").expect("session cookie");
+    assert!(raw.contains("HttpOnly"), "{raw}");
+    assert!(raw.contains("SameSite=Lax"), "{raw}");
+    format!("fw_session={session}")
 }

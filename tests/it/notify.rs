@@ -33,7 +33,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub async fn start(default_status: u16) -> Self {
+    pub fn start(default_status: u16) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let script: Script = Arc::new(Mutex::new(VecDeque::new()));
         let default = Arc::new(Mutex::new(default_status));
@@ -182,7 +182,7 @@ async fn wait_settled(app: &TestApp, incident: i64) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_p0_incident_pages_pagerduty_and_posts_to_slack_through_its_lifecycle() {
-    let rec = Recorder::start(202).await;
+    let rec = Recorder::start(202);
     let app = spawn_app_with(|s| receivers(s, &rec)).await;
     let mut a = alert("HighErrorRate", "api-1", "critical", "firing");
     a["annotations"]["runbook_url"] = json!("https://runbooks.example.com/high-error-rate");
@@ -293,7 +293,7 @@ async fn a_p0_incident_pages_pagerduty_and_posts_to_slack_through_its_lifecycle(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routing_sends_p1_to_incidents_p2_to_alerts_and_p3_nowhere() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     let app = spawn_app_with(|s| receivers(s, &rec)).await;
     app.post_webhook_ok(&message("r1", vec![alert("A", "i", "error", "firing")]))
         .await;
@@ -306,7 +306,7 @@ async fn routing_sends_p1_to_incidents_p2_to_alerts_and_p3_nowhere() {
         .unwrap();
     rec.wait_for("/slack/incidents", 1).await;
     rec.wait_for("/slack/alerts", 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_notifications().await;
     assert!(rec.seen("/pagerduty").is_empty());
     assert_eq!(rec.seen("/slack/incidents").len(), 1);
     assert_eq!(rec.seen("/slack/alerts").len(), 1);
@@ -315,7 +315,7 @@ async fn routing_sends_p1_to_incidents_p2_to_alerts_and_p3_nowhere() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_answering_500_gets_the_message_once_it_recovers() {
-    let rec = Recorder::start(202).await;
+    let rec = Recorder::start(202);
     rec.then(500, None).then(503, None).then(500, None);
     let app = spawn_app_with(|s| {
         receivers(s, &rec);
@@ -337,15 +337,7 @@ async fn a_receiver_answering_500_gets_the_message_once_it_recovers() {
         timeline.contains("failed (attempt 1): HTTP 500"),
         "{timeline}"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics
             .contains("firewatch_notifications_total{channel=\"pagerduty\",outcome=\"retry\"} 3"),
@@ -361,7 +353,7 @@ async fn a_receiver_answering_500_gets_the_message_once_it_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_is_waited_out() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     rec.then(429, Some(1));
     let app = spawn_app_with(|s| {
         receivers(s, &rec);
@@ -380,7 +372,7 @@ async fn a_429_with_retry_after_is_waited_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_becomes_a_dead_letter_that_retry_now_resends() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     rec.then(400, None);
     let app = spawn_app_with(|s| {
         receivers(s, &rec);
@@ -396,7 +388,7 @@ async fn a_400_becomes_a_dead_letter_that_retry_now_resends() {
     assert_eq!(items[0]["status"], "failed");
     assert_eq!(items[0]["attempts"], 1, "a 400 is not retried");
     assert!(items[0]["last_error"].as_str().unwrap().contains("400"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_notifications().await;
     assert_eq!(rec.seen("/slack/incidents").len(), 1);
     let nid = items[0]["id"].as_i64().unwrap();
     let (code, _) = app
@@ -426,7 +418,7 @@ async fn a_400_becomes_a_dead_letter_that_retry_now_resends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_storm_becomes_one_message_per_incident_and_channel() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     let app = spawn_app_with(|s| {
         receivers(s, &rec);
         s.receivers.retain(|r| r.name == "incidents");
@@ -443,14 +435,14 @@ async fn an_alert_storm_becomes_one_message_per_incident_and_channel() {
         }
     }
     rec.wait_for("/slack/incidents", 50).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.drain_notifications().await;
     assert_eq!(rec.seen("/slack/incidents").len(), 50);
     assert_eq!(app.count_rows("alerts"), 10_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receivers_are_listed_with_secrets_masked_and_can_be_tested() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     let app = spawn_app_with(|s| receivers(s, &rec)).await;
     let (code, body) = app.get_json("/api/v1/receivers", &app.viewer_token).await;
     assert_eq!(code, StatusCode::OK);
@@ -482,7 +474,7 @@ async fn receivers_are_listed_with_secrets_masked_and_can_be_tested() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_retry_still_delivers_exactly_once_per_event() {
-    let rec = Recorder::start(500).await;
+    let rec = Recorder::start(500);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("fw.toml");
     std::fs::write(
@@ -515,7 +507,23 @@ async fn a_restart_mid_retry_still_delivers_exactly_once_per_event() {
     let before = rec.seen("/pagerduty").len();
     let _server = ServerProcess::start(&cfg, &[]);
     let seen = rec.wait_for("/pagerduty", before + 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once nothing is pending in the restarted server's outbox, no send can follow.
+    let db = rusqlite::Connection::open(dir.path().join("data/firewatch.db")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM notifications WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still pending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let after = rec.seen("/pagerduty");
     assert_eq!(
         after.len(),
@@ -648,7 +656,7 @@ async fn email_reaches_a_real_smtp_server_and_is_retried_while_it_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silence_holds_back_matching_incidents_until_it_is_expired() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     let app = spawn_app_with(|s| receivers(s, &rec)).await;
     let (code, silence) = app
         .post_json(
@@ -663,7 +671,7 @@ async fn a_silence_holds_back_matching_incidents_until_it_is_expired() {
         .await["incident_id"]
         .as_i64()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.drain_notifications().await;
     assert!(rec.seen("/slack/incidents").is_empty());
     assert!(notifications(&app, id).await.is_empty());
     let timeline = app.incident(id).await["timeline"].to_string();
@@ -697,7 +705,7 @@ async fn a_silence_holds_back_matching_incidents_until_it_is_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_p0_holds_back_p2_messages_for_the_same_service() {
-    let rec = Recorder::start(202).await;
+    let rec = Recorder::start(202);
     let app = spawn_app_with(|s| receivers(s, &rec)).await;
     app.post_webhook_ok(&message(
         "p0",
@@ -713,7 +721,7 @@ async fn an_open_p0_holds_back_p2_messages_for_the_same_service() {
         .as_i64()
         .unwrap();
     rec.wait_for("/pagerduty", 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_notifications().await;
     assert!(
         rec.seen("/slack/alerts").is_empty(),
         "the P2 symptom is inhibited"
@@ -727,7 +735,7 @@ async fn an_open_p0_holds_back_p2_messages_for_the_same_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unacknowledged_p0_is_reminded_until_someone_acknowledges() {
-    let rec = Recorder::start(202).await;
+    let rec = Recorder::start(202);
     let app = spawn_app_with(|s| {
         receivers(s, &rec);
         s.notify.reminder_interval = "300ms".into();
@@ -761,9 +769,15 @@ async fn an_unacknowledged_p0_is_reminded_until_someone_acknowledges() {
         &json!({}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_notifications().await;
     let after_ack = rec.seen("/slack/incidents").len();
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // A whole reminder interval later, the reminder job finds nothing to remind of.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let queued = firewatch::scheduler::run_reminders_once(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "no reminder for an acknowledged incident");
+    app.drain_notifications().await;
     assert_eq!(
         rec.seen("/slack/incidents").len(),
         after_ack,
@@ -773,7 +787,7 @@ async fn an_unacknowledged_p0_is_reminded_until_someone_acknowledges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_match_labels_of_the_alert_group() {
-    let rec = Recorder::start(200).await;
+    let rec = Recorder::start(200);
     let app = spawn_app_with(|s| {
         receivers(s, &rec);
         s.routes = vec![firewatch::config::RouteSettings {
@@ -792,7 +806,7 @@ async fn routes_match_labels_of_the_alert_group() {
         vec![alert("B", "i", "critical", "firing")],
     ))
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_notifications().await;
     assert_eq!(
         rec.seen("/slack/alerts").len(),
         1,
@@ -802,7 +816,7 @@ async fn routes_match_labels_of_the_alert_group() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_is_not_retried_after_a_later_message_to_the_same_receiver() {
-    let rec = Recorder::start(202).await;
+    let rec = Recorder::start(202);
     rec.then(400, None);
     let app = spawn_app_with(|s| {
         receivers(s, &rec);

@@ -35,15 +35,7 @@ async fn metrics_count_alerts_incidents_and_requests_by_route() {
     ))
     .await;
     app.get_json("/api/v1/incidents/1", &app.viewer_token).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains("firewatch_alerts_received_total{status=\"firing\"} 2"),
         "{text}"
@@ -538,7 +530,7 @@ async fn the_generated_artefacts_are_downloadable_from_the_api_and_the_ui() {
         .add_user("val", firewatch::auth::Role::Viewer, "viewer password 9")
         .await
         .unwrap();
-    let cookie = crate::auth::login(&app, "val", "viewer password 9").await;
+    let cookie = login(&app, "val", "viewer password 9").await;
     let page = app
         .client
         .get(app.url("/integrations/prometheus"))

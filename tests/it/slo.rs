@@ -26,7 +26,7 @@ struct TargetState {
 }
 
 impl Target {
-    async fn start() -> Self {
+    fn start() -> Self {
         let state = Arc::new(Mutex::new(TargetState {
             ok: 0.0,
             errors: 0.0,
@@ -154,7 +154,7 @@ fn age_history(app: &TestApp, ms: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_service_has_its_sli_budget_and_burn_rates_computed() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(1000.0, 0.0);
     let app = app_for(&target).await;
     evaluate(&app).await; // baseline
@@ -185,15 +185,7 @@ async fn a_healthy_service_has_its_sli_budget_and_burn_rates_computed() {
     let hours = s["error_budget"]["hours_to_exhaustion"].as_f64().unwrap();
     assert!((hours - 720.0).abs() < 1e-6, "{hours}");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(
             "firewatch_slo_objective{slo=\"checkout-availability\",service=\"checkout\"} 0.999"
@@ -211,7 +203,7 @@ async fn a_healthy_service_has_its_sli_budget_and_burn_rates_computed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_traffic_shows_no_data_not_100_percent_and_a_counter_reset_loses_nothing() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(500.0, 5.0);
     let app = app_for(&target).await;
     evaluate(&app).await;
@@ -239,7 +231,7 @@ async fn zero_traffic_shows_no_data_not_100_percent_and_a_counter_reset_loses_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(1000.0, 0.0);
     let app = app_for(&target).await;
     evaluate(&app).await;
@@ -277,7 +269,7 @@ async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handful_of_requests_never_pages() {
-    let target = Target::start().await;
+    let target = Target::start();
     let app = app_for(&target).await;
     evaluate(&app).await;
     target.add(5.0, 5.0); // 50 % errors, but 10 requests
@@ -289,7 +281,7 @@ async fn a_handful_of_requests_never_pages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_or_broken_target_is_reported_and_records_no_data() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(100.0, 0.0);
     let app = app_for(&target).await;
     evaluate(&app).await;
@@ -372,7 +364,7 @@ async fn with_no_configuration_firewatch_measures_its_own_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(1000.0, 0.0);
     let app = app_for(&target).await;
     evaluate(&app).await;
@@ -416,7 +408,7 @@ async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_latency_sli_counts_fast_requests_and_reports_percentiles() {
-    let target = Target::start().await;
+    let target = Target::start();
     let histogram = |n: [f64; 4]| {
         format!(
             "# TYPE http_request_duration_seconds histogram\n\
@@ -507,7 +499,7 @@ threshold = 0.5
         .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 7")
         .await
         .unwrap();
-    let cookie = crate::auth::login(&app, "vic", "viewer password 7").await;
+    let cookie = login(&app, "vic", "viewer password 7").await;
     for path in ["/slos/checkout-checkout-latency", "/"] {
         let (_, html) = app.page(path, &cookie).await;
         assert!(
@@ -535,7 +527,7 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
         std::path::Path::new("/usr/bin/prometheus").exists(),
         "Prometheus is not installed: run scripts/test.sh (apt-get install prometheus)"
     );
-    let target = Target::start().await;
+    let target = Target::start();
     // Steady traffic with 2 % errors.
     let feeder = {
         let t = target.clone();
@@ -790,7 +782,7 @@ async fn an_unreachable_prometheus_is_shown_on_the_slo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gate_stops_deploys_on_a_fast_burn_and_history_shows_the_intervals() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(1000.0, 0.0);
     let app = app_for(&target).await;
     evaluate(&app).await;
@@ -852,7 +844,7 @@ async fn the_gate_stops_deploys_on_a_fast_burn_and_history_shows_the_intervals()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_slo_page_draws_its_charts_with_deployment_markers() {
-    let target = Target::start().await;
+    let target = Target::start();
     target.add(1000.0, 0.0);
     let app = app_for(&target).await;
     evaluate(&app).await;
@@ -869,7 +861,7 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 7")
         .await
         .unwrap();
-    let cookie = crate::auth::login(&app, "vic", "viewer password 7").await;
+    let cookie = login(&app, "vic", "viewer password 7").await;
     let (_, html) = app.page("/", &cookie).await;
     assert!(
         html.contains("/slos/checkout-checkout-availability"),

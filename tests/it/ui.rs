@@ -2,7 +2,6 @@ use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use serde_json::json;
 
-use crate::auth::login;
 use crate::helpers::*;
 use firewatch::auth::Role;
 
@@ -95,16 +94,7 @@ async fn the_pages_render_the_incident_data() {
     assert!(html.contains("2/2 firing"));
     assert!(html.contains("data-autorefresh=\"30\""));
 
-    let filtered = app
-        .client
-        .get(app.url("/incidents?status=resolved"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let filtered = app.page("/incidents?status=resolved", &cookie).await.1;
     assert!(!filtered.contains(&format!("/incidents/{id}\"")));
 
     let detail = app
@@ -171,7 +161,7 @@ async fn a_responder_declares_an_incident_from_the_form() {
         .send()
         .await
         .unwrap();
-    let csrf = crate::auth::csrf_in(&page.text().await.unwrap());
+    let csrf = csrf_in(&page.text().await.unwrap());
     let bad = app
         .client
         .post(app.url("/incidents"))
@@ -230,4 +220,145 @@ async fn static_assets_are_embedded_and_pages_carry_security_headers() {
         !html.contains("http://") && !html.contains("https://"),
         "no external assets"
     );
+}
+
+/// Pages and the API call the same service methods: a refused action gets the same
+/// status in both (the page shows the reason).
+#[tokio::test]
+async fn pages_answer_refused_actions_with_the_api_status() {
+    let app = spawn_app().await;
+    app.state
+        .accounts
+        .add_user("adam", Role::Admin, "admin password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "adam", "admin password 1").await;
+    let id = app
+        .post_webhook_ok(&message("g", vec![alert("A", "i", "critical", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let csrf = csrf_in(&app.page(&format!("/incidents/{id}"), &cookie).await.1);
+    let ack = format!("/incidents/{id}/acknowledge");
+
+    // A conflicting transition: 409 in the API and on the page.
+    let api = format!("/api/v1{ack}");
+    let (code, _) = app.post_json(&api, &app.admin_token, &json!({})).await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, body) = app.post_json(&api, &app.admin_token, &json!({})).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    let (code, html, _) = app.form(&ack, &cookie, &[("csrf", &csrf)]).await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert!(
+        html.contains("is already acknowledged by token:admin-token"),
+        "{html}"
+    );
+
+    // An invalid value: 422 in both.
+    let notes = format!("/incidents/{id}/notes");
+    let (code, _) = app
+        .post_json(
+            &format!("/api/v1{notes}"),
+            &app.admin_token,
+            &json!({"text": " "}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, html, _) = app
+        .form(&notes, &cookie, &[("csrf", &csrf), ("text", " ")])
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("text: must not be empty"), "{html}");
+
+    // Expiring a silence that does not exist: 404 in both, nothing claims it expired.
+    let (code, _) = app
+        .client
+        .delete(app.url("/api/v1/silences/99"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, html, location) = app
+        .form(
+            "/integrations/silences/99/expire",
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{location:?}");
+    assert!(html.contains("no active silence 99"), "{html}");
+
+    // An invalid silence: 422 in both.
+    let (code, _) = app
+        .post_json(
+            "/api/v1/silences",
+            &app.admin_token,
+            &json!({"matchers": {"service": "x"}, "comment": "", "duration": "1h"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, html, _) = app
+        .form(
+            "/integrations/silences",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("matchers", "service=x"),
+                ("duration", "1h"),
+                ("comment", ""),
+            ],
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Silence not created: comment"), "{html}");
+
+    // Retrying a message that is not a dead letter: 409; an unknown receiver: 404.
+    let (code, _) = app
+        .post_json(
+            "/api/v1/notifications/5/retry",
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let (code, _, _) = app
+        .form(
+            "/integrations/notifications/5/retry",
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let (code, _) = app
+        .post_json("/api/v1/receivers/nope/test", &app.admin_token, &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _, _) = app
+        .form("/integrations/nope/test", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    // Downloads: an unknown format is a 400 and an unknown artefact a 404 in both.
+    for (path, want) in [
+        ("prometheus-rules?format=thanos", StatusCode::BAD_REQUEST),
+        ("recording-rules", StatusCode::NOT_FOUND),
+        (
+            "prometheus-rules?format=prometheus-operator",
+            StatusCode::OK,
+        ),
+    ] {
+        let (code, _) = app
+            .get_json(&format!("/api/v1/generate/{path}"), &app.viewer_token)
+            .await;
+        assert_eq!(code, want, "API {path}");
+        let (code, body) = app
+            .page(&format!("/integrations/prometheus/{path}"), &cookie)
+            .await;
+        assert_eq!(code, want, "page {path}");
+        if want == StatusCode::OK {
+            assert!(body.contains("kind: PrometheusRule"), "{body}");
+        }
+    }
 }
