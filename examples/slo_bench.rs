@@ -320,6 +320,7 @@ fn main() {
             );
         }
     }
+    runtime.block_on(db.close());
     let cpu: f64 = per_round.iter().map(|r| r.0).sum::<f64>() / per_round.len() as f64;
     let wall: f64 = per_round.iter().map(|r| r.1).sum::<f64>() / per_round.len() as f64;
     println!(

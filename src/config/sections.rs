@@ -29,7 +29,8 @@ pub struct Settings {
     pub receivers: Vec<ReceiverSettings>,
     #[serde(rename = "route")]
     pub routes: Vec<RouteSettings>,
-    /// `[[slo]]` tables; parsed and validated by `crate::slo::native` (see `Resolved::slos`).
+    /// `[[slo]]` tables: read as SLO definitions by the SLO module (`app::Config` loads
+    /// them from the settings file); kept here so a settings file with them is valid.
     #[serde(rename = "slo")]
     pub slo_tables: Vec<figment::value::Value>,
 }

@@ -345,49 +345,51 @@ impl Slos {
         latency: Option<&SloStatus>,
         now: i64,
     ) -> Result<ChartData, SloError> {
-        let (id, start, service) = (id_of(s), s.period_start, s.service.clone());
-        let latency_id = latency
-            .filter(|l| l.latency.is_some())
-            .map(id_of)
-            .filter(|l| *l != id);
-        let own_latency = latency.is_some_and(|l| l.latency.is_some() && id_of(l) == id);
+        let (_, charts) = self.panels(&[], Some((s, latency)), 0, now).await?;
+        Ok(charts.expect("asked for charts"))
+    }
+
+    /// The dashboard's data in one read: the hourly SLI since `spark_from` of each of
+    /// `slos` (sparklines), and the chart data of the focused SLO, if any.
+    pub async fn panels(
+        &self,
+        slos: &[SloStatus],
+        focus: Option<(&SloStatus, Option<&SloStatus>)>,
+        spark_from: i64,
+        now: i64,
+    ) -> Result<(Vec<Vec<HistoryPoint>>, Option<ChartData>), SloError> {
+        let ids: Vec<String> = slos.iter().map(id_of).collect();
+        let focus = focus.map(|(s, latency)| {
+            let id = id_of(s);
+            let latency = latency.filter(|l| l.latency.is_some()).map(id_of);
+            (id, s.period_start, s.service.clone(), latency)
+        });
         Ok(self
             .inner
             .db
             .read(move |c| {
+                let hourly = ids
+                    .iter()
+                    .map(|id| store::history(c, id, spark_from, now, HOUR))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let Some((id, start, service, latency_id)) = focus else {
+                    return Ok((hourly, None));
+                };
                 let from = now - DAY;
                 let recent = store::history(c, &id, from, now, STEP)?;
-                let latency = match (own_latency, latency_id) {
-                    (true, _) => Some(recent.clone()),
-                    (false, Some(l)) => Some(store::history(c, &l, from, now, STEP)?),
-                    _ => None,
+                let latency = match latency_id {
+                    Some(l) if l == id => Some(recent.clone()),
+                    Some(l) => Some(store::history(c, &l, from, now, STEP)?),
+                    None => None,
                 };
-                Ok::<_, StoreError>(ChartData {
+                let charts = ChartData {
                     // Six-hour steps read the hourly rollups.
                     period: store::history(c, &id, start, now, DAY / 4)?,
                     recent,
                     latency,
                     deployments: crate::deployments::repo::list(c, Some(&service), 200)?,
-                })
-            })
-            .await?)
-    }
-
-    /// The last 24 hours of each SLO's SLI, hour by hour from the rollups (sparklines).
-    pub async fn hourly_history(
-        &self,
-        slos: &[SloStatus],
-        from: i64,
-        now: i64,
-    ) -> Result<Vec<Vec<HistoryPoint>>, SloError> {
-        let ids: Vec<String> = slos.iter().map(id_of).collect();
-        Ok(self
-            .inner
-            .db
-            .read(move |c| {
-                ids.iter()
-                    .map(|id| store::history(c, id, from, now, HOUR))
-                    .collect::<Result<Vec<_>, StoreError>>()
+                };
+                Ok::<_, StoreError>((hourly, Some(charts)))
             })
             .await?)
     }

@@ -84,19 +84,9 @@ pub async fn create_token(
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
     let user = session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
-    let role: Role = match form.role.parse() {
+    let role = match role_of(&form.role) {
         Ok(r) => r,
-        Err(m) => {
-            return refused(
-                user,
-                &state,
-                AuthError::Invalid {
-                    field: "role".into(),
-                    message: m,
-                },
-            )
-            .await;
-        }
+        Err(e) => return refused(user, &state, e).await,
     };
     match state
         .accounts
@@ -135,19 +125,9 @@ pub async fn add_user(
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
     let user = session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
-    let role: Role = match form.role.parse() {
+    let role = match role_of(&form.role) {
         Ok(r) => r,
-        Err(m) => {
-            return refused(
-                user,
-                &state,
-                AuthError::Invalid {
-                    field: "role".into(),
-                    message: m,
-                },
-            )
-            .await;
-        }
+        Err(e) => return refused(user, &state, e).await,
     };
     match state
         .accounts
@@ -160,6 +140,10 @@ pub async fn add_user(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+fn role_of(text: &str) -> Result<Role, AuthError> {
+    text.parse().map_err(|m| crate::auth::invalid("role", m))
 }
 
 /// The admin page with the reason a form was refused, at the API's status for it.

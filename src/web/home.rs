@@ -133,27 +133,20 @@ pub async fn home(
     });
     let hour = 3_600_000;
     let spark_from = now - now.rem_euclid(hour) - 23 * hour;
-    let sparks = state
-        .slos
-        .hourly_history(&latest, spark_from, now)
-        .await?
+    let focus = focus_status.as_ref().map(|f| (f, latency_status.as_ref()));
+    let (hourly, data) = state.slos.panels(&latest, focus, spark_from, now).await?;
+    let sparks: Vec<String> = hourly
         .iter()
         .zip(&latest)
         .map(|(points, s)| super::slo_charts::sparkline(s, points, spark_from))
-        .collect::<Vec<String>>();
-    let charts = match &focus_status {
-        Some(f) => {
-            let data = state
-                .slos
-                .chart_data(f, latency_status.as_ref(), now)
-                .await?;
-            Some((
-                f.clone(),
-                super::slo_charts::build(f, latency_status.as_ref(), &data, now),
-                latency_status,
-            ))
-        }
-        None => None,
+        .collect();
+    let charts = match (&focus_status, data) {
+        (Some(f), Some(data)) => Some((
+            f.clone(),
+            super::slo_charts::build(f, latency_status.as_ref(), &data, now),
+            latency_status,
+        )),
+        _ => None,
     };
     let slos: Vec<SloView> = latest
         .iter()
