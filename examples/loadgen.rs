@@ -13,7 +13,18 @@
 //! with it the requests are scheduled evenly at that total rate and each latency is
 //! measured from its scheduled time, so a server falling behind shows in the numbers
 //! (no coordinated omission).
-//! `get` requests one URL sequentially and reports latency percentiles.
+//! `--workload` picks what the payloads look like:
+//! - `new-groups` (default): every request opens a new group (`--alerts` small alerts);
+//! - `grouped`: realistic notifications (about 800 bytes an alert, 10 per request by
+//!   default) made from 200 templates spread over `--groups` (8) groups, with new
+//!   fingerprints on every request, so alerts keep joining a few large incidents, as in
+//!   an outage;
+//! - `realistic`: the realistic notifications, each in a new group.
+//!
+//! `--report-every S` prints the rate and latency of each S-second slice (a store that
+//! grows must not slow intake down). `get` requests one URL sequentially and reports
+//! latency percentiles; `poll` requests URLs round-robin from `--clients` clients for
+//! `--seconds` (the readers of a mixed load).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +47,46 @@ fn payload(group: &str, alerts: usize) -> String {
         .collect();
     format!(
         r#"{{"receiver":"firewatch","status":"firing","alerts":[{}],"groupLabels":{{"alertname":"LoadTest","group":"{group}"}},"commonLabels":{{"alertname":"LoadTest"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager:9093","version":"4","groupKey":"{{}}:{{group=\"{group}\"}}","truncatedAlerts":0}}"#,
+        items.join(",")
+    )
+}
+
+/// One realistic alert (labels and annotations as a Kubernetes service's alert has them,
+/// about 800 bytes) of template `t`.
+fn realistic_alert(t: usize, fingerprint: &str, i: usize) -> String {
+    let names = [
+        "HighErrorRate",
+        "HighLatency",
+        "PodCrashLooping",
+        "KafkaConsumerLag",
+        "DiskWillFillIn4Hours",
+        "PostgresReplicationLag",
+        "CertificateExpiresSoon",
+        "TargetDown",
+    ];
+    let name = names[t % names.len()];
+    let service = format!("service-{}", t % 25);
+    let pod = format!("{service}-7d9f8b{t:03}-{i:05}");
+    format!(
+        r#"{{"status":"firing","labels":{{"alertname":"{name}","service":"{service}","namespace":"prod-{ns}","pod":"{pod}","instance":"10.{a}.{b}.{c}:8080","job":"kubernetes-pods","container":"app","team":"team-{team}","cluster":"eu-west-1-prod","severity":"{sev}","template":"t{t}"}},"annotations":{{"summary":"{name} on {service} ({pod})","description":"The {name} condition has held for 5 minutes on pod {pod} in namespace prod-{ns}. Current value is {v}. Check the dashboards linked below and the recent deployments of {service} before escalating.","runbook_url":"https://runbooks.example.com/{name}","dashboard":"https://grafana.example.com/d/{service}/overview?var-pod={pod}"}},"startsAt":"2026-11-26T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus-0.monitoring.svc:9090/graph?g0.expr=rate%28http_requests_total%7Bservice%3D%22{service}%22%7D%5B5m%5D%29","fingerprint":"{fingerprint}"}}"#,
+        ns = t % 6,
+        a = t % 200,
+        b = i % 250,
+        c = (i / 250) % 250,
+        team = t % 7,
+        sev = ["critical", "error", "warning", "warning", "info"][t % 5],
+        v = (t * 7 + i) % 100,
+    )
+}
+
+/// A realistic notification of template `t` for group `group` with `alerts` alerts whose
+/// fingerprints start with `fp`.
+fn realistic_payload(group: &str, t: usize, fp: &str, alerts: usize) -> String {
+    let items: Vec<String> = (0..alerts)
+        .map(|i| realistic_alert(t, &format!("{fp}-{i}"), i))
+        .collect();
+    format!(
+        r#"{{"receiver":"firewatch","status":"firing","alerts":[{}],"groupLabels":{{"group":"{group}"}},"commonLabels":{{"job":"kubernetes-pods","cluster":"eu-west-1-prod"}},"commonAnnotations":{{}},"externalURL":"http://alertmanager-0.monitoring.svc:9093","version":"4","groupKey":"{{}}:{{group=\"{group}\"}}","truncatedAlerts":0}}"#,
         items.join(",")
     )
 }
@@ -73,6 +124,13 @@ async fn intake(args: &[String]) {
     let seconds: u64 = arg(args, "--seconds").map_or(10, |v| v.parse().unwrap());
     let alerts: usize = arg(args, "--alerts").map_or(10, |v| v.parse().unwrap());
     let duplicates = args.iter().any(|a| a == "--duplicates");
+    let workload = arg(args, "--workload").unwrap_or_else(|| "new-groups".into());
+    assert!(
+        ["new-groups", "grouped", "realistic"].contains(&workload.as_str()),
+        "--workload is new-groups, grouped or realistic"
+    );
+    let groups: usize = arg(args, "--groups").map_or(8, |v| v.parse().unwrap());
+    let report_every: Option<u64> = arg(args, "--report-every").map(|v| v.parse().unwrap());
     // Stop after this many requests in all (default: only the time limit).
     let total: u64 = arg(args, "--total").map_or(u64::MAX, |v| v.parse().unwrap());
     let rate: Option<f64> = arg(args, "--rate").map(|v| v.parse().unwrap());
@@ -96,18 +154,30 @@ async fn intake(args: &[String]) {
             prefix.clone(),
             sent.clone(),
         );
+        let workload = workload.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
-            // With --duplicates every connection re-sends the same few groups.
-            let fixed: Vec<String> = (0..8)
-                .map(|k| payload(&format!("{prefix}-dup-{c}-{k}"), alerts))
-                .collect();
+            let make = |n: usize| match workload.as_str() {
+                "grouped" => {
+                    let t = (c * 7919 + n) % 200;
+                    let group = format!("{prefix}-g{}", t % groups);
+                    realistic_payload(&group, t, &format!("{prefix}-{c}-{n}"), alerts)
+                }
+                "realistic" => {
+                    let t = (c * 7919 + n) % 200;
+                    let key = format!("{prefix}-{c}-{n}");
+                    realistic_payload(&key, t, &key, alerts)
+                }
+                _ => payload(&format!("{prefix}-{c}-{n}"), alerts),
+            };
+            // With --duplicates every connection re-sends the same few notifications.
+            let fixed: Vec<String> = (0..8).map(|k| make(1_000_000 + k)).collect();
             let mut n = 0usize;
             while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < total {
                 let body = if duplicates {
                     fixed[n % fixed.len()].clone()
                 } else {
-                    payload(&format!("{prefix}-{c}-{n}"), alerts)
+                    make(n)
                 };
                 let t = match rate {
                     Some(r) => {
@@ -129,7 +199,7 @@ async fn intake(args: &[String]) {
                 match res {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
-                        lat.push(t.elapsed());
+                        lat.push((t.elapsed(), t.duration_since(started)));
                     }
                     _ => {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -139,19 +209,45 @@ async fn intake(args: &[String]) {
             lat
         }));
     }
-    let mut all = Vec::new();
+    let mut all: Vec<(Duration, Duration)> = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
     }
     let elapsed = started.elapsed();
+    if let Some(every) = report_every {
+        let slice = Duration::from_secs(every.max(1));
+        let mut k = 0;
+        loop {
+            let (from, to) = (slice * k, slice * (k + 1));
+            if from >= elapsed {
+                break;
+            }
+            let lat: Vec<Duration> = all
+                .iter()
+                .filter(|(_, at)| *at >= from && *at < to)
+                .map(|(l, _)| *l)
+                .collect();
+            let secs = (to.min(elapsed) - from).as_secs_f64();
+            let rate = (lat.len() * alerts) as f64 / secs;
+            report(
+                &format!("  {:>5}s", to.as_secs()),
+                lat,
+                to.min(elapsed) - from,
+                &format!(", {rate:.0} alerts/s"),
+            );
+            k += 1;
+        }
+    }
+    let all: Vec<Duration> = all.into_iter().map(|(l, _)| l).collect();
     let alerts_per_s = (all.len() * alerts) as f64 / elapsed.as_secs_f64();
-    let mode = if duplicates {
-        "intake (duplicates)"
+    let kind = if duplicates {
+        "duplicates"
     } else {
-        "intake (new alerts)"
+        "new alerts"
     };
+    let mode = format!("intake ({kind}, {workload})");
     report(
-        mode,
+        &mode,
         all,
         elapsed,
         &format!(
@@ -160,6 +256,55 @@ async fn intake(args: &[String]) {
             rate.map(|r| format!(", paced at {r:.0} requests/s"))
                 .unwrap_or_default()
         ),
+    );
+}
+
+/// Readers of a mixed load: `--clients` clients request `--url` (repeatable) round-robin
+/// for `--seconds`.
+async fn poll(args: &[String]) {
+    let urls: Vec<String> = args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| *a == "--url")
+        .filter_map(|(i, _)| args.get(i + 1).cloned())
+        .collect();
+    assert!(!urls.is_empty(), "--url");
+    let clients: usize = arg(args, "--clients").map_or(4, |v| v.parse().unwrap());
+    let seconds: u64 = arg(args, "--seconds").map_or(10, |v| v.parse().unwrap());
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (client, urls) = (client.clone(), urls.clone());
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut n = c;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = client
+                        .get(&urls[n % urls.len()])
+                        .send()
+                        .await
+                        .expect("request");
+                    assert!(r.status().is_success(), "{}", r.status());
+                    let _ = r.bytes().await;
+                    lat.push(t.elapsed());
+                    n += 1;
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    report(
+        &format!("poll ({clients} clients, {} pages)", urls.len()),
+        all,
+        started.elapsed(),
+        "",
     );
 }
 
@@ -190,9 +335,13 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("intake") => rt.block_on(intake(&args)),
         Some("get") => rt.block_on(get(&args)),
+        Some("poll") => rt.block_on(poll(&args)),
         _ => {
             eprintln!(
-                "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] [--duplicates]\n       loadgen get --url URL [--requests N]"
+                "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] \
+                 [--duplicates] [--workload new-groups|grouped|realistic] [--groups N] [--rate R] \
+                 [--report-every S]\n       loadgen get --url URL [--requests N]\n       \
+                 loadgen poll --url URL [--url URL ...] [--clients N] [--seconds S]"
             );
             std::process::exit(2);
         }

@@ -11,17 +11,17 @@
 //!   same start as before (the incident was resolved by hand) does not reopen anything.
 //! - The incident takes the most urgent severity of its alerts; when all of its alerts are
 //!   resolved it resolves itself and the timeline says so.
+//!
+//! The cost of a notification does not grow with its incident: alert counters are kept
+//! on the incident and changed by deltas, and every lookup is by index.
 
-use std::collections::BTreeMap;
-
-use super::describe::{Prepared, is_stale_firing, runbook_of, summarize, title_for};
+use super::prepare::{Prepared, PreparedAlert, is_stale_firing, summarize};
 use super::rules::SeverityRules;
 use crate::db::Conn;
-use crate::incidents::repo::{self, NewIncident};
+use crate::incidents::alert_rows::{self, KnownAlert};
+use crate::incidents::repo::{self, CountDelta, NewIncident};
 use crate::incidents::service::note_recent_deployments;
 use crate::incidents::{Event, EventSink, IncidentError, Status, timeline};
-
-use super::{ValidAlert, WebhookMessage};
 
 pub const ACTOR: &str = "alertmanager";
 
@@ -35,6 +35,8 @@ pub struct Outcome {
     pub auto_resolved: bool,
     pub alerts_fired: usize,
     pub alerts_resolved: usize,
+    /// Notifications were queued (the delivery worker has work once this commits).
+    pub notified: bool,
 }
 
 impl Outcome {
@@ -47,28 +49,10 @@ impl Outcome {
     }
 }
 
-/// The notification's alerts, deduplicated by fingerprint (the last copy wins), with
-/// their severity and their labels as stored.
-fn prepare<'a>(alerts: &'a [ValidAlert], rules: &SeverityRules) -> Vec<Prepared<'a>> {
-    let mut by_fp: BTreeMap<&str, &ValidAlert> = BTreeMap::new();
-    for a in alerts {
-        by_fp.insert(&a.fingerprint, a);
-    }
-    by_fp
-        .into_values()
-        .map(|a| Prepared {
-            alert: a,
-            severity: rules.severity_of(&a.labels),
-            labels: serde_json::to_string(&a.labels).expect("labels serialize"),
-            annotations: serde_json::to_string(&a.annotations).expect("annotations serialize"),
-        })
-        .collect()
-}
-
 /// One notification being applied: what it touches and what it did so far.
 struct Apply<'a> {
     conn: &'a Conn<'a>,
-    msg: &'a WebhookMessage,
+    n: &'a Prepared,
     rules: &'a SeverityRules,
     events: &'a dyn EventSink,
     source: &'a str,
@@ -77,24 +61,25 @@ struct Apply<'a> {
     /// Timeline lines: alerts that fired and alerts that resolved.
     fired: Vec<String>,
     resolved: Vec<String>,
+    /// How the alert counters of the incident being changed move.
+    delta: CountDelta,
 }
 
-/// Applies one notification inside the caller's transaction. `source` names where the
-/// alerts come from on a new incident (`alertmanager`, or `slo` for burn-rate alerts).
+/// Applies one prepared notification inside the caller's transaction. `source` names
+/// where the alerts come from on a new incident (`alertmanager`, or `slo` for burn-rate
+/// alerts).
 pub fn apply(
     conn: &Conn,
-    msg: &WebhookMessage,
-    alerts: &[ValidAlert],
+    n: &Prepared,
     rules: &SeverityRules,
     events: &dyn EventSink,
     source: &str,
     now: i64,
 ) -> Result<Outcome, IncidentError> {
-    let prepared = prepare(alerts, rules);
-    let latest = repo::latest_for_group(conn, &msg.group_key)?;
+    let latest = repo::latest_for_group(conn, &n.group_key)?;
     let mut run = Apply {
         conn,
-        msg,
+        n,
         rules,
         events,
         source,
@@ -102,21 +87,22 @@ pub fn apply(
         out: Outcome::default(),
         fired: Vec::new(),
         resolved: Vec::new(),
+        delta: CountDelta::default(),
     };
     let needs_home = match &latest {
         Some(inc) if inc.status != Status::Resolved => {
-            run.update_open_incident(inc.id, &prepared)?;
+            run.update_open_incident(inc.id)?;
             Homeless::default()
         }
-        Some(inc) => run.sort_after_resolution(inc.id, &prepared)?,
-        None => Homeless::all(&prepared),
+        Some(inc) => run.sort_after_resolution(inc.id)?,
+        None => Homeless::all(&n.alerts),
     };
     let target = if needs_home.firing.is_empty() {
         latest.as_ref().map(|l| l.id)
     } else {
         let id = match run.reopenable(latest.as_ref()) {
             Some(id) => run.reopen(id)?,
-            None => run.open_new(latest.as_ref(), &needs_home.firing, &prepared)?,
+            None => run.open_new(latest.as_ref(), &needs_home.firing)?,
         };
         run.house(id, &needs_home)?;
         Some(id)
@@ -125,59 +111,66 @@ pub fn apply(
     run.out.alerts_fired = run.fired.len();
     run.out.alerts_resolved = run.resolved.len();
     match target {
-        Some(id) if run.changed() => run.settle(id, &prepared),
+        Some(id) if run.changed() => run.settle(id),
         _ => Ok(run.out),
     }
 }
 
 /// Alerts that need an incident that is not open yet.
 #[derive(Default)]
-struct Homeless<'p, 'a> {
-    firing: Vec<&'p Prepared<'a>>,
+struct Homeless<'p> {
+    firing: Vec<&'p PreparedAlert>,
     /// Resolved alerts never seen firing: kept only as context of a new incident.
-    resolved: Vec<&'p Prepared<'a>>,
+    resolved: Vec<&'p PreparedAlert>,
 }
 
-impl<'p, 'a> Homeless<'p, 'a> {
-    fn all(prepared: &'p [Prepared<'a>]) -> Self {
-        let (firing, resolved) = prepared.iter().partition(|p| p.alert.firing);
+impl<'p> Homeless<'p> {
+    fn all(alerts: &'p [PreparedAlert]) -> Self {
+        let (firing, resolved) = alerts.iter().partition(|p| p.firing);
         Self { firing, resolved }
     }
 }
 
-impl Apply<'_> {
+impl<'a> Apply<'a> {
     fn changed(&self) -> bool {
         !self.fired.is_empty() || !self.resolved.is_empty() || self.out.created || self.out.reopened
     }
 
+    fn insert(&mut self, id: i64, p: &PreparedAlert) -> Result<(), IncidentError> {
+        alert_rows::insert(self.conn, id, &p.row(), self.now)?;
+        self.delta.added(p.firing, p.severity);
+        Ok(())
+    }
+
+    fn update(&mut self, known: &KnownAlert, p: &PreparedAlert) -> Result<(), IncidentError> {
+        alert_rows::update(self.conn, known.id, &p.row(), self.now)?;
+        self.delta
+            .changed(known.firing, known.severity, p.firing, p.severity);
+        Ok(())
+    }
+
     /// The group's incident is open: new alerts join it, known ones change state.
-    fn update_open_incident(
-        &mut self,
-        id: i64,
-        prepared: &[Prepared],
-    ) -> Result<(), IncidentError> {
-        let group = &self.msg.group_labels;
-        for p in prepared {
-            match repo::find_alert(self.conn, id, &p.alert.fingerprint)? {
-                Some(known) if known.firing == p.alert.firing => {}
+    fn update_open_incident(&mut self, id: i64) -> Result<(), IncidentError> {
+        for p in &self.n.alerts {
+            match alert_rows::find(self.conn, id, &p.fingerprint)? {
+                Some(known) if known.firing == p.firing => {}
                 // A late copy of an old "firing" (e.g. from the other replica of an
                 // Alertmanager HA pair) after its resolution: nothing new.
                 Some(known) if is_stale_firing(p, &known) => {}
                 Some(known) => {
-                    repo::update_alert(self.conn, known.id, &p.row(), self.now)?;
-                    if p.alert.firing {
-                        self.fired
-                            .push(format!("{} (fired again)", p.describe(group)));
+                    self.update(&known, p)?;
+                    if p.firing {
+                        self.fired.push(format!("{} (fired again)", p.line));
                     } else {
-                        self.resolved.push(p.describe(group));
+                        self.resolved.push(p.line.clone());
                     }
                 }
                 None => {
-                    repo::insert_alert(self.conn, id, &p.row(), self.now)?;
-                    if p.alert.firing {
-                        self.fired.push(p.describe(group));
+                    self.insert(id, p)?;
+                    if p.firing {
+                        self.fired.push(p.line.clone());
                     } else {
-                        self.resolved.push(p.describe(group));
+                        self.resolved.push(p.line.clone());
                     }
                 }
             }
@@ -188,30 +181,24 @@ impl Apply<'_> {
     /// The group's incident is resolved: re-sent resolutions and alerts still firing
     /// since before a manual resolve change nothing; late resolutions are recorded
     /// quietly; alerts firing anew need an open incident.
-    fn sort_after_resolution<'p, 'a>(
-        &mut self,
-        id: i64,
-        prepared: &'p [Prepared<'a>],
-    ) -> Result<Homeless<'p, 'a>, IncidentError> {
+    fn sort_after_resolution(&mut self, id: i64) -> Result<Homeless<'a>, IncidentError> {
+        let n: &'a Prepared = self.n;
         let mut homeless = Homeless::default();
-        for p in prepared {
-            match repo::find_alert(self.conn, id, &p.alert.fingerprint)? {
+        for p in &n.alerts {
+            match alert_rows::find(self.conn, id, &p.fingerprint)? {
                 Some(known)
-                    if !p.alert.firing && !known.firing
-                        || p.alert.firing
-                            && known.firing
-                            && known.starts_at == p.alert.starts_at
+                    if !p.firing && !known.firing
+                        || p.firing && known.firing && known.starts_at == p.starts_at
                         || is_stale_firing(p, &known) => {}
-                Some(known) if !p.alert.firing => {
-                    repo::update_alert(self.conn, known.id, &p.row(), self.now)?;
-                    self.resolved.push(p.describe(&self.msg.group_labels));
+                Some(known) if !p.firing => {
+                    self.update(&known, p)?;
+                    self.resolved.push(p.line.clone());
                 }
-                _ if p.alert.firing => homeless.firing.push(p),
+                _ if p.firing => homeless.firing.push(p),
                 // A resolution for an alert this group's incident never had.
                 _ => homeless.resolved.push(p),
             }
         }
-        self.out.incident_id = Some(id);
         Ok(homeless)
     }
 
@@ -247,12 +234,11 @@ impl Apply<'_> {
     fn open_new(
         &mut self,
         latest: Option<&repo::GroupIncident>,
-        firing: &[&Prepared],
-        prepared: &[Prepared],
+        firing: &[&PreparedAlert],
     ) -> Result<i64, IncidentError> {
-        let (msg, now) = (self.msg, self.now);
+        let (n, now) = (self.n, self.now);
         if let Some(l) = latest
-            && !self.resolved.is_empty()
+            && (!self.resolved.is_empty() || self.delta != CountDelta::default())
         {
             write_summary(
                 self.conn,
@@ -262,38 +248,22 @@ impl Apply<'_> {
                 "resolved",
                 &self.resolved,
             )?;
-            repo::refresh_alert_counts(self.conn, l.id)?;
+            repo::add_alert_counts(self.conn, l.id, &self.delta, now)?;
             self.resolved.clear();
+            self.delta = CountDelta::default();
         }
         let severity = firing.iter().map(|p| p.severity).min().expect("non-empty");
-        let description = [
-            msg.common_annotations.get("summary"),
-            msg.common_annotations.get("description"),
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n\n");
-        let service = msg
-            .common_labels
-            .get("service")
-            .or_else(|| msg.group_labels.get("service"))
-            .cloned()
-            .unwrap_or_default();
-        let runbook = runbook_of(msg, prepared);
-        let labels = serde_json::to_string(&msg.common_labels).expect("labels serialize");
         let id = repo::insert_incident(
             self.conn,
             &NewIncident {
-                title: &title_for(msg),
-                description: &description,
+                title: &n.title,
+                description: &n.description,
                 severity,
-                service: &service,
+                service: &n.service,
                 source: self.source,
-                group_key: Some(&msg.group_key),
-                runbook_url: runbook.as_deref(),
-                labels: &labels,
+                group_key: Some(&n.group_key),
+                runbook_url: n.runbook.as_deref(),
+                labels: &n.labels,
                 created_by: ACTOR,
                 at: now,
             },
@@ -305,48 +275,46 @@ impl Apply<'_> {
             "created",
             ACTOR,
             &format!("Incident opened by Alertmanager ({severity})"),
-            Some(&serde_json::json!({ "group_key": msg.group_key, "receiver": msg.receiver })),
+            Some(&serde_json::json!({ "group_key": n.group_key, "receiver": n.receiver })),
         )?;
-        note_recent_deployments(self.conn, id, &service, now, self.rules.deploy_window_ms)?;
+        note_recent_deployments(self.conn, id, &n.service, now, self.rules.deploy_window_ms)?;
         self.out.created = true;
         Ok(id)
     }
 
     /// Puts the homeless alerts into the incident that was just opened or reopened.
     fn house(&mut self, id: i64, homeless: &Homeless) -> Result<(), IncidentError> {
-        let group = &self.msg.group_labels;
         for p in &homeless.firing {
             // A new incident has no alerts yet: skip the lookup (the hot path of intake).
             let known = if self.out.created {
                 None
             } else {
-                repo::find_alert(self.conn, id, &p.alert.fingerprint)?
+                alert_rows::find(self.conn, id, &p.fingerprint)?
             };
             match known {
-                Some(known) => repo::update_alert(self.conn, known.id, &p.row(), self.now)?,
-                None => repo::insert_alert(self.conn, id, &p.row(), self.now)?,
+                Some(known) => self.update(&known, p)?,
+                None => self.insert(id, p)?,
             }
-            self.fired.push(p.describe(group));
+            self.fired.push(p.line.clone());
         }
         for p in &homeless.resolved {
-            if repo::find_alert(self.conn, id, &p.alert.fingerprint)?.is_none() {
-                repo::insert_alert(self.conn, id, &p.row(), self.now)?;
-                self.resolved.push(p.describe(group));
+            if alert_rows::find(self.conn, id, &p.fingerprint)?.is_none() {
+                self.insert(id, p)?;
+                self.resolved.push(p.line.clone());
             }
         }
         Ok(())
     }
 
-    /// After the alerts changed: timeline summaries, counts, severity raised by a new
+    /// After the alerts changed: timeline summaries, counters, severity raised by a new
     /// alert, a runbook link, notifications, and resolution when nothing fires any more.
-    fn settle(mut self, id: i64, prepared: &[Prepared]) -> Result<Outcome, IncidentError> {
+    fn settle(self, id: i64) -> Result<Outcome, IncidentError> {
         let (conn, now) = (self.conn, self.now);
         write_summary(conn, id, now, "alert_fired", "fired", &self.fired)?;
         write_summary(conn, id, now, "alert_resolved", "resolved", &self.resolved)?;
-        let (_, firing, best) = repo::refresh_alert_counts(conn, id)?;
-        let inc = repo::get(conn, id)?.ok_or(IncidentError::NotFound(id))?;
+        let inc = repo::add_alert_counts(conn, id, &self.delta, now)?;
         let mut escalated = false;
-        if let Some(best) = best
+        if let Some(best) = inc.most_urgent
             && best < inc.severity
             && inc.status != Status::Resolved
         {
@@ -365,13 +333,13 @@ impl Apply<'_> {
             )?;
             escalated = true;
         }
-        if inc.runbook_url.is_none()
-            && let Some(url) = runbook_of(self.msg, prepared)
+        if !inc.has_runbook
+            && let Some(url) = &self.n.runbook
         {
-            repo::set_runbook_url(conn, id, &url)?;
+            repo::set_runbook_url(conn, id, url)?;
         }
         // Whatever changed, firing alerts now leave the incident open or resolve it.
-        let will_resolve = firing == 0 && inc.status != Status::Resolved;
+        let will_resolve = inc.firing == 0 && inc.status != Status::Resolved;
         let event = if self.out.created {
             Some(Event::Triggered)
         } else if self.out.reopened {
@@ -381,8 +349,9 @@ impl Apply<'_> {
         } else {
             None
         };
+        let mut out = self.out;
         if let Some(event) = event {
-            self.events.on_event(conn, id, event, now)?;
+            out.notified |= self.events.on_event(conn, id, event, now)?;
         }
         if will_resolve {
             repo::set_resolved(conn, id, now, ACTOR)?;
@@ -395,12 +364,10 @@ impl Apply<'_> {
                 "All alerts resolved: incident resolved automatically",
                 None,
             )?;
-            self.events.on_event(conn, id, Event::Resolved, now)?;
-            self.out.auto_resolved = true;
-        } else {
-            repo::touch(conn, id, now)?;
+            out.notified |= self.events.on_event(conn, id, Event::Resolved, now)?;
+            out.auto_resolved = true;
         }
-        Ok(self.out)
+        Ok(out)
     }
 }
 

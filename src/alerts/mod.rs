@@ -1,8 +1,8 @@
 //! Alertmanager webhook payloads (version 4, as sent by Alertmanager 0.25+) and their
 //! intake into incidents: validated here, applied by `ingest` in one transaction.
 
-mod describe;
 pub mod ingest;
+mod prepare;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -195,15 +195,19 @@ impl Intake {
         source: &'static str,
         at: Option<i64>,
     ) -> Result<Outcome, IncidentError> {
+        // Everything that needs no database happens here, on the HTTP worker.
+        let prepared = prepare::prepare(&msg, alerts, &self.rules);
         let (rules, events) = (self.rules.clone(), self.events.clone());
         let result = self
             .db
             .write(move |c| {
                 let now = at.unwrap_or_else(crate::time::now_ms);
-                ingest::apply(c, &msg, &alerts, &rules, events.as_ref(), source, now)
+                ingest::apply(c, &prepared, &rules, events.as_ref(), source, now)
             })
             .await;
-        self.events.committed();
+        if result.as_ref().is_ok_and(|o| o.notified) {
+            self.events.committed();
+        }
         result
     }
 }

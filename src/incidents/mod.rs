@@ -1,10 +1,12 @@
-//! Incidents: the model, the owner files of their tables (`repo` owns `incidents` and
-//! `alerts`, `timeline` owns `timeline`), the list query, and the lifecycle service.
+//! Incidents: the model, the owner files of their tables (`repo` owns `incidents`,
+//! `alert_rows` owns `alerts`, `timeline` owns `timeline`), the list query, and the
+//! lifecycle service.
 //!
 //! Whoever reacts to incident events (notifications) plugs in as an [`EventSink`]: it
 //! runs inside the transaction of the change, so an incident change and the messages it
 //! causes commit together, and this module does not depend on the notification code.
 
+pub mod alert_rows;
 mod list;
 pub mod repo;
 pub mod service;
@@ -184,13 +186,14 @@ pub enum Event {
 /// Reacts to incident events inside the transaction that caused them (the notification
 /// outbox), and is told once that transaction has committed.
 pub trait EventSink: Send + Sync {
+    /// Returns whether it queued anything (then `committed` has work to start).
     fn on_event(
         &self,
         c: &Conn,
         incident_id: i64,
         event: Event,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// The change is durable: start acting on it (wake the delivery worker).
     fn committed(&self);
 }

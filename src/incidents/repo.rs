@@ -1,5 +1,4 @@
-//! The owner of the `incidents` and `alerts` tables (and the `incident_counts` table its
-//! triggers keep). Functions take a [`Conn`] so the caller decides whether they run on a
+//! The owner of the `incidents` table (and the `incident_counts` table its triggers keep). Functions take a [`Conn`] so the caller decides whether they run on a
 //! reader or inside the writer's transaction.
 
 use std::collections::BTreeMap;
@@ -7,14 +6,17 @@ use std::collections::BTreeMap;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::{Alert, Incident, ListQuery, Severity, Status, StatusFilter};
+use super::{Incident, ListQuery, Severity, Status, StatusFilter};
 use crate::db::{Conn, StoreResult};
 
 const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
     group_key, runbook_url, assignee, commander, created_by, created_at, updated_at, \
     acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count, firing_count";
 
-fn parse_col<T: std::str::FromStr<Err = String>>(row: &Row, idx: usize) -> rusqlite::Result<T> {
+pub(super) fn parse_col<T: std::str::FromStr<Err = String>>(
+    row: &Row,
+    idx: usize,
+) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     text.parse().map_err(|e: String| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
@@ -152,35 +154,6 @@ pub fn counts(conn: &Conn) -> StoreResult<Vec<(Status, Severity, i64)>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn json_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-pub fn alerts_of(conn: &Conn, incident_id: i64) -> StoreResult<Vec<Alert>> {
-    let mut stmt = conn.sqlite().prepare_cached(
-        "SELECT id, fingerprint, status, alertname, severity, labels, annotations, starts_at, \
-         ends_at, generator_url, first_seen_at, last_seen_at \
-         FROM alerts WHERE incident_id = ?1 ORDER BY status = 'resolved', id",
-    )?;
-    let rows = stmt.query_map([incident_id], |r| {
-        Ok(Alert {
-            id: r.get(0)?,
-            fingerprint: r.get(1)?,
-            status: r.get(2)?,
-            alertname: r.get(3)?,
-            severity: parse_col(r, 4)?,
-            labels: json_map(&r.get::<_, String>(5)?),
-            annotations: json_map(&r.get::<_, String>(6)?),
-            starts_at: r.get(7)?,
-            ends_at: r.get(8)?,
-            generator_url: r.get(9)?,
-            first_seen_at: r.get(10)?,
-            last_seen_at: r.get(11)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 fn run(conn: &Conn, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
     Ok(conn.sqlite().prepare_cached(sql)?.execute(args)?)
 }
@@ -287,111 +260,79 @@ pub fn latest_for_group(conn: &Conn, group_key: &str) -> StoreResult<Option<Grou
         .optional()?)
 }
 
-pub struct KnownAlert {
-    pub id: i64,
-    pub firing: bool,
-    pub starts_at: i64,
+/// A change to an incident's alert counters: alerts added, and firing alerts gained or
+/// lost per severity (P0..P4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountDelta {
+    pub alerts: i64,
+    pub firing: [i64; 5],
 }
 
-pub fn find_alert(
-    conn: &Conn,
-    incident_id: i64,
-    fingerprint: &str,
-) -> StoreResult<Option<KnownAlert>> {
+impl CountDelta {
+    /// A new alert.
+    pub fn added(&mut self, firing: bool, severity: Severity) {
+        self.alerts += 1;
+        self.firing[severity as usize] += i64::from(firing);
+    }
+
+    /// A known alert that changed from (`was_firing`, `was`) to (`firing`, `severity`).
+    pub fn changed(&mut self, was_firing: bool, was: Severity, firing: bool, severity: Severity) {
+        self.firing[was as usize] -= i64::from(was_firing);
+        self.firing[severity as usize] += i64::from(firing);
+    }
+}
+
+/// An incident after its counters changed.
+pub struct Counted {
+    pub alerts: i64,
+    pub firing: i64,
+    /// The most urgent severity among firing alerts (a resolved alert never raises it).
+    pub most_urgent: Option<Severity>,
+    pub status: Status,
+    pub severity: Severity,
+    pub has_runbook: bool,
+}
+
+/// Applies a change to the incident's alert counters and marks it updated at `at`, in
+/// one statement whatever the number of alerts.
+pub fn add_alert_counts(conn: &Conn, id: i64, d: &CountDelta, at: i64) -> StoreResult<Counted> {
     Ok(conn
         .sqlite()
         .prepare_cached(
-            "SELECT id, status, starts_at FROM alerts WHERE incident_id = ?1 AND fingerprint = ?2",
+            "UPDATE incidents SET alert_count = alert_count + ?2, \
+             firing_count = firing_count + ?3 + ?4 + ?5 + ?6 + ?7, \
+             firing_p0 = firing_p0 + ?3, firing_p1 = firing_p1 + ?4, firing_p2 = firing_p2 + ?5, \
+             firing_p3 = firing_p3 + ?6, firing_p4 = firing_p4 + ?7, updated_at = ?8 \
+             WHERE id = ?1 RETURNING alert_count, firing_p0, firing_p1, firing_p2, firing_p3, \
+             firing_p4, status, severity, runbook_url IS NOT NULL",
         )?
-        .query_row(params![incident_id, fingerprint], |r| {
-            Ok(KnownAlert {
-                id: r.get(0)?,
-                firing: r.get::<_, String>(1)? == "firing",
-                starts_at: r.get(2)?,
-            })
-        })
-        .optional()?)
-}
-
-pub struct AlertRow<'a> {
-    pub fingerprint: &'a str,
-    pub firing: bool,
-    pub alertname: &'a str,
-    pub severity: Severity,
-    pub labels: &'a str,
-    pub annotations: &'a str,
-    pub starts_at: i64,
-    pub ends_at: Option<i64>,
-    pub generator_url: &'a str,
-}
-
-pub fn insert_alert(conn: &Conn, incident_id: i64, a: &AlertRow, now: i64) -> StoreResult<()> {
-    run(
-        conn,
-        "INSERT INTO alerts (incident_id, fingerprint, status, alertname, severity, labels, \
-         annotations, starts_at, ends_at, generator_url, first_seen_at, last_seen_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-        params![
-            incident_id,
-            a.fingerprint,
-            if a.firing { "firing" } else { "resolved" },
-            a.alertname,
-            a.severity.as_str(),
-            a.labels,
-            a.annotations,
-            a.starts_at,
-            a.ends_at,
-            a.generator_url,
-            now
-        ],
-    )?;
-    Ok(())
-}
-
-/// A known alert changed state (resolved, or fired again): take the new values. A
-/// resolution keeps the start of the firing it ends, so a late copy of that firing is
-/// recognised as old.
-pub fn update_alert(conn: &Conn, alert_id: i64, a: &AlertRow, now: i64) -> StoreResult<()> {
-    run(
-        conn,
-        "UPDATE alerts SET status = ?2, severity = ?3, labels = ?4, annotations = ?5, \
-         starts_at = CASE WHEN ?2 = 'resolved' THEN starts_at ELSE ?6 END, ends_at = ?7, \
-         generator_url = ?8, last_seen_at = ?9 WHERE id = ?1",
-        params![
-            alert_id,
-            if a.firing { "firing" } else { "resolved" },
-            a.severity.as_str(),
-            a.labels,
-            a.annotations,
-            a.starts_at,
-            a.ends_at,
-            a.generator_url,
-            now
-        ],
-    )?;
-    Ok(())
-}
-
-/// Recounts an incident's alerts and stores the counts. Returns (alerts, firing, most
-/// urgent severity among the firing ones: a resolved alert never raises severity).
-pub fn refresh_alert_counts(
-    conn: &Conn,
-    incident_id: i64,
-) -> StoreResult<(i64, i64, Option<Severity>)> {
-    let (total, firing, best): (i64, i64, Option<String>) = conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(status = 'firing'), 0), \
-             MIN(CASE WHEN status = 'firing' THEN severity END) \
-             FROM alerts WHERE incident_id = ?1",
-        )?
-        .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    run(
-        conn,
-        "UPDATE incidents SET alert_count = ?2, firing_count = ?3 WHERE id = ?1",
-        params![incident_id, total, firing],
-    )?;
-    Ok((total, firing, best.and_then(|s| s.parse().ok())))
+        .query_row(
+            params![
+                id,
+                d.alerts,
+                d.firing[0],
+                d.firing[1],
+                d.firing[2],
+                d.firing[3],
+                d.firing[4],
+                at
+            ],
+            |r| {
+                let firing: [i64; 5] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?];
+                Ok(Counted {
+                    alerts: r.get(0)?,
+                    firing: firing.iter().sum(),
+                    most_urgent: Severity::ALL
+                        .into_iter()
+                        .zip(firing)
+                        .find(|(_, n)| *n > 0)
+                        .map(|(s, _)| s),
+                    status: parse_col(r, 6)?,
+                    severity: parse_col(r, 7)?,
+                    has_runbook: r.get(8)?,
+                })
+            },
+        )?)
 }
 
 /// Deletes up to `limit` incidents resolved before `cutoff` (alerts and timeline cascade).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::db::{Conn, Db, StoreResult};
 use crate::time::{human_duration, now_ms};
 
+use super::alert_rows;
 use super::repo::{self, NewIncident, ResponseStats};
 use super::{
     Alert, Event, EventSink, Incident, IncidentError, ListQuery, Severity, Status, TimelineEntry,
@@ -128,7 +129,7 @@ impl Incidents {
                 let incident = load(c, id)?;
                 Ok(IncidentDetail {
                     incident,
-                    alerts: repo::alerts_of(c, id)?,
+                    alerts: alert_rows::of(c, id)?,
                     timeline: timeline::list(c, id)?,
                 })
             })

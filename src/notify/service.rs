@@ -51,8 +51,8 @@ impl EventSink for OutboxSink {
         incident_id: i64,
         event: crate::incidents::Event,
         now: i64,
-    ) -> Result<(), StoreError> {
-        routing::enqueue(c, &self.cfg, incident_id, event.into(), now).map(|_| ())
+    ) -> Result<bool, StoreError> {
+        Ok(routing::enqueue(c, &self.cfg, incident_id, event.into(), now)? > 0)
     }
 
     fn committed(&self) {

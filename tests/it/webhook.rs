@@ -472,3 +472,172 @@ async fn a_resolved_alert_never_raises_the_severity() {
     assert_eq!(inc["severity"], "P2");
     assert_eq!(inc["alert_count"], 2);
 }
+
+/// Counters kept on the incident equal a recount of its alerts, in every table.
+fn assert_counters_match_a_recount(app: &TestApp) {
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT i.id, i.alert_count, i.firing_count, \
+             i.firing_p0, i.firing_p1, i.firing_p2, i.firing_p3, i.firing_p4, \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id), \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing'), \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing' AND a.severity = 'P0'), \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing' AND a.severity = 'P1'), \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing' AND a.severity = 'P2'), \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing' AND a.severity = 'P3'), \
+             (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing' AND a.severity = 'P4') \
+             FROM incidents i",
+        )
+        .unwrap();
+    let rows: Vec<Vec<i64>> = stmt
+        .query_map([], |r| (0..15).map(|i| r.get(i)).collect())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert_eq!(r[1..8], r[8..15], "incident {}: kept vs recounted", r[0]);
+    }
+}
+
+#[tokio::test]
+async fn alert_counters_stay_exact_through_firing_resolving_regrouping_and_reopening() {
+    // With a reopen window a group that fires again reopens its incident; without one it
+    // opens a new incident, and late resolutions stay on the old one.
+    for window in ["1h", "0s"] {
+        counters_scenario(window).await;
+    }
+}
+
+async fn counters_scenario(reopen_window: &'static str) {
+    let app = spawn_app_with(|s| s.alertmanager.reopen_window = reopen_window.into()).await;
+    let sev = ["critical", "error", "warning", "info"];
+    // Alerts join, resolve, fire again with another severity, and are re-sent.
+    for round in 0..6 {
+        let alerts: Vec<_> = (0..8)
+            .map(|i| {
+                let status = if (i + round) % 3 == 0 {
+                    "resolved"
+                } else {
+                    "firing"
+                };
+                let mut a = alert("A", &format!("i{i}"), sev[(i + round) % 4], status);
+                a["startsAt"] = json!(format!("2026-11-26T10:0{round}:00Z"));
+                a
+            })
+            .collect();
+        app.post_webhook_ok(&message("g1", alerts.clone())).await;
+        app.post_webhook_ok(&message("g1", alerts)).await;
+        assert_counters_match_a_recount(&app);
+    }
+    // Everything resolves (the incident resolves), then fires again (it is reopened),
+    // a second group comes and goes, and a third resolves by hand and fires anew.
+    let all = |status: &str| -> Vec<_> {
+        (0..8)
+            .map(|i| alert("A", &format!("i{i}"), "warning", status))
+            .collect()
+    };
+    app.post_webhook_ok(&message("g1", all("resolved"))).await;
+    assert_counters_match_a_recount(&app);
+    app.post_webhook_ok(&message("g1", all("firing"))).await;
+    app.post_webhook_ok(&message("g2", vec![alert("B", "x", "critical", "firing")]))
+        .await;
+    app.post_webhook_ok(&message(
+        "g2",
+        vec![alert("B", "x", "critical", "resolved")],
+    ))
+    .await;
+    let id = app
+        .post_webhook_ok(&message("g3", vec![alert("C", "y", "error", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_json(
+        &format!("/api/v1/incidents/{id}/resolve"),
+        &app.responder_token,
+        &json!({}),
+    )
+    .await;
+    let mut again = alert("C", "y", "error", "firing");
+    again["startsAt"] = json!("2026-11-26T11:00:00Z");
+    app.post_webhook_ok(&message(
+        "g3",
+        vec![again, alert("C", "z", "critical", "resolved")],
+    ))
+    .await;
+    assert_counters_match_a_recount(&app);
+    // A group resolved by hand whose known alert resolves late while a new one fires.
+    let id = app
+        .post_webhook_ok(&message(
+            "g4",
+            vec![
+                alert("D", "u", "critical", "firing"),
+                alert("D", "w", "info", "firing"),
+            ],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_json(
+        &format!("/api/v1/incidents/{id}/resolve"),
+        &app.responder_token,
+        &json!({}),
+    )
+    .await;
+    app.post_webhook_ok(&message(
+        "g4",
+        vec![
+            alert("D", "u", "critical", "resolved"),
+            alert("D", "v", "error", "firing"),
+        ],
+    ))
+    .await;
+    assert_counters_match_a_recount(&app);
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_alert_counters_gets_them_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("firewatch.db");
+    {
+        // The schema as the previous release left it, with an incident and its alerts.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for file in [
+            "0001_core.sql",
+            "0002_notifications.sql",
+            "0003_deployments.sql",
+            "0004_slo.sql",
+            "0005_slo_rollups.sql",
+        ] {
+            let sql = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("migrations")
+                    .join(file),
+            )
+            .unwrap();
+            conn.execute_batch(&sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO incidents (id, title, status, severity, source, created_at, updated_at, \
+             alert_count, firing_count) VALUES (1, 't', 'triggered', 'P1', 'alertmanager', 0, 0, 3, 2);
+             INSERT INTO alerts (incident_id, fingerprint, status, severity, labels, annotations, \
+             starts_at, first_seen_at, last_seen_at) VALUES
+             (1, 'a', 'firing', 'P1', '{}', '{}', 0, 0, 0),
+             (1, 'b', 'firing', 'P3', '{}', '{}', 0, 0, 0),
+             (1, 'c', 'resolved', 'P0', '{}', '{}', 0, 0, 0);",
+        )
+        .unwrap();
+    }
+    let conn =
+        firewatch::db::open_and_migrate(&path, firewatch::config::Synchronous::Normal).unwrap();
+    let counts: (i64, i64, i64, i64, i64) = conn
+        .query_row(
+            "SELECT firing_p0, firing_p1, firing_p2, firing_p3, firing_p4 FROM incidents",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(counts, (0, 1, 0, 1, 0));
+}

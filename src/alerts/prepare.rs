@@ -1,0 +1,198 @@
+//! A notification made ready for the writer on the HTTP worker: alerts deduplicated,
+//! severities mapped, labels encoded, timeline lines and the new incident's title worked
+//! out. The writer thread then only reads and writes rows.
+
+use std::collections::BTreeMap;
+
+use super::rules::SeverityRules;
+use super::{ValidAlert, WebhookMessage};
+use crate::incidents::Severity;
+use crate::incidents::alert_rows::{AlertRow, KnownAlert};
+
+/// One alert as it will be stored.
+pub struct PreparedAlert {
+    pub fingerprint: String,
+    pub firing: bool,
+    pub alertname: String,
+    pub severity: Severity,
+    /// Labels and annotations as stored (JSON objects).
+    pub labels: String,
+    pub annotations: String,
+    pub starts_at: i64,
+    pub ends_at: Option<i64>,
+    pub generator_url: String,
+    /// How the timeline names it: `HighErrorRate {instance=api-1}`.
+    pub line: String,
+}
+
+impl PreparedAlert {
+    pub fn row(&self) -> AlertRow<'_> {
+        AlertRow {
+            fingerprint: &self.fingerprint,
+            firing: self.firing,
+            alertname: &self.alertname,
+            severity: self.severity,
+            labels: &self.labels,
+            annotations: &self.annotations,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            generator_url: &self.generator_url,
+        }
+    }
+}
+
+/// A notification ready to apply.
+pub struct Prepared {
+    pub group_key: String,
+    pub receiver: String,
+    /// Its alerts, one per fingerprint (the last copy wins), ordered by fingerprint.
+    pub alerts: Vec<PreparedAlert>,
+    /// For an incident it opens: title, description, service, runbook link and the
+    /// group's common labels (JSON).
+    pub title: String,
+    pub description: String,
+    pub service: String,
+    pub runbook: Option<String>,
+    pub labels: String,
+}
+
+/// Does everything to a validated notification that needs no database.
+pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRules) -> Prepared {
+    let mut by_fp: BTreeMap<String, ValidAlert> = BTreeMap::new();
+    for a in alerts {
+        by_fp.insert(a.fingerprint.clone(), a);
+    }
+    let runbook = msg
+        .common_annotations
+        .get("runbook_url")
+        .into_iter()
+        .chain(
+            by_fp
+                .values()
+                .filter_map(|a| a.annotations.get("runbook_url")),
+        )
+        .find_map(|u| crate::incidents::service::safe_url(u));
+    let alerts = by_fp
+        .into_values()
+        .map(|a| PreparedAlert {
+            severity: rules.severity_of(&a.labels),
+            labels: serde_json::to_string(&a.labels).expect("labels serialize"),
+            annotations: serde_json::to_string(&a.annotations).expect("annotations serialize"),
+            line: describe(&a, &msg.group_labels),
+            alertname: a.labels.get("alertname").cloned().unwrap_or_default(),
+            fingerprint: a.fingerprint,
+            firing: a.firing,
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            generator_url: a.generator_url,
+        })
+        .collect();
+    let description = [
+        msg.common_annotations.get("summary"),
+        msg.common_annotations.get("description"),
+    ]
+    .into_iter()
+    .flatten()
+    .cloned()
+    .collect::<Vec<_>>()
+    .join("\n\n");
+    Prepared {
+        group_key: msg.group_key.clone(),
+        receiver: msg.receiver.clone(),
+        alerts,
+        title: title_for(msg),
+        description,
+        service: msg
+            .common_labels
+            .get("service")
+            .or_else(|| msg.group_labels.get("service"))
+            .cloned()
+            .unwrap_or_default(),
+        runbook,
+        labels: serde_json::to_string(&msg.common_labels).expect("labels serialize"),
+    }
+}
+
+/// `HighErrorRate {instance=api-1}`: the alert name plus the labels that tell it apart
+/// from the group.
+fn describe(a: &ValidAlert, group_labels: &BTreeMap<String, String>) -> String {
+    let name = a.labels.get("alertname").cloned().unwrap_or_default();
+    let extra: Vec<String> = a
+        .labels
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != "alertname" && k.as_str() != "severity" && !group_labels.contains_key(*k)
+        })
+        .take(4)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if extra.is_empty() {
+        name
+    } else {
+        format!("{name} {{{}}}", extra.join(", "))
+    }
+}
+
+/// "Firing" for an alert already resolved, with a start no later than the one it had:
+/// an old notification arriving late, not the alert firing again.
+pub(super) fn is_stale_firing(p: &PreparedAlert, known: &KnownAlert) -> bool {
+    p.firing && !known.firing && p.starts_at <= known.starts_at
+}
+
+pub(super) fn summarize(verb: &str, items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let listed = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    let more = items.len().saturating_sub(SHOWN);
+    let noun = if items.len() == 1 { "Alert" } else { "alerts" };
+    let head = if items.len() == 1 {
+        format!("{noun} {verb}")
+    } else {
+        format!("{} {noun} {verb}", items.len())
+    };
+    if more > 0 {
+        format!("{head}: {listed} (+{more} more)")
+    } else {
+        format!("{head}: {listed}")
+    }
+}
+
+fn title_for(msg: &WebhookMessage) -> String {
+    let label = |k: &str| {
+        msg.group_labels
+            .get(k)
+            .or_else(|| msg.common_labels.get(k))
+            .filter(|v| !v.is_empty())
+    };
+    let base = label("alertname")
+        .cloned()
+        .or_else(|| msg.common_annotations.get("summary").cloned())
+        .unwrap_or_else(|| format!("Alert group {}", msg.group_key));
+    let mut title = match label("service") {
+        Some(service) => format!("{base} on {service}"),
+        None => base,
+    };
+    if title.chars().count() > 300 {
+        title = title.chars().take(297).collect::<String>() + "...";
+    }
+    title
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lists_are_summarized() {
+        let items: Vec<String> = (0..8).map(|i| format!("A{i}")).collect();
+        assert_eq!(
+            summarize("fired", &items),
+            "8 alerts fired: A0; A1; A2; A3; A4 (+3 more)"
+        );
+        assert_eq!(summarize("resolved", &items[..1]), "Alert resolved: A0");
+    }
+}
