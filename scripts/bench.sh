@@ -4,8 +4,14 @@
 # incident list page with 100,000 incidents, the text-format parser, the cost of evaluating
 # 1,000 SLOs, and the dashboard with 50 SLOs and 30 days of history. Loopback only; stops
 # by itself.
-#   scripts/bench.sh            # full run (~4 minutes plus the release build)
+#   scripts/bench.sh            # everything (~15 minutes plus the release build)
 #   scripts/bench.sh slo        # only the SLO evaluation and dashboard benchmarks
+#   scripts/bench.sh intake     # only intake at scale: realistic notifications joining 8
+#                               # large groups on a store growing for 5 minutes (rate every
+#                               # 30 s), one group per notification, re-sent alerts, and a
+#                               # mixed run with readers polling the list and dashboard;
+#                               # RSS, database size and bytes per alert after each
+#   INTAKE_SECONDS=60 scripts/bench.sh intake   # a shorter growing-store run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin firewatch --example loadgen --example parse_bench --example slo_bench
@@ -25,7 +31,54 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ "${1:-all}" != slo ]; then
+MODE=${1:-all}
+
+# A fresh server on an empty store: serve_fresh DIR PORT
+serve_fresh() {
+  FIREWATCH__STORAGE__DATA_DIR="$1" FIREWATCH__SERVER__LISTEN="127.0.0.1:$2" $BIN serve & PID=$!
+  until curl -fs "http://127.0.0.1:$2/readyz" >/dev/null 2>&1; do sleep 0.01; done
+}
+# RSS, database size and bytes per stored alert: footprint DIR
+footprint() {
+  local alerts
+  alerts=$(curl -fs "http://127.0.0.1:$IPORT/metrics" | awk '/^firewatch_alerts_received_total/ {s+=$2} END {print s+0}')
+  local bytes
+  bytes=$(du -sb "$1" | cut -f1)
+  echo "  footprint: RSS $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status), \
+store $(awk -v b="$bytes" 'BEGIN {printf "%.0f MB", b/1e6}') for $alerts alerts received \
+($(awk -v b="$bytes" -v n="$alerts" 'BEGIN {if (n > 0) printf "%.0f", b/n; else print "-"}') bytes per alert)"
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+
+if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
+  IPORT=$((PORT + 2))
+  SECS=${INTAKE_SECONDS:-300}
+  echo "== intake at scale (realistic notifications of 10 alerts, about 9 KB each, 64 connections)"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  echo "new alerts joining 8 large groups, store growing for $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload grouped --report-every 30
+  footprint "$I"
+  echo "mixed: the same intake while 4 clients poll the incident list and the dashboard:"
+  $LOAD poll --url "http://127.0.0.1:$IPORT/incidents" --url "http://127.0.0.1:$IPORT/" \
+    --url "http://127.0.0.1:$IPORT/api/v1/incidents?status=all" --clients 4 --seconds 30 &
+  POLL=$!
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
+    --workload grouped --prefix mixed
+  wait $POLL
+  footprint "$I"
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  echo "one new group per notification:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 --workload realistic
+  echo "the same notifications re-sent:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 --workload realistic --duplicates
+  footprint "$I"
+  stop; rm -rf "$I"
+  [ "$MODE" = intake ] && exit 0
+fi
+
+if [ "$MODE" != slo ]; then
 # Start to ready: from exec to the first 200 on /readyz (fresh database).
 start=$(date +%s%N)
 $BIN serve & PID=$!

@@ -12,6 +12,11 @@ use firewatch::auth::accounts::Accounts;
 use firewatch::config::{Resolved, Settings};
 use firewatch::db::Db;
 
+/// mimalloc: faster for intake's many small allocations, and it returns freed memory to
+/// the system instead of keeping it in per-thread arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "firewatch",
