@@ -12,10 +12,10 @@ use firewatch::auth::accounts::Accounts;
 use firewatch::config::{Resolved, Settings};
 use firewatch::db::Db;
 
-/// mimalloc: faster for intake's many small allocations, and it returns freed memory to
-/// the system instead of keeping it in per-thread arenas.
+/// jemalloc: faster for intake's many small allocations, and it gives freed memory back to
+/// the system after a few seconds instead of keeping it in per-thread arenas.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(

@@ -1,13 +1,19 @@
-//! WAL checkpoints mostly on their own thread and connection. This thread runs PASSIVE
-//! checkpoints, which wait for nobody, copying what the writer appended to the WAL into
-//! the database file and syncing it: back to back while the writer is busy, every tenth
-//! of a second when it is not. The writer still checkpoints by itself once the WAL holds
-//! `WRITER_CHECKPOINT_FRAMES` pages (SQLite's auto-checkpoint), which is what lets the WAL
-//! start again from its beginning; by then this thread has copied and synced nearly
-//! everything, so the writer's own checkpoint takes a millisecond or two instead of
-//! tens of milliseconds of copying and syncing.
+//! WAL checkpoints, mostly on their own thread and connection, so that the writer does not
+//! stop its batches to copy pages into the database file and sync it.
+//!
+//! This thread runs PASSIVE checkpoints, which wait for nobody: back to back while the
+//! writer is busy, every tenth of a second when it is not. A PASSIVE checkpoint never
+//! catches up with a writer that does not pause, and only a complete checkpoint lets the
+//! WAL start again from its beginning; so once the WAL holds a quarter of
+//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two batches, runs one PASSIVE
+//! checkpoint of its own (nothing can collide with it now), which copies the little this
+//! thread left and is complete, and its next transaction restarts the WAL. Then this
+//! thread takes over again. The WAL stays under `RESTART_FRAMES` pages (the rest is for
+//! what is written during this thread's last pass and the hand-over) and the writer's
+//! own checkpoint only copies what that last pass could not.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -19,10 +25,40 @@ use super::StoreError;
 const IDLE: Duration = Duration::from_millis(100);
 /// Between passes while the writer is busy (a pass copied something).
 const BUSY: Duration = Duration::from_millis(5);
-/// The writer checkpoints (and so restarts the WAL) past this many pages: 64 MiB.
-pub const WRITER_CHECKPOINT_FRAMES: i64 = 16_384;
+/// The WAL's size in pages (64 MiB); a restart is handed to the writer at a quarter.
+pub const RESTART_FRAMES: i64 = 16_384;
 
 type Stop = Arc<(Mutex<bool>, Condvar)>;
+
+/// Set by the checkpoint thread when the WAL is due for a restart; cleared by the writer
+/// once its own checkpoint is complete.
+#[derive(Clone, Default)]
+pub struct RestartDue(Arc<AtomicBool>);
+
+impl RestartDue {
+    /// The writer, between batches: when a restart is due, finish the checkpoint (the
+    /// checkpoint thread is standing by, so nothing collides) and hand back.
+    pub fn finish(&self, conn: &Connection) {
+        if !self.0.load(Ordering::Acquire) {
+            return;
+        }
+        match checkpoint(conn) {
+            // Complete: the next transaction starts the WAL from its beginning.
+            Ok((frames, copied)) if copied >= frames => self.0.store(false, Ordering::Release),
+            // A reader still needs the end of the WAL: try again after the next batch.
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
 
 pub struct Checkpointer {
     stop: Stop,
@@ -30,7 +66,7 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn start(path: &Path) -> Result<Self, StoreError> {
+    pub fn start(path: &Path, restart: RestartDue) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -38,7 +74,7 @@ impl Checkpointer {
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("firewatch-db-checkpoint".into())
-            .spawn(move || run(&conn, &flag))
+            .spawn(move || run(&conn, &flag, &restart))
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Self {
             stop,
@@ -57,7 +93,7 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: &Connection, stop: &Stop) {
+fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
     let (lock, wake) = &**stop;
     let mut pause = IDLE;
     let mut last = (0, 0);
@@ -71,16 +107,25 @@ fn run(conn: &Connection, stop: &Stop) {
             break;
         }
         drop(stopped);
-        pause = match checkpoint(conn) {
-            // Nothing new since the last pass, and nothing left to copy: the writer rests.
-            Ok(now) if now == last && now.0 == now.1 => IDLE,
-            Ok(now) => {
-                last = now;
-                BUSY
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "WAL checkpoint failed");
-                IDLE
+        pause = if restart.due() {
+            // The writer is finishing a checkpoint: stand by.
+            BUSY
+        } else {
+            match checkpoint(conn) {
+                Ok((frames, _)) if frames >= RESTART_FRAMES / 4 => {
+                    restart.set();
+                    BUSY
+                }
+                // Nothing new since the last pass, and nothing left to copy.
+                Ok(now) if now == last && now.0 == now.1 => IDLE,
+                Ok(now) => {
+                    last = now;
+                    BUSY
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    IDLE
+                }
             }
         };
         stopped = lock.lock().expect("checkpoint lock");
@@ -88,8 +133,15 @@ fn run(conn: &Connection, stop: &Stop) {
 }
 
 /// One PASSIVE checkpoint: (frames in the WAL, frames copied into the database file).
+/// A checkpoint another connection was running at the time copies nothing: (1, 0).
 fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
+    let (busy, frames, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok(if busy != 0 || frames < 0 {
+        (1, 0)
+    } else {
+        (frames, copied)
     })
 }

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
+use super::checkpoint::RestartDue;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
@@ -22,11 +23,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, max_batch: usize) -> Self {
+    pub fn start(conn: Connection, max_batch: usize, restart: RestartDue) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
         let thread = std::thread::Builder::new()
             .name("firewatch-db-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1)))
+            .spawn(move || run(conn, rx, max_batch.max(1), &restart))
             .expect("spawn writer thread");
         Self {
             tx: Arc::new(Mutex::new(Some(tx))),
@@ -96,7 +97,7 @@ where
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, restart: &RestartDue) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -151,6 +152,8 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
         for done in completions {
             done(commit.clone());
         }
+        // Between batches, after the callers have their answers.
+        restart.finish(&conn);
     }
     // Queue closed: checkpoint so the WAL is folded into the main file on clean shutdown.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
