@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::{ApiError, Caller};
 use crate::auth::Role;
-use crate::incidents::service::ManualIncident;
+use crate::incidents::alert_rows::AlertCursor;
+use crate::incidents::service::{ALERTS_PAGE, ManualIncident, TIMELINE_PAGE};
 use crate::incidents::{ListQuery, Severity};
 use crate::state::AppState;
 
@@ -56,9 +57,89 @@ pub async fn get(
         serde_json::to_value(&d.incident).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["alerts"] =
         serde_json::to_value(&d.alerts).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["alerts_next_cursor"] = json!(d.alerts_next.map(|c| c.to_string()));
     body["timeline"] =
         serde_json::to_value(&d.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["timeline_older_cursor"] = json!(d.timeline_older.map(|c| c.to_string()));
     Ok(HttpResponse::Ok().json(body))
+}
+
+fn page_limit(limit: Option<usize>, default: usize) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::BadRequest("limit: between 1 and 1000".into())),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertParams {
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// An incident's alerts, firing first, a page at a time.
+pub async fn alerts(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    params: web::Query<AlertParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = params.into_inner();
+    let only = match p.status.as_deref() {
+        None | Some("" | "all") => None,
+        Some("firing") => Some(true),
+        Some("resolved") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "status `{other}`: use firing, resolved or all"
+            )));
+        }
+    };
+    let after =
+        match p.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(AlertCursor::parse(c).ok_or_else(|| {
+                ApiError::BadRequest("cursor: not a cursor from next_cursor".into())
+            })?),
+        };
+    let limit = page_limit(p.limit, ALERTS_PAGE)?;
+    let id = id.into_inner();
+    let (items, next) = state.incidents.alerts(id, only, after, limit).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items,
+        "next_cursor": next.map(|c| c.to_string()),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineParams {
+    limit: Option<usize>,
+    before: Option<i64>,
+}
+
+/// An incident's timeline, oldest first, a page at a time going back from the latest.
+pub async fn timeline(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    params: web::Query<TimelineParams>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Viewer)?;
+    let p = params.into_inner();
+    let limit = page_limit(p.limit, TIMELINE_PAGE)?;
+    let (items, older) = state
+        .incidents
+        .timeline(id.into_inner(), p.before, limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items,
+        "older_cursor": older.map(|c| c.to_string()),
+    })))
 }
 
 #[derive(Deserialize)]

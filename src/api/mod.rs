@@ -36,6 +36,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/incidents", web::get().to(incidents::list))
                 .route("/incidents", web::post().to(incidents::create))
                 .route("/incidents/{id}", web::get().to(incidents::get))
+                .route("/incidents/{id}/alerts", web::get().to(incidents::alerts))
+                .route(
+                    "/incidents/{id}/timeline",
+                    web::get().to(incidents::timeline),
+                )
                 .route(
                     "/incidents/{id}/acknowledge",
                     web::post().to(incidents::acknowledge),

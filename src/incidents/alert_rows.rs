@@ -10,30 +10,99 @@ fn json_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-/// An incident's alerts, firing first.
-pub fn of(conn: &Conn, incident_id: i64) -> StoreResult<Vec<Alert>> {
-    let mut stmt = conn.sqlite().prepare_cached(
-        "SELECT id, fingerprint, status, alertname, severity, labels, annotations, starts_at, \
-         ends_at, generator_url, first_seen_at, last_seen_at \
-         FROM alerts WHERE incident_id = ?1 ORDER BY status = 'resolved', id",
-    )?;
-    let rows = stmt.query_map([incident_id], |r| {
-        Ok(Alert {
-            id: r.get(0)?,
-            fingerprint: r.get(1)?,
-            status: r.get(2)?,
-            alertname: r.get(3)?,
-            severity: parse_col(r, 4)?,
-            labels: json_map(&r.get::<_, String>(5)?),
-            annotations: json_map(&r.get::<_, String>(6)?),
-            starts_at: r.get(7)?,
-            ends_at: r.get(8)?,
-            generator_url: r.get(9)?,
-            first_seen_at: r.get(10)?,
-            last_seen_at: r.get(11)?,
+const ALERT_COLUMNS: &str = "id, fingerprint, status, alertname, severity, labels, \
+    annotations, starts_at, ends_at, generator_url, first_seen_at, last_seen_at";
+
+fn alert_from_row(r: &rusqlite::Row) -> rusqlite::Result<Alert> {
+    Ok(Alert {
+        id: r.get(0)?,
+        fingerprint: r.get(1)?,
+        status: r.get(2)?,
+        alertname: r.get(3)?,
+        severity: parse_col(r, 4)?,
+        labels: json_map(&r.get::<_, String>(5)?),
+        annotations: json_map(&r.get::<_, String>(6)?),
+        starts_at: r.get(7)?,
+        ends_at: r.get(8)?,
+        generator_url: r.get(9)?,
+        first_seen_at: r.get(10)?,
+        last_seen_at: r.get(11)?,
+    })
+}
+
+/// Where a page of an incident's alerts goes on from: firing alerts come first, each
+/// state by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub firing: bool,
+    pub after_id: i64,
+}
+
+impl AlertCursor {
+    /// `firing.123` or `resolved.456`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (state, id) = text.split_once('.')?;
+        Some(Self {
+            firing: match state {
+                "firing" => true,
+                "resolved" => false,
+                _ => return None,
+            },
+            after_id: id.parse().ok()?,
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+impl std::fmt::Display for AlertCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.firing { "firing" } else { "resolved" };
+        write!(f, "{state}.{}", self.after_id)
+    }
+}
+
+/// Up to `limit` alerts of an incident, firing first, from `after` on; `only` keeps one
+/// state. Returns the page and where the next one starts.
+pub fn page(
+    conn: &Conn,
+    incident_id: i64,
+    only: Option<bool>,
+    after: Option<AlertCursor>,
+    limit: usize,
+) -> StoreResult<(Vec<Alert>, Option<AlertCursor>)> {
+    let mut stmt = conn.sqlite().prepare_cached(&format!(
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE incident_id = ?1 AND status = ?2 AND id > ?3 \
+         ORDER BY id LIMIT ?4"
+    ))?;
+    let mut out: Vec<Alert> = Vec::with_capacity(limit.min(1024));
+    let mut next = None;
+    for firing in [true, false] {
+        if only.is_some_and(|o| o != firing) || after.is_some_and(|a| a.firing != firing && firing)
+        {
+            continue;
+        }
+        let from = after
+            .filter(|a| a.firing == firing)
+            .map_or(0, |a| a.after_id);
+        let want = limit + 1 - out.len();
+        let state = if firing { "firing" } else { "resolved" };
+        let rows = stmt
+            .query_map(
+                params![incident_id, state, from, want as i64],
+                alert_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(rows);
+        if out.len() > limit {
+            out.truncate(limit);
+            let last = out.last().expect("a full page");
+            next = Some(AlertCursor {
+                firing: last.status == "firing",
+                after_id: last.id,
+            });
+            break;
+        }
+    }
+    Ok((out, next))
 }
 
 pub struct KnownAlert {

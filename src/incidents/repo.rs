@@ -357,24 +357,40 @@ pub struct ResponseStats {
     pub mttr_ms: Option<i64>,
 }
 
+/// From the hourly sums (`incident_hourly`, kept by triggers) for whole hours, and from
+/// the incidents themselves for the part of an hour before the first whole one.
 pub fn response_stats(conn: &Conn, since: i64) -> StoreResult<ResponseStats> {
-    Ok(conn
-        .sqlite()
+    const HOUR: i64 = 3_600_000;
+    let first_hour =
+        since - since.rem_euclid(HOUR) + if since.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
+    let c = conn.sqlite();
+    let sums = |r: &Row| -> rusqlite::Result<[i64; 5]> {
+        Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+    };
+    let whole = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(created), 0), COALESCE(SUM(acknowledged), 0), \
+             COALESCE(SUM(resolved), 0), COALESCE(SUM(tta_ms), 0), COALESCE(SUM(ttr_ms), 0) \
+             FROM incident_hourly WHERE hour >= ?1",
+        )?
+        .query_row([first_hour], sums)?;
+    let part = c
         .prepare_cached(
             "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
-             CAST(AVG(acknowledged_at - created_at) AS INTEGER), \
-             CAST(AVG(resolved_at - created_at) AS INTEGER) \
-             FROM incidents WHERE created_at >= ?1",
+             COALESCE(SUM(acknowledged_at - created_at), 0), \
+             COALESCE(SUM(resolved_at - created_at), 0) \
+             FROM incidents WHERE created_at >= ?1 AND created_at < ?2",
         )?
-        .query_row([since], |r| {
-            Ok(ResponseStats {
-                created: r.get(0)?,
-                acknowledged: r.get(1)?,
-                resolved: r.get(2)?,
-                mtta_ms: r.get(3)?,
-                mttr_ms: r.get(4)?,
-            })
-        })?)
+        .query_row(params![since, first_hour], sums)?;
+    let t: Vec<i64> = whole.iter().zip(part).map(|(a, b)| a + b).collect();
+    let mean = |sum: i64, n: i64| (n > 0).then(|| sum / n);
+    Ok(ResponseStats {
+        created: t[0],
+        acknowledged: t[1],
+        resolved: t[2],
+        mtta_ms: mean(t[3], t[1]),
+        mttr_ms: mean(t[4], t[2]),
+    })
 }
 
 /// What notification routing looks at: severity, service and the group's labels.

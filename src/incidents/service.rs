@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::db::{Conn, Db, StoreResult};
 use crate::time::{human_duration, now_ms};
 
-use super::alert_rows;
+use super::alert_rows::{self, AlertCursor};
 use super::repo::{self, NewIncident, ResponseStats};
 use super::{
     Alert, Event, EventSink, Incident, IncidentError, ListQuery, Severity, Status, TimelineEntry,
@@ -21,11 +21,22 @@ pub struct ManualIncident {
     pub runbook_url: Option<String>,
 }
 
+/// An incident with the first page of its alerts (firing first) and the latest page of
+/// its timeline: bounded however large the incident.
 pub struct IncidentDetail {
     pub incident: Incident,
     pub alerts: Vec<Alert>,
+    /// Where the next page of alerts starts, when there are more.
+    pub alerts_next: Option<AlertCursor>,
+    /// Oldest first.
     pub timeline: Vec<TimelineEntry>,
+    /// The cursor of older entries, when there are more.
+    pub timeline_older: Option<i64>,
 }
+
+/// How many alerts and timeline entries an incident answer holds at most.
+pub const ALERTS_PAGE: usize = 100;
+pub const TIMELINE_PAGE: usize = 200;
 
 const MAX_TITLE: usize = 300;
 const MAX_TEXT: usize = 20_000;
@@ -127,11 +138,53 @@ impl Incidents {
         self.db
             .read(move |c| {
                 let incident = load(c, id)?;
+                let (alerts, alerts_next) = alert_rows::page(c, id, None, None, ALERTS_PAGE)?;
+                let (timeline, timeline_older) = timeline::page(c, id, None, TIMELINE_PAGE)?;
                 Ok(IncidentDetail {
                     incident,
-                    alerts: alert_rows::of(c, id)?,
-                    timeline: timeline::list(c, id)?,
+                    alerts,
+                    alerts_next,
+                    timeline,
+                    timeline_older,
                 })
+            })
+            .await
+    }
+
+    /// The incident alone.
+    pub async fn detail_head(&self, id: i64) -> Result<Incident, IncidentError> {
+        self.db.read(move |c| load(c, id)).await
+    }
+
+    /// A page of an incident's alerts, firing first; `only` keeps firing (true) or
+    /// resolved (false) ones.
+    pub async fn alerts(
+        &self,
+        id: i64,
+        only: Option<bool>,
+        after: Option<AlertCursor>,
+        limit: usize,
+    ) -> Result<(Vec<Alert>, Option<AlertCursor>), IncidentError> {
+        self.db
+            .read(move |c| {
+                load(c, id)?;
+                Ok(alert_rows::page(c, id, only, after, limit)?)
+            })
+            .await
+    }
+
+    /// A page of an incident's timeline before entry `before` (the latest when None),
+    /// oldest first, and the cursor of older entries.
+    pub async fn timeline(
+        &self,
+        id: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<TimelineEntry>, Option<i64>), IncidentError> {
+        self.db
+            .read(move |c| {
+                load(c, id)?;
+                Ok(timeline::page(c, id, before, limit)?)
             })
             .await
     }
@@ -289,7 +342,8 @@ impl Incidents {
                 let now = now_ms();
                 timeline::add(c, id, now, "note", &actor, &text, None)?;
                 repo::touch(c, id, now)?;
-                Ok(timeline::list(c, id)?
+                Ok(timeline::page(c, id, None, 1)?
+                    .0
                     .pop()
                     .expect("the note was just written"))
             })

@@ -5,24 +5,16 @@ use rusqlite::params;
 use super::TimelineEntry;
 use crate::db::{Conn, StoreResult};
 
-/// An incident's timeline, oldest first.
-pub fn list(conn: &Conn, incident_id: i64) -> StoreResult<Vec<TimelineEntry>> {
-    let mut stmt = conn.sqlite().prepare_cached(
-        "SELECT id, at, kind, actor, message, details FROM timeline \
-         WHERE incident_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map([incident_id], |r| {
-        let details: Option<String> = r.get(5)?;
-        Ok(TimelineEntry {
-            id: r.get(0)?,
-            at: r.get(1)?,
-            kind: r.get(2)?,
-            actor: r.get(3)?,
-            message: r.get(4)?,
-            details: details.and_then(|d| serde_json::from_str(&d).ok()),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+fn entry_from_row(r: &rusqlite::Row) -> rusqlite::Result<TimelineEntry> {
+    let details: Option<String> = r.get(5)?;
+    Ok(TimelineEntry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        kind: r.get(2)?,
+        actor: r.get(3)?,
+        message: r.get(4)?,
+        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }
 
 /// Adds one entry.
@@ -49,4 +41,32 @@ pub fn add(
             details.map(|d| d.to_string())
         ])?;
     Ok(())
+}
+
+/// Up to `limit` entries before entry `before` (the newest when None), oldest first, and
+/// the cursor of the older ones when there are more.
+pub fn page(
+    conn: &Conn,
+    incident_id: i64,
+    before: Option<i64>,
+    limit: usize,
+) -> StoreResult<(Vec<TimelineEntry>, Option<i64>)> {
+    let mut stmt = conn.sqlite().prepare_cached(
+        "SELECT id, at, kind, actor, message, details FROM timeline \
+         WHERE incident_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut rows = stmt
+        .query_map(
+            params![incident_id, before.unwrap_or(i64::MAX), limit as i64 + 1],
+            entry_from_row,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let older = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|e| e.id)
+    } else {
+        None
+    };
+    rows.reverse();
+    Ok((rows, older))
 }

@@ -11,7 +11,8 @@ use super::views::{AlertView, IncidentView, TimelineView};
 use super::{WebError, html, html_status, see_other};
 use crate::api::ApiError;
 use crate::auth::Role;
-use crate::incidents::service::ManualIncident;
+use crate::incidents::alert_rows::AlertCursor;
+use crate::incidents::service::{ALERTS_PAGE, ManualIncident, TIMELINE_PAGE};
 use crate::incidents::{IncidentError, ListQuery, Severity, Status};
 use crate::notify::outbox::{ListFilter, Notification};
 use crate::state::AppState;
@@ -118,7 +119,11 @@ struct DetailPage {
     nav: &'static str,
     view: IncidentView,
     alerts: Vec<AlertView>,
+    /// More alerts than shown: link to all of them.
+    alerts_more: bool,
+    /// Newest first.
     timeline: Vec<TimelineView>,
+    timeline_older: Option<i64>,
     notifications: Vec<(Notification, String)>,
     error: Option<String>,
 }
@@ -162,13 +167,112 @@ async fn detail_page(
         nav: "incidents",
         view: IncidentView::new(d.incident, now_ms()),
         alerts: d.alerts.into_iter().map(AlertView::new).collect(),
+        alerts_more: d.alerts_next.is_some(),
         timeline: d
             .timeline
             .into_iter()
             .rev()
             .map(TimelineView::new)
             .collect(),
+        timeline_older: d.timeline_older,
         error,
+        user,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incidents/alerts.html")]
+struct AlertsPage {
+    user: PageUser,
+    nav: &'static str,
+    view: IncidentView,
+    status: &'static str,
+    tabs: Vec<(&'static str, &'static str, i64)>,
+    alerts: Vec<AlertView>,
+    next_cursor: Option<String>,
+    page_size: usize,
+}
+
+#[derive(Deserialize)]
+pub struct AlertsParams {
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+/// All alerts of an incident, firing first, a page at a time.
+pub async fn alerts(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: web::Query<AlertsParams>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
+    let p = params.into_inner();
+    let (status, only) = match p.status.as_deref() {
+        Some("firing") => ("firing", Some(true)),
+        Some("resolved") => ("resolved", Some(false)),
+        _ => ("all", None),
+    };
+    let after = p.cursor.as_deref().and_then(AlertCursor::parse);
+    let (alerts, next) = state.incidents.alerts(id, only, after, ALERTS_PAGE).await?;
+    let inc = state.incidents.detail_head(id).await?;
+    let (total, firing) = (inc.alert_count, inc.firing_count);
+    html(&AlertsPage {
+        nav: "incidents",
+        tabs: vec![
+            ("all", "All", total),
+            ("firing", "Firing", firing),
+            ("resolved", "Resolved", total - firing),
+        ],
+        view: IncidentView::new(inc, now_ms()),
+        status,
+        alerts: alerts.into_iter().map(AlertView::new).collect(),
+        next_cursor: next.map(|c| c.to_string()),
+        page_size: ALERTS_PAGE,
+        user,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incidents/timeline.html")]
+struct TimelinePage {
+    user: PageUser,
+    nav: &'static str,
+    view: IncidentView,
+    /// Newest first.
+    timeline: Vec<TimelineView>,
+    timeline_older: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct TimelineParams {
+    before: Option<i64>,
+}
+
+/// An incident's older timeline entries, newest first, a page at a time.
+pub async fn timeline(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    params: web::Query<TimelineParams>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
+    let (entries, older) = state
+        .incidents
+        .timeline(id, params.before, TIMELINE_PAGE)
+        .await?;
+    let inc = state.incidents.detail_head(id).await?;
+    html(&TimelinePage {
+        nav: "incidents",
+        view: IncidentView::new(inc, now_ms()),
+        timeline: entries.into_iter().rev().map(TimelineView::new).collect(),
+        timeline_older: older,
         user,
     })
 }

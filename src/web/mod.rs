@@ -32,6 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/incidents", web::post().to(incidents::create))
         .route("/incidents/new", web::get().to(incidents::new))
         .route("/incidents/{id}", web::get().to(incidents::detail))
+        .route("/incidents/{id}/alerts", web::get().to(incidents::alerts))
+        .route(
+            "/incidents/{id}/timeline",
+            web::get().to(incidents::timeline),
+        )
         .route(
             "/incidents/{id}/{action}",
             web::post().to(incidents::action),

@@ -401,6 +401,8 @@ async fn the_openapi_description_covers_every_api_route() {
         "/api/v1/alerts/alertmanager",
         "/api/v1/incidents",
         "/api/v1/incidents/{id}",
+        "/api/v1/incidents/{id}/alerts",
+        "/api/v1/incidents/{id}/timeline",
         "/api/v1/incidents/{id}/acknowledge",
         "/api/v1/incidents/{id}/resolve",
         "/api/v1/incidents/{id}/reopen",
@@ -507,4 +509,119 @@ async fn deployments_are_recorded_and_named_on_incidents_that_open_soon_after() 
         metrics.contains("firewatch_deployments_total{service=\"checkout\"} 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_large_incident_is_answered_in_pages_of_alerts_and_timeline() {
+    let app = spawn_app().await;
+    // 260 alerts in one group, sent 10 at a time (26 timeline entries), then 130 resolve.
+    let mut id = 0;
+    for batch in 0..26 {
+        let alerts = (0..10)
+            .map(|i| {
+                alert(
+                    "Storm",
+                    &format!("i{}", batch * 10 + i),
+                    "warning",
+                    "firing",
+                )
+            })
+            .collect();
+        id = app.post_webhook_ok(&message("storm", alerts)).await["incident_id"]
+            .as_i64()
+            .unwrap();
+    }
+    for batch in 0..13 {
+        let alerts = (0..10)
+            .map(|i| {
+                alert(
+                    "Storm",
+                    &format!("i{}", batch * 20 + i),
+                    "warning",
+                    "resolved",
+                )
+            })
+            .collect();
+        app.post_webhook_ok(&message("storm", alerts)).await;
+    }
+    let inc = app.incident(id).await;
+    assert_eq!(inc["alert_count"], 260);
+    assert_eq!(inc["firing_count"], 130);
+    let first = inc["alerts"].as_array().unwrap();
+    assert_eq!(first.len(), 100, "the incident carries the first page only");
+    assert!(
+        first.iter().all(|a| a["status"] == "firing"),
+        "firing first"
+    );
+    let mut cursor = inc["alerts_next_cursor"].as_str().unwrap().to_string();
+    let mut seen: Vec<i64> = first.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    loop {
+        let (code, page) = app
+            .get_json(
+                &format!("/api/v1/incidents/{id}/alerts?limit=70&cursor={cursor}"),
+                &app.viewer_token,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (260, 260), "every alert once");
+    let (_, resolved) = app
+        .get_json(
+            &format!("/api/v1/incidents/{id}/alerts?status=resolved&limit=1000"),
+            &app.viewer_token,
+        )
+        .await;
+    let resolved = resolved["items"].as_array().unwrap();
+    assert_eq!(resolved.len(), 130);
+    assert!(resolved.iter().all(|a| a["status"] == "resolved"));
+    for bad in ["cursor=nope", "status=maybe", "limit=0"] {
+        let (code, body) = app
+            .get_json(
+                &format!("/api/v1/incidents/{id}/alerts?{bad}"),
+                &app.viewer_token,
+            )
+            .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // The timeline: the latest entries, and the older ones page by page.
+    let timeline = inc["timeline"].as_array().unwrap();
+    assert_eq!(inc["timeline_older_cursor"], serde_json::Value::Null);
+    let all = timeline.len();
+    let (_, latest) = app
+        .get_json(
+            &format!("/api/v1/incidents/{id}/timeline?limit=10"),
+            &app.viewer_token,
+        )
+        .await;
+    let items = latest["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10);
+    assert_eq!(items.last().unwrap()["id"], timeline.last().unwrap()["id"]);
+    let before = latest["older_cursor"].as_str().unwrap();
+    let (_, older) = app
+        .get_json(
+            &format!("/api/v1/incidents/{id}/timeline?limit=1000&before={before}"),
+            &app.viewer_token,
+        )
+        .await;
+    assert_eq!(older["items"].as_array().unwrap().len(), all - 10);
+    assert_eq!(older["older_cursor"], serde_json::Value::Null);
+    let (code, _) = app
+        .get_json("/api/v1/incidents/999/alerts", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
 }

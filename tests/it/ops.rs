@@ -482,6 +482,57 @@ async fn incident_counts_stay_exact_through_every_change() {
     kept.sort();
     assert_eq!(counted, kept);
     assert_eq!(kept.iter().map(|k| k.2).sum::<i64>(), 5);
+
+    // The dashboard's response numbers (kept per hour of creation by triggers) equal a
+    // count over the incidents, through resolving, reopening and resolving again.
+    for (id, action) in [
+        (5, "resolve"),
+        (5, "reopen"),
+        (6, "resolve"),
+        (5, "acknowledge"),
+    ] {
+        let (code, body) = app
+            .post_json(
+                &format!("/api/v1/incidents/{id}/{action}"),
+                &app.responder_token,
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{action} {id}: {body}");
+    }
+    let now = firewatch::time::now_ms();
+    for since in [0, now - 30 * 86_400_000, now - 5_400_000, now + 3_600_000] {
+        let direct = conn
+            .query_row(
+                "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
+                 CAST(AVG(acknowledged_at - created_at) AS INTEGER), \
+                 CAST(AVG(resolved_at - created_at) AS INTEGER) \
+                 FROM incidents WHERE created_at >= ?1",
+                [since],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                    ))
+                },
+            )
+            .unwrap();
+        let kept = app.state.incidents.response_stats(since).await.unwrap();
+        assert_eq!(
+            direct,
+            (
+                kept.created,
+                kept.acknowledged,
+                kept.resolved,
+                kept.mtta_ms,
+                kept.mttr_ms
+            ),
+            "since {since}"
+        );
+    }
 }
 
 #[tokio::test]

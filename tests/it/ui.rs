@@ -362,3 +362,56 @@ async fn pages_answer_refused_actions_with_the_api_status() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_large_incident_page_shows_its_first_alerts_and_links_to_all_of_them() {
+    let app = spawn_app().await;
+    app.state
+        .accounts
+        .add_user("val", Role::Viewer, "viewer password 4")
+        .await
+        .unwrap();
+    let cookie = login(&app, "val", "viewer password 4").await;
+    let mut id = 0;
+    for batch in 0..12 {
+        let alerts = (0..10)
+            .map(|i| {
+                alert(
+                    "Storm",
+                    &format!("node-{}", batch * 10 + i),
+                    "warning",
+                    "firing",
+                )
+            })
+            .collect();
+        id = app.post_webhook_ok(&message("big", alerts)).await["incident_id"]
+            .as_i64()
+            .unwrap();
+    }
+    let (code, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(html.matches("class=\"alert is-firing\"").count(), 100);
+    assert!(html.contains(&format!("href=\"/incidents/{id}/alerts\">All 120 alerts")));
+    let (code, html) = app.page(&format!("/incidents/{id}/alerts"), &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(html.matches("class=\"alert is-firing\"").count(), 100);
+    let marker = "cursor=";
+    let next = html[html.find(marker).expect("a next link") + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, rest) = app
+        .page(
+            &format!("/incidents/{id}/alerts?status=all&cursor={next}"),
+            &cookie,
+        )
+        .await;
+    assert_eq!(rest.matches("class=\"alert is-firing\"").count(), 20);
+    assert!(!rest.contains("cursor="), "the last page has no next link");
+    let (code, html) = app
+        .page(&format!("/incidents/{id}/timeline?before=3"), &cookie)
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains("Incident opened by Alertmanager"), "{html}");
+}
