@@ -71,9 +71,9 @@ if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
   I=$(mktemp -d); serve_fresh "$I" "$IPORT"
   echo "one new group per notification:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 --workload realistic
+  footprint "$I"
   echo "the same notifications re-sent:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 --workload realistic --duplicates
-  footprint "$I"
   stop; rm -rf "$I"
   [ "$MODE" = intake ] && exit 0
 fi

@@ -84,35 +84,48 @@ fn status_word(i: &Incident, event: Event) -> String {
     }
 }
 
+/// Text from alerts and people made safe for Slack: `<!channel>` or `<https://x|y>` in an
+/// annotation must show as written, not ping a channel or disguise a link (Slack's own
+/// escaping rule: `&`, `<` and `>` only).
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// Slack incoming-webhook body: Block Kit blocks, a plain-text fallback in `text`, and the
-/// severity colour on an attachment bar.
+/// severity colour on an attachment bar. Every text Slack parses is escaped.
 pub fn slack_message(s: &Subject) -> Value {
     let link = s.link();
+    let headline = slack_escape(&s.headline());
     let Some(i) = s.incident else {
         return json!({
-            "text": s.headline(),
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!("{} <{link}|Open Firewatch>", s.headline())}}]
+            "text": headline,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!("{headline} <{link}|Open Firewatch>")}}]
         });
     };
     let mut fields = vec![
-        json!({"type": "mrkdwn", "text": format!("*Status:*\n{}", status_word(i, s.event))}),
+        json!({"type": "mrkdwn", "text": format!("*Status:*\n{}", slack_escape(&status_word(i, s.event)))}),
         json!({"type": "mrkdwn", "text": format!("*Severity:*\n{}", i.severity)}),
     ];
     if !i.service.is_empty() {
-        fields.push(json!({"type": "mrkdwn", "text": format!("*Service:*\n{}", i.service)}));
+        fields.push(
+            json!({"type": "mrkdwn", "text": format!("*Service:*\n{}", slack_escape(&i.service))}),
+        );
     }
     if i.alert_count > 0 {
         fields.push(json!({"type": "mrkdwn", "text": format!("*Alerts:*\n{} of {} firing", i.firing_count, i.alert_count)}));
     }
     if let Some(c) = &i.commander {
-        fields.push(json!({"type": "mrkdwn", "text": format!("*Commander:*\n{c}")}));
+        fields
+            .push(json!({"type": "mrkdwn", "text": format!("*Commander:*\n{}", slack_escape(c))}));
     }
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&format!("[{}] #{} {}", i.severity, i.id, i.title), 150), "emoji": true}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&slack_escape(&format!("[{}] #{} {}", i.severity, i.id, i.title)), 150), "emoji": true}}),
         json!({"type": "section", "fields": fields}),
     ];
     if !i.description.is_empty() {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&i.description, 2900)}}));
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&slack_escape(&i.description), 2900)}}));
     }
     let mut buttons = vec![
         json!({"type": "button", "text": {"type": "plain_text", "text": "Open incident"}, "url": link, "style": "primary"}),
@@ -132,11 +145,11 @@ pub fn slack_message(s: &Subject) -> Value {
     }
     blocks.push(json!({"type": "actions", "elements": buttons}));
     json!({
-        "text": s.headline(),
+        "text": headline,
         "blocks": blocks,
         "attachments": [{
             "color": severity_colour(i.severity),
-            "fallback": s.headline(),
+            "fallback": headline,
             "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{link}|Incident #{}> in Firewatch", i.id)}]}]
         }]
     })

@@ -854,3 +854,24 @@ async fn a_dead_letter_is_not_retried_after_a_later_message_to_the_same_receiver
             .contains("out of order")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_from_alerts_reaches_slack_escaped() {
+    let rec = Recorder::start(202);
+    let app = spawn_app_with(|s| receivers(s, &rec)).await;
+    let mut msg = message("mk", vec![alert("Evil", "i", "critical", "firing")]);
+    msg["groupLabels"]["alertname"] = json!("<!channel> & <https://evil.example|docs>");
+    msg["commonAnnotations"] = json!({"summary": "ping <!here> and <@U123>"});
+    msg["commonLabels"]["service"] = json!("<svc>");
+    app.post_webhook_ok(&msg).await;
+    let slack = rec.wait_for("/slack/incidents", 1).await;
+    let body = slack[0].body.to_string();
+    for raw in ["<!channel>", "<!here>", "<@U123>", "<https://evil", "<svc>"] {
+        assert!(!body.contains(raw), "{raw} reached Slack unescaped: {body}");
+    }
+    let text = slack[0].body["text"].as_str().unwrap();
+    assert!(
+        text.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|docs&gt;"),
+        "{text}"
+    );
+}

@@ -712,3 +712,26 @@ fn status_says_what_it_cannot_reach_within_five_seconds() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("cannot reach http://127.0.0.1:1"));
 }
+
+#[tokio::test]
+async fn invented_http_methods_do_not_become_metric_labels() {
+    let app = spawn_app().await;
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("FW{i}X").as_bytes()).unwrap();
+        let _ = app
+            .client
+            .request(method, app.url("/api/v1/incidents"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.metrics_text().await;
+    assert!(!text.contains("FW1X"), "an invented method became a label");
+    let other = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("firewatch_http_requests_total") && l.contains("method=\"OTHER\"")
+        })
+        .count();
+    assert_eq!(other, 1, "one series for every other method:\n{text}");
+}
