@@ -254,6 +254,7 @@ fn main() {
         instance: "127.0.0.1:9".into(),
         interval: std::time::Duration::from_secs(30),
         timeout: std::time::Duration::from_secs(10),
+        bearer: None,
     };
     let scraped = Scraped::default();
     let raw_keep = raw_days * 86_400_000;

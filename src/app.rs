@@ -99,7 +99,8 @@ impl Application {
                 .with_deploy_window(settings.deploy_window),
             notifications.sink(),
         );
-        let slos = slo_service(&settings, slos, port, &db, &http, &intake)?;
+        let self_token = crate::auth::new_secret();
+        let slos = slo_service(&settings, slos, port, &self_token, &db, &http, &intake)?;
         let state = web::Data::new(AppState {
             deployments: Deployments::new(db.clone()),
             notifications,
@@ -110,6 +111,7 @@ impl Application {
             accounts,
             metrics: Arc::new(Metrics::new()),
             webhook_token,
+            self_token,
             db,
             started_at,
             settings,
@@ -158,11 +160,13 @@ impl Application {
 
 fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let max_body = state.settings.raw.server.max_body_bytes;
+    let webhook_limit = state.settings.raw.alertmanager.max_body_bytes;
     let workers = match state.settings.raw.server.workers {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
     let shutdown: Duration = state.settings.shutdown_timeout;
+    let state_connections = state.settings.raw.server.max_connections;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -171,6 +175,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
             .app_data(crate::api::path_config())
             .app_data(web::FormConfig::default().limit(max_body))
             .app_data(web::PayloadConfig::new(max_body))
+            .wrap(from_fn(crate::api::middleware::body_deadline))
             .wrap(from_fn(crate::api::middleware::track_http))
             .wrap(
                 DefaultHeaders::new()
@@ -184,10 +189,11 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
                          base-uri 'none'",
                     )),
             )
-            .configure(crate::api::configure)
+            .configure(|cfg| crate::api::configure(cfg, webhook_limit))
             .configure(crate::web::configure)
     })
     .workers(workers)
+    .max_connections((state_connections / workers).max(8))
     .shutdown_timeout(shutdown.as_secs().max(1))
     .listen(listener)?
     .run();
@@ -200,6 +206,7 @@ fn slo_service(
     settings: &Resolved,
     configured: Vec<SloSpec>,
     port: u16,
+    self_token: &str,
     db: &Db,
     http: &reqwest::Client,
     intake: &Intake,
@@ -217,8 +224,13 @@ fn slo_service(
     } else {
         raw.scrapes.clone()
     };
-    let targets = crate::metrics::scrape::targets(&scrapes, settings.evaluation_interval)
+    let mut targets = crate::metrics::scrape::targets(&scrapes, settings.evaluation_interval)
         .map_err(|(field, message)| anyhow::anyhow!("setting `{field}`: {message}"))?;
+    if builtin && !raw.server.public_metrics {
+        for t in &mut targets {
+            t.bearer = Some(self_token.to_string());
+        }
+    }
     let specs = if builtin {
         crate::generate::default_slos()
     } else {

@@ -25,12 +25,29 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The bearer token Alertmanager must send.
     pub webhook_token: String,
+    /// A secret made at start with which Firewatch scrapes its own /metrics (viewer
+    /// rights) when `server.public_metrics` is off; it never leaves the process.
+    pub self_token: String,
     pub started_at: Instant,
     /// The one outgoing HTTP client (rustls, timeouts, user agent).
     pub http: reqwest::Client,
 }
 
 impl AppState {
+    /// Who a bearer token belongs to: Firewatch itself, an API token, or nobody.
+    pub async fn token_principal(
+        &self,
+        token: &str,
+    ) -> Result<Option<crate::auth::Principal>, crate::auth::AuthError> {
+        if crate::auth::secrets_equal(token, &self.self_token) {
+            return Ok(Some(crate::auth::Principal::Token {
+                name: "firewatch-self-monitoring".into(),
+                role: crate::auth::Role::Viewer,
+            }));
+        }
+        self.accounts.token_principal(token).await
+    }
+
     /// The notification delivery worker (tests drain it with `run_until_idle`).
     pub fn notification_worker(&self) -> crate::notify::worker::Worker {
         self.notifications

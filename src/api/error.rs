@@ -35,6 +35,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// Locked out for this many seconds (Retry-After).
+    #[error("too many failed sign-ins: try again in {0} s")]
+    TooManyRequests(u64),
+    /// The body did not arrive in time (`server.body_timeout`).
+    #[error("{0}")]
+    Timeout(String),
     /// Transient storage trouble: clients (Alertmanager) should retry.
     #[error("storage is temporarily unavailable, retry later")]
     Unavailable(String),
@@ -53,6 +59,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unprocessable(_) => "invalid",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -70,6 +78,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -89,6 +99,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, ApiError::Unavailable(_)) {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        if let ApiError::TooManyRequests(secs) = self {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         res.json(json!({ "error": { "code": self.code(), "message": self.to_string() } }))
     }
@@ -122,6 +135,7 @@ impl From<AuthError> for ApiError {
             AuthError::Exists(_) => ApiError::Conflict(e.to_string()),
             AuthError::NotFound(_) => ApiError::NotFound(e.to_string()),
             AuthError::Hash(m) => ApiError::Internal(m),
+            AuthError::Throttled(s) => ApiError::TooManyRequests(s),
             AuthError::Store(s) => s.into(),
         }
     }

@@ -15,23 +15,26 @@ mod slos;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::auth::{Principal, Role};
 use crate::state::AppState;
 pub use error::ApiError;
 
-/// The route table.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The route table. `webhook_limit` is the webhook's body limit
+/// (`alertmanager.max_body_bytes`); the other routes take `server.max_body_bytes`.
+pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
     cfg.route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
         .service(
             web::scope("/api/v1")
-                .route(
-                    "/alerts/alertmanager",
-                    web::post().to(alerts::alertmanager_webhook),
+                .wrap(actix_web::middleware::from_fn(middleware::authenticate))
+                .service(
+                    web::resource("/alerts/alertmanager")
+                        .app_data(json_config(webhook_limit))
+                        .route(web::post().to(alerts::alertmanager_webhook)),
                 )
                 .route("/incidents", web::get().to(incidents::list))
                 .route("/incidents", web::post().to(incidents::create))
@@ -111,6 +114,11 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 JsonPayloadError::Deserialize(e) => {
                     ApiError::BadRequest(format!("invalid JSON body: {e}"))
                 }
+                JsonPayloadError::Payload(actix_web::error::PayloadError::Io(e))
+                    if e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    ApiError::Timeout(e.to_string())
+                }
                 other => ApiError::BadRequest(format!("could not read the body: {other}")),
             };
             api.into()
@@ -166,23 +174,33 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        // Under /api/v1 the middleware has authenticated the request already.
+        if let Some(principal) = req.extensions().get::<Principal>().cloned() {
+            return Box::pin(async move {
+                let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+                Ok(Caller {
+                    principal,
+                    anonymous_read: state.settings.raw.auth.anonymous_read,
+                })
+            });
+        }
         let token = bearer(req);
         let has_auth_header = req.headers().contains_key(header::AUTHORIZATION);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
             let anonymous_read = state.settings.raw.auth.anonymous_read;
-            let principal =
-                match token {
-                    Some(t) => state.accounts.token_principal(&t).await?.ok_or_else(|| {
-                        ApiError::Unauthorized("unknown or revoked API token".into())
-                    })?,
-                    None if has_auth_header => {
-                        return Err(ApiError::Unauthorized(
-                            "the Authorization header must be `Bearer TOKEN`".into(),
-                        ));
-                    }
-                    None => Principal::Anonymous,
-                };
+            let principal = match token {
+                Some(t) => state
+                    .token_principal(&t)
+                    .await?
+                    .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API token".into()))?,
+                None if has_auth_header => {
+                    return Err(ApiError::Unauthorized(
+                        "the Authorization header must be `Bearer TOKEN`".into(),
+                    ));
+                }
+                None => Principal::Anonymous,
+            };
             Ok(Caller {
                 principal,
                 anonymous_read,

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::ApiError;
+use super::{ApiError, Caller};
+use crate::auth::Role;
 use crate::state::AppState;
 
 static OPENAPI: &str = include_str!("openapi.json");
@@ -12,16 +13,28 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers a read and the writer commits.
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .json(json!({ "status": "not ready", "reason": e.to_string() })),
+/// /metrics and /readyz are open unless `server.public_metrics` is off; then they take a
+/// viewer token (or anonymous reading).
+fn ops_allowed(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    if state.settings.raw.server.public_metrics {
+        Ok(())
+    } else {
+        caller.require(Role::Viewer)
     }
 }
 
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Ready when the database answers a read and the writer commits.
+pub async fn readyz(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ops_allowed(&state, &caller)?;
+    Ok(match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Err(e) => HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "not ready", "reason": e.to_string() })),
+    })
+}
+
+pub async fn metrics(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ops_allowed(&state, &caller)?;
     let counts = state.incidents.counts().await?;
     state.metrics.set_incident_counts(&counts);
     let (depth, oldest_ms) = state.notifications.queue_stats().await?;

@@ -26,11 +26,20 @@ pub struct NewSession {
 #[derive(Clone)]
 pub struct Accounts {
     db: Db,
+    throttle: std::sync::Arc<super::throttle::LoginThrottle>,
 }
 
 impl Accounts {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            throttle: std::sync::Arc::default(),
+        }
+    }
+
+    /// Addresses and names locked out of signing in now.
+    pub fn lockouts(&self) -> Vec<super::throttle::Lockout> {
+        self.throttle.lockouts(now_ms())
     }
 
     pub async fn add_user(&self, name: &str, role: Role, password: &str) -> Result<i64, AuthError> {
@@ -54,13 +63,18 @@ impl Accounts {
         self.db.read(|c| Ok(repo::count_users(c)?)).await
     }
 
-    /// Checks a name and password; on success opens a session.
+    /// Checks a name and password from `client`; on success opens a session. Refused
+    /// with `Throttled` while the address or the name is locked out (see `throttle`).
     pub async fn login(
         &self,
         name: &str,
         password: &str,
         ttl: Duration,
+        client: Option<std::net::IpAddr>,
     ) -> Result<Option<(User, NewSession)>, AuthError> {
+        if let Some(wait) = self.throttle.locked(client, name, now_ms()) {
+            return Err(AuthError::Throttled(wait));
+        }
         let lookup = name.to_string();
         let found = self
             .db
@@ -71,13 +85,18 @@ impl Accounts {
             _ => (None, super::dummy_hash().to_string()),
         };
         let password = password.to_string();
-        // argon2 is deliberately slow: keep it off the async executor.
-        let ok = tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))?;
+        // argon2 is deliberately slow and large: a few at a time, off the async executor.
+        let ok = {
+            let _turn = self.throttle.turn().await;
+            tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
+                .await
+                .map_err(|e| AuthError::Hash(e.to_string()))?
+        };
         let Some(user) = user.filter(|_| ok) else {
+            self.throttle.failed(client, name, now_ms());
             return Ok(None);
         };
+        self.throttle.succeeded(client, name);
         let cookie_value = super::new_secret();
         let csrf_token = super::new_secret();
         let (id_hash, csrf, uid) = (

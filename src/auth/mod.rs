@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod repo;
+pub mod throttle;
 
 use std::fmt;
 use std::str::FromStr;
@@ -91,6 +92,9 @@ pub enum AuthError {
     NotFound(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// Too many failed sign-ins from this address or for this name.
+    #[error("too many failed sign-ins: try again in {0} s")]
+    Throttled(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -28,6 +28,7 @@ pub struct Resolved {
     pub shutdown_timeout: Duration,
     pub retention_resolved: Duration,
     pub retention_interval: Duration,
+    pub body_timeout: Duration,
     pub deploy_window: Duration,
     pub evaluation_interval: Duration,
     pub history_retention: Duration,
@@ -122,6 +123,18 @@ impl Settings {
                 "must be at least 1024",
             ));
         }
+        if self.alertmanager.max_body_bytes < self.server.max_body_bytes {
+            return Err(ConfigError::invalid(
+                "alertmanager.max_body_bytes",
+                "must be at least server.max_body_bytes",
+            ));
+        }
+        if self.server.max_connections < 16 {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
+                "must be at least 16",
+            ));
+        }
         if self.storage.readers == 0 || self.storage.max_batch == 0 {
             return Err(ConfigError::invalid(
                 "storage.readers",
@@ -200,6 +213,7 @@ impl Settings {
                 &self.retention.resolved_incidents,
             )?,
             retention_interval: dur("retention.interval", &self.retention.interval)?,
+            body_timeout: dur("server.body_timeout", &self.server.body_timeout)?,
             raw: self,
         })
     }

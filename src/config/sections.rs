@@ -48,6 +48,14 @@ pub struct ServerSettings {
     pub workers: usize,
     /// How long a graceful shutdown waits for in-flight requests.
     pub shutdown_timeout: String,
+    /// Open connections at most, all workers together; more wait in the kernel's queue.
+    pub max_connections: usize,
+    /// Once its headers are in, how long a request may take to send its whole body
+    /// (408 after that): a stalled body must not hold memory.
+    pub body_timeout: String,
+    /// /metrics and /readyz answer without credentials (for Prometheus and probes); when
+    /// false they need a viewer token, like the rest of the API. /healthz is always open.
+    pub public_metrics: bool,
 }
 
 impl Default for ServerSettings {
@@ -58,6 +66,9 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             workers: 0,
             shutdown_timeout: "30s".into(),
+            max_connections: 1024,
+            body_timeout: "10s".into(),
+            public_metrics: true,
         }
     }
 }
@@ -110,6 +121,10 @@ pub struct AlertmanagerSettings {
     pub severity_map: BTreeMap<String, Severity>,
     /// Priority for alerts whose severity label is missing or not in the map.
     pub default_severity: Severity,
+    /// Largest webhook body, in bytes: a storm's group of thousands of alerts is larger
+    /// than `server.max_body_bytes`, and Alertmanager never retries a 413. Only requests
+    /// with the webhook token get to send one.
+    pub max_body_bytes: usize,
 }
 
 impl Default for AlertmanagerSettings {
@@ -130,6 +145,7 @@ impl Default for AlertmanagerSettings {
             severity_label: "severity".into(),
             severity_map,
             default_severity: Severity::P3,
+            max_body_bytes: 32 * 1024 * 1024,
         }
     }
 }

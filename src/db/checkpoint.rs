@@ -8,9 +8,11 @@
 //! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two batches, runs one PASSIVE
 //! checkpoint of its own (nothing can collide with it now), which copies the little this
 //! thread left and is complete, and its next transaction restarts the WAL. Then this
-//! thread takes over again. The WAL stays under `RESTART_FRAMES` pages (the rest is for
+//! thread takes over again. The WAL stays near `RESTART_FRAMES` pages (the rest is for
 //! what is written during this thread's last pass and the hand-over) and the writer's
-//! own checkpoint only copies what that last pass could not.
+//! own checkpoint only copies what that last pass could not. Should this thread get no
+//! CPU at all, SQLite's own auto-checkpoint on the writer, at twice that size, still
+//! bounds the WAL.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -82,7 +82,9 @@ receivers:
     webhook_configs:
       - url: {webhook}
         send_resolved: true
-        max_alerts: 0
+        # Firewatch takes up to 10,000 alerts and 32 MiB per notification
+        # (alertmanager.max_body_bytes); past that Alertmanager says how many it left out.
+        max_alerts: 10000
         http_config:
           authorization:
             type: Bearer

@@ -20,13 +20,26 @@ pub struct Series {
     pub value: f64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Target {
     pub job: String,
     pub url: String,
     pub instance: String,
     pub interval: Duration,
     pub timeout: Duration,
+    /// Sent as `Authorization: Bearer …` (Firewatch scraping its own /metrics when
+    /// `server.public_metrics` is off). Never shown.
+    pub bearer: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("job", &self.job)
+            .field("url", &self.url)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -134,6 +147,7 @@ pub fn targets(
             instance,
             interval: interval.max(Duration::from_millis(100)),
             timeout,
+            bearer: None,
         });
     }
     Ok(out)
@@ -184,19 +198,19 @@ pub async fn scrape_once(
 ) {
     let started = Instant::now();
     let result = async {
-        let res = client
+        let mut request = client
             .get(&target.url)
-            .header("Accept", "text/plain;version=0.0.4;q=0.9,*/*;q=0.1")
-            .timeout(target.timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    format!("timed out after {:?}", target.timeout)
-                } else {
-                    format!("cannot reach {}: {}", target.url, crate::net::describe(&e))
-                }
-            })?;
+            .header("Accept", "text/plain;version=0.0.4;q=0.9,*/*;q=0.1");
+        if let Some(token) = &target.bearer {
+            request = request.bearer_auth(token);
+        }
+        let res = request.timeout(target.timeout).send().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("timed out after {:?}", target.timeout)
+            } else {
+                format!("cannot reach {}: {}", target.url, crate::net::describe(&e))
+            }
+        })?;
         if !res.status().is_success() {
             return Err(format!("HTTP {}", res.status()));
         }

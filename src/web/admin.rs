@@ -24,6 +24,8 @@ struct AdminPage {
     webhook_token: String,
     new_token: Option<String>,
     error: Option<String>,
+    /// Sign-in lockouts in force: (who, failures, until).
+    lockouts: Vec<(String, u32, String)>,
 }
 
 async fn admin_page(
@@ -61,6 +63,12 @@ async fn admin_page(
         webhook_token: state.webhook_token.clone(),
         new_token,
         error,
+        lockouts: state
+            .accounts
+            .lockouts()
+            .into_iter()
+            .map(|l| (l.who, l.failures, short(l.until)))
+            .collect(),
         user,
     })
 }

@@ -72,13 +72,40 @@ pub async fn login(
     }
     let next = session::safe_next(form.next.as_deref());
     let secure = session::secure_cookies(&req, &state);
-    match state
+    let client = req.peer_addr().map(|a| a.ip());
+    let outcome = state
         .accounts
-        .login(form.name.trim(), &form.password, state.settings.session_ttl)
-        .await?
-    {
+        .login(
+            form.name.trim(),
+            &form.password,
+            state.settings.session_ttl,
+            client,
+        )
+        .await;
+    let outcome = match outcome {
+        Err(crate::auth::AuthError::Throttled(wait)) => {
+            tracing::warn!(user = ?form.name, client = ?client, "sign-in refused: locked out");
+            let page = LoginPage {
+                csrf: cookie_csrf,
+                next,
+                error: Some(format!(
+                    "Too many failed sign-ins. Try again in {}.",
+                    crate::time::human_duration(wait as i64 * 1000)
+                )),
+                no_users: false,
+            };
+            let mut res = html_status(&page, StatusCode::TOO_MANY_REQUESTS)?;
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(wait),
+            );
+            return Ok(res);
+        }
+        other => other?,
+    };
+    match outcome {
         Some((user, s)) => {
-            tracing::info!(user = %user.name, "login");
+            tracing::info!(user = ?user.name, "login");
             let mut res = see_other(&next);
             let ttl = state.settings.session_ttl.as_secs() as i64;
             res.add_cookie(&session::cookie(
@@ -98,7 +125,7 @@ pub async fn login(
             Ok(res)
         }
         None => {
-            tracing::warn!(user = %form.name, "failed login");
+            tracing::warn!(user = ?form.name, client = ?client, "failed login");
             let page = LoginPage {
                 csrf: cookie_csrf,
                 next,

@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod durability;
 mod generate;
+mod hardening;
 mod layout;
 mod notify;
 mod ops;

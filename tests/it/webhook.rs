@@ -310,7 +310,7 @@ async fn the_webhook_needs_its_token() {
 
 #[tokio::test]
 async fn bad_payloads_get_a_clear_4xx_and_store_nothing() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|s| s.alertmanager.max_body_bytes = 1_100_000).await;
     let send = |body: String, ctype: &'static str| {
         let req = app
             .client
@@ -379,7 +379,7 @@ async fn bad_payloads_get_a_clear_4xx_and_store_nothing() {
         "bad_request",
     )
     .await;
-    // Over server.max_body_bytes (1 MiB by default).
+    // Over alertmanager.max_body_bytes (1.1 MB here).
     let mut huge = message("g11", vec![alert("A", "i1", "info", "firing")]);
     huge["alerts"][0]["annotations"]["description"] = json!("x".repeat(1_200_000));
     check(
