@@ -47,10 +47,13 @@ impl Config {
     }
 }
 
-/// The outgoing HTTP client, built once and shared.
+/// The outgoing HTTP client, built once and shared. It follows no redirects: a receiver
+/// or target that redirects gets a clear error instead of Firewatch sending the payload
+/// (and its signature or token) somewhere it was not configured to go.
 pub fn http_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .user_agent(concat!("firewatch/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
         .build()?)
@@ -170,12 +173,13 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(crate::api::json_config(max_body))
+            .app_data(crate::api::json_config(max_body, "server.max_body_bytes"))
             .app_data(crate::api::query_config())
             .app_data(crate::api::path_config())
-            .app_data(web::FormConfig::default().limit(max_body))
+            .app_data(crate::web::form_config(max_body))
             .app_data(web::PayloadConfig::new(max_body))
             .wrap(from_fn(crate::api::middleware::body_deadline))
+            .wrap(from_fn(crate::api::middleware::length_delimited))
             .wrap(from_fn(crate::api::middleware::track_http))
             .wrap(
                 DefaultHeaders::new()
@@ -194,6 +198,10 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
     })
     .workers(workers)
     .max_connections((state_connections / workers).max(8))
+    // Request head within 5 s, idle keep-alive connections closed after 5 s (the actix
+    // defaults, stated here because the README promises them).
+    .client_request_timeout(Duration::from_secs(5))
+    .keep_alive(Duration::from_secs(5))
     .shutdown_timeout(shutdown.as_secs().max(1))
     .listen(listener)?
     .run();
@@ -226,7 +234,7 @@ fn slo_service(
     };
     let mut targets = crate::metrics::scrape::targets(&scrapes, settings.evaluation_interval)
         .map_err(|(field, message)| anyhow::anyhow!("setting `{field}`: {message}"))?;
-    if builtin && !raw.server.public_metrics {
+    if builtin && !raw.server.public_ops {
         for t in &mut targets {
             t.bearer = Some(self_token.to_string());
         }

@@ -26,7 +26,7 @@ pub struct AppState {
     /// The bearer token Alertmanager must send.
     pub webhook_token: String,
     /// A secret made at start with which Firewatch scrapes its own /metrics (viewer
-    /// rights) when `server.public_metrics` is off; it never leaves the process.
+    /// rights) when `server.public_ops` is off; it never leaves the process.
     pub self_token: String,
     pub started_at: Instant,
     /// The one outgoing HTTP client (rustls, timeouts, user agent).

@@ -23,9 +23,47 @@ pub fn init_logging(settings: &LogSettings) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = match settings.format {
+        // JSON strings are escaped by the encoder.
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.fmt_fields(escaped_fields()).try_init(),
     };
+}
+
+/// Text-log fields with control characters escaped, whatever a field holds: alert labels,
+/// login names, a receiver's error body or a scraped line can then never end a log line,
+/// forge the next one or send escape codes to a terminal (log injection).
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            write!(w, "{}", escape_control(&text))
+        } else {
+            write!(w, "{}={}", field.name(), escape_control(&text))
+        }
+    })
+    .delimited(" ")
+}
+
+/// `text` with control characters (C0, DEL, C1) and Unicode direction overrides written
+/// as escapes: `\n`, `\r`, `\t`, `\u{1b}`.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -264,5 +302,57 @@ impl Metrics {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn text_logs_escape_control_characters_in_every_field() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .fmt_fields(super::escaped_fields())
+            .finish();
+        let evil = "bob\n2026-01-01T00:00:00Z  INFO forged: admin signed in\u{1b}[2J\u{202e}";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(name = %evil, debug = ?evil, "sign-in failed for {evil}");
+        });
+        let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(out.matches('\n').count(), 1, "{out}");
+        assert!(out.ends_with('\n'));
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{202e}'),
+            "{out}"
+        );
+        assert!(out.contains("name=bob\\n2026-01-01"), "{out}");
+        assert!(out.contains("sign-in failed for bob\\n"), "{out}");
+        assert!(out.contains("\\u{1b}[2J"), "{out}");
+    }
+
+    #[test]
+    fn plain_text_is_left_alone() {
+        assert!(matches!(
+            super::escape_control("job=node error=timeout"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(super::escape_control("a\tb\u{7f}"), "a\\tb\\u{7f}");
     }
 }

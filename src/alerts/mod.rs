@@ -57,6 +57,17 @@ pub struct WebhookAlert {
 /// Limits that keep one payload from filling the database.
 pub const MAX_ALERTS_PER_MESSAGE: usize = 10_000;
 const MAX_LABEL_BYTES: usize = 16 * 1024;
+/// Alertmanager's fingerprints are 16 hex digits; other senders get some room.
+const MAX_FINGERPRINT_BYTES: usize = 128;
+/// Group keys name the route and the group's labels.
+const MAX_GROUP_KEY_BYTES: usize = 16 * 1024;
+/// A link longer than this is dropped (the alert is kept without it).
+const MAX_URL_BYTES: usize = 16 * 1024;
+
+/// Bytes in a label or annotation set.
+fn set_bytes(set: &BTreeMap<String, String>) -> usize {
+    set.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -100,6 +111,27 @@ impl WebhookMessage {
         if self.group_key.trim().is_empty() {
             return Err(perr("groupKey", "must not be empty"));
         }
+        if self.group_key.len() > MAX_GROUP_KEY_BYTES {
+            return Err(perr(
+                "groupKey",
+                format!("at most {MAX_GROUP_KEY_BYTES} bytes"),
+            ));
+        }
+        for (field, set) in [
+            ("groupLabels", &self.group_labels),
+            ("commonLabels", &self.common_labels),
+            ("commonAnnotations", &self.common_annotations),
+        ] {
+            if set_bytes(set) > MAX_LABEL_BYTES * 4 {
+                return Err(perr(field, "too large"));
+            }
+        }
+        if self.receiver.len() > MAX_LABEL_BYTES {
+            return Err(perr("receiver", "too long"));
+        }
+        if self.external_url.len() > MAX_URL_BYTES {
+            self.external_url.clear();
+        }
         if self.status != "firing" && self.status != "resolved" {
             return Err(perr("status", "must be \"firing\" or \"resolved\""));
         }
@@ -117,13 +149,7 @@ impl WebhookMessage {
                 "resolved" => false,
                 _ => return Err(perr(field("status"), "must be \"firing\" or \"resolved\"")),
             };
-            let size: usize = a
-                .labels
-                .iter()
-                .chain(a.annotations.iter())
-                .map(|(k, v)| k.len() + v.len())
-                .sum();
-            if size > MAX_LABEL_BYTES * 4 {
+            if set_bytes(&a.labels) + set_bytes(&a.annotations) > MAX_LABEL_BYTES * 4 {
                 return Err(perr(
                     field("labels"),
                     "labels and annotations are too large",
@@ -136,10 +162,21 @@ impl WebhookMessage {
                 None | Some("") => None,
                 Some(t) => crate::time::parse_rfc3339(t).map_err(|m| perr(field("endsAt"), m))?,
             };
+            if a.fingerprint.len() > MAX_FINGERPRINT_BYTES {
+                return Err(perr(
+                    field("fingerprint"),
+                    format!("at most {MAX_FINGERPRINT_BYTES} bytes"),
+                ));
+            }
             let fingerprint = if a.fingerprint.is_empty() {
                 fingerprint_of(&a.labels)
             } else {
                 a.fingerprint
+            };
+            let generator_url = if a.generator_url.len() > MAX_URL_BYTES {
+                String::new()
+            } else {
+                a.generator_url
             };
             out.push(ValidAlert {
                 firing,
@@ -148,7 +185,7 @@ impl WebhookMessage {
                 annotations: a.annotations,
                 starts_at,
                 ends_at,
-                generator_url: a.generator_url,
+                generator_url,
             });
         }
         Ok(out)

@@ -34,6 +34,8 @@ pub enum ApiError {
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
+    LengthRequired(String),
+    #[error("{0}")]
     Unprocessable(String),
     /// Locked out for this many seconds (Retry-After).
     #[error("too many failed sign-ins: try again in {0} s")]
@@ -58,6 +60,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::LengthRequired(_) => "length_required",
             ApiError::Unprocessable(_) => "invalid",
             ApiError::Timeout(_) => "timeout",
             ApiError::TooManyRequests(_) => "too_many_requests",
@@ -77,6 +80,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::LengthRequired(_) => StatusCode::LENGTH_REQUIRED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

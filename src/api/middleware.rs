@@ -1,4 +1,5 @@
-//! HTTP middleware: request metrics, authentication before bodies, body deadlines.
+//! HTTP middleware: request metrics, authentication before bodies, body deadlines, no
+//! chunked bodies.
 
 use std::time::Instant;
 
@@ -204,4 +205,29 @@ pub async fn body_deadline(
         payload: Box::pin(stream),
     });
     next.call(req).await
+}
+
+/// Refuses request bodies sent with `Transfer-Encoding` (411, connection closed).
+///
+/// actix-http (3.20.0, the newest release) reads a chunked body ending in `0\r\n\n` as
+/// "trailers follow" and swallows the pipelined request after it as trailer lines, so a
+/// proxy in front that ends the body there and the server disagree about where requests
+/// start (request smuggling). No fixed release exists. Every client Firewatch serves sends
+/// `Content-Length` (Alertmanager, browsers, curl, the CLI), so the root fix is to accept
+/// only that: the body is never read and the connection is closed, so nothing after it
+/// can be taken for a request.
+pub async fn length_delimited(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.headers().contains_key(header::TRANSFER_ENCODING) {
+        let mut res = ApiError::LengthRequired(
+            "send the body with Content-Length; Transfer-Encoding is not accepted".into(),
+        )
+        .error_response();
+        res.head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }

@@ -22,28 +22,31 @@ use crate::auth::{Principal, Role};
 use crate::state::AppState;
 pub use error::ApiError;
 
+/// A route for GET that answers HEAD too (same headers, no body), as clients expect.
+pub fn get() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 /// The route table. `webhook_limit` is the webhook's body limit
 /// (`alertmanager.max_body_bytes`); the other routes take `server.max_body_bytes`.
 pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
-    cfg.route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics))
+    cfg.route("/healthz", get().to(ops::healthz))
+        .route("/readyz", get().to(ops::readyz))
+        .route("/metrics", get().to(ops::metrics))
         .service(
             web::scope("/api/v1")
                 .wrap(actix_web::middleware::from_fn(middleware::authenticate))
                 .service(
                     web::resource("/alerts/alertmanager")
-                        .app_data(json_config(webhook_limit))
+                        .app_data(json_config(webhook_limit, "alertmanager.max_body_bytes"))
                         .route(web::post().to(alerts::alertmanager_webhook)),
                 )
-                .route("/incidents", web::get().to(incidents::list))
+                .route("/incidents", get().to(incidents::list))
                 .route("/incidents", web::post().to(incidents::create))
-                .route("/incidents/{id}", web::get().to(incidents::get))
-                .route("/incidents/{id}/alerts", web::get().to(incidents::alerts))
-                .route(
-                    "/incidents/{id}/timeline",
-                    web::get().to(incidents::timeline),
-                )
+                .route("/incidents/{id}", get().to(incidents::get))
+                .route("/incidents/{id}/alerts", get().to(incidents::alerts))
+                .route("/incidents/{id}/timeline", get().to(incidents::timeline))
                 .route(
                     "/incidents/{id}/acknowledge",
                     web::post().to(incidents::acknowledge),
@@ -55,35 +58,35 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 .route("/incidents/{id}/reopen", web::post().to(incidents::reopen))
                 .route("/incidents/{id}/notes", web::post().to(incidents::add_note))
                 .route("/incidents/{id}/assign", web::post().to(incidents::assign))
-                .route("/tokens", web::get().to(accounts::list_tokens))
+                .route("/tokens", get().to(accounts::list_tokens))
                 .route("/tokens", web::post().to(accounts::create_token))
                 .route("/tokens/{id}", web::delete().to(accounts::revoke_token))
-                .route("/me", web::get().to(accounts::me))
-                .route("/notifications", web::get().to(notifications::list))
+                .route("/me", get().to(accounts::me))
+                .route("/notifications", get().to(notifications::list))
                 .route(
                     "/notifications/{id}/retry",
                     web::post().to(notifications::retry),
                 )
-                .route("/receivers", web::get().to(notifications::receivers))
+                .route("/receivers", get().to(notifications::receivers))
                 .route(
                     "/receivers/{name}/test",
                     web::post().to(notifications::test_receiver),
                 )
-                .route("/silences", web::get().to(notifications::list_silences))
+                .route("/silences", get().to(notifications::list_silences))
                 .route("/silences", web::post().to(notifications::create_silence))
                 .route(
                     "/silences/{id}",
                     web::delete().to(notifications::expire_silence),
                 )
-                .route("/generate/{artefact}", web::get().to(generate::artefact))
-                .route("/slos", web::get().to(slos::list))
-                .route("/slos/{name}", web::get().to(slos::get))
-                .route("/slos/{name}/history", web::get().to(slos::history))
-                .route("/slos/{name}/gate", web::get().to(slos::gate))
-                .route("/targets", web::get().to(slos::targets))
-                .route("/deployments", web::get().to(deployments::list))
+                .route("/generate/{artefact}", get().to(generate::artefact))
+                .route("/slos", get().to(slos::list))
+                .route("/slos/{name}", get().to(slos::get))
+                .route("/slos/{name}/history", get().to(slos::history))
+                .route("/slos/{name}/gate", get().to(slos::gate))
+                .route("/targets", get().to(slos::targets))
+                .route("/deployments", get().to(deployments::list))
                 .route("/deployments", web::post().to(deployments::create))
-                .route("/openapi.json", web::get().to(ops::openapi))
+                .route("/openapi.json", get().to(ops::openapi))
                 .default_service(web::to(|req: HttpRequest| async move {
                     Err::<HttpResponse, _>(ApiError::NotFound(format!(
                         "no API route {} {}",
@@ -95,18 +98,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
 }
 
 /// JSON bodies: size limit and errors in the API's error format.
-pub fn json_config(limit: usize) -> web::JsonConfig {
+/// JSON bodies up to `limit` bytes (the setting named `setting`), errors in the API's shape.
+pub fn json_config(limit: usize, setting: &'static str) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
-        .error_handler(|err, _req| {
+        .error_handler(move |err, _req| {
             let api = match &err {
                 JsonPayloadError::OverflowKnownLength { length, limit } => {
                     ApiError::PayloadTooLarge(format!(
-                        "body is {length} bytes; the limit is {limit} (server.max_body_bytes)"
+                        "body is {length} bytes; the limit is {limit} ({setting})"
                     ))
                 }
                 JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(format!(
-                    "body is larger than {limit} bytes (server.max_body_bytes)"
+                    "body is larger than {limit} bytes ({setting})"
                 )),
                 JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
                     "send the body as Content-Type: application/json".into(),

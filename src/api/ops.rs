@@ -13,10 +13,10 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// /metrics and /readyz are open unless `server.public_metrics` is off; then they take a
-/// viewer token (or anonymous reading).
+/// /metrics, /readyz and the OpenAPI document are open unless `server.public_ops` is off;
+/// then they take a viewer token (or anonymous reading).
 fn ops_allowed(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    if state.settings.raw.server.public_metrics {
+    if state.settings.raw.server.public_ops {
         Ok(())
     } else {
         caller.require(Role::Viewer)
@@ -49,8 +49,9 @@ pub async fn metrics(caller: Caller, state: web::Data<AppState>) -> Result<HttpR
         .body(state.metrics.encode()))
 }
 
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn openapi(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    ops_allowed(&state, &caller)?;
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(OPENAPI)
+        .body(OPENAPI))
 }

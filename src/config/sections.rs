@@ -53,9 +53,10 @@ pub struct ServerSettings {
     /// Once its headers are in, how long a request may take to send its whole body
     /// (408 after that): a stalled body must not hold memory.
     pub body_timeout: String,
-    /// /metrics and /readyz answer without credentials (for Prometheus and probes); when
-    /// false they need a viewer token, like the rest of the API. /healthz is always open.
-    pub public_metrics: bool,
+    /// /metrics, /readyz and /api/v1/openapi.json answer without credentials (for
+    /// Prometheus, probes and API clients); when false they need a viewer token, like the
+    /// rest of the API. /healthz is always open.
+    pub public_ops: bool,
 }
 
 impl Default for ServerSettings {
@@ -68,7 +69,7 @@ impl Default for ServerSettings {
             shutdown_timeout: "30s".into(),
             max_connections: 1024,
             body_timeout: "10s".into(),
-            public_metrics: true,
+            public_ops: true,
         }
     }
 }

@@ -117,15 +117,56 @@ fn apply_pragmas(conn: &Connection, sync: Synchronous) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates the data folder (and missing parents) readable by the owner only (0700). An
+/// existing folder is left as the operator made it.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes sure the database file exists readable and writable by the owner only (0600):
+/// it holds sessions, token hashes and every alert. SQLite gives its -wal and -shm files
+/// the same mode. A database left readable by others is tightened.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let mode = std::fs::metadata(path)?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                    tracing::info!(path = %path.display(), "database made readable by its owner only (0600)");
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Opens the database file, creating it and its directory when missing, switches it to
 /// WAL and applies the migrations. Refuses a database written by a newer Firewatch.
 pub fn open_and_migrate(path: &Path, sync: Synchronous) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
+        private_dir(dir)
             .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dir.display())))?;
     }
+    private_file(path)
+        .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", path.display())))?;
     let mut conn = Connection::open(path)
         .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -275,7 +316,14 @@ pub fn backup_to(db_path: &Path, dest: &Path) -> Result<(), StoreError> {
     let dest_str = dest
         .to_str()
         .ok_or_else(|| StoreError::Open("backup path must be valid UTF-8".into()))?;
-    conn.execute("VACUUM INTO ?1", [dest_str])?;
+    // Created empty first, owner-only, so the copy is as private as the database
+    // (VACUUM INTO fills an empty file).
+    private_file(dest)
+        .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dest.display())))?;
+    if let Err(e) = conn.execute("VACUUM INTO ?1", [dest_str]) {
+        let _ = std::fs::remove_file(dest);
+        return Err(e.into());
+    }
     Ok(())
 }
 

@@ -40,6 +40,7 @@ pub const TIMELINE_PAGE: usize = 200;
 
 const MAX_TITLE: usize = 300;
 const MAX_TEXT: usize = 20_000;
+const MAX_SERVICE: usize = 200;
 
 /// Only http(s) links are kept: a `javascript:` runbook URL must never become a link.
 pub fn safe_url(url: &str) -> Option<String> {
@@ -206,6 +207,12 @@ impl Incidents {
         }
         if m.description.len() > MAX_TEXT {
             return Err(IncidentError::invalid("description", "is too long"));
+        }
+        if m.service.trim().chars().count() > MAX_SERVICE {
+            return Err(IncidentError::invalid(
+                "service",
+                format!("must be at most {MAX_SERVICE} characters"),
+            ));
         }
         let runbook_url = match m.runbook_url.as_deref().map(str::trim) {
             None | Some("") => None,

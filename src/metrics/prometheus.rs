@@ -63,7 +63,11 @@ async fn call(
             }
         };
         let status = res.status();
-        let answer: Answer = match res.json().await {
+        let parsed = match crate::net::read_capped(res, crate::net::MAX_ANSWER_BYTES).await {
+            Ok(body) => serde_json::from_slice::<Answer>(&body).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let answer: Answer = match parsed {
             Ok(a) => a,
             Err(e) => {
                 last = format!("HTTP {status}: not a Prometheus API answer ({e})");

@@ -28,7 +28,7 @@ pub struct Target {
     pub interval: Duration,
     pub timeout: Duration,
     /// Sent as `Authorization: Bearer …` (Firewatch scraping its own /metrics when
-    /// `server.public_metrics` is off). Never shown.
+    /// `server.public_ops` is off). Never shown.
     pub bearer: Option<String>,
 }
 
@@ -211,13 +211,19 @@ pub async fn scrape_once(
                 format!("cannot reach {}: {}", target.url, crate::net::describe(&e))
             }
         })?;
+        if res.status().is_redirection() {
+            return Err(format!(
+                "HTTP {}: redirects are not followed; configure the final URL",
+                res.status()
+            ));
+        }
         if !res.status().is_success() {
             return Err(format!("HTTP {}", res.status()));
         }
-        let text = res
-            .text()
+        let body = crate::net::read_capped(res, crate::net::MAX_ANSWER_BYTES)
             .await
             .map_err(|e| format!("reading the body: {e}"))?;
+        let text = String::from_utf8_lossy(&body);
         to_series(&text, target, wanted).map_err(|e| format!("malformed metrics: {e}"))
     }
     .await;

@@ -331,11 +331,14 @@ fn retry_after(res: &reqwest::Response) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// Posts `body` to a receiver. What comes back in an error (the answer's first 200
+/// characters) has the receiver's secrets redacted: some services echo the request.
 async fn post_json(
     client: &reqwest::Client,
     url: &str,
     body: &Value,
     extra: Option<(&str, String)>,
+    secrets: &[&str],
 ) -> Delivery {
     let bytes = serde_json::to_vec(body).expect("JSON serializes");
     let mut req = client
@@ -352,15 +355,20 @@ async fn post_json(
         Ok(res) => {
             let status = res.status();
             let after = retry_after(&res);
-            let text: String = res
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
+            if status.is_success() {
+                return Delivery::Delivered;
+            }
+            // Redacted before it is cut, so the cut cannot leave half a secret behind.
+            let mut secrets = secrets.to_vec();
+            secrets.push(url);
+            let text = crate::net::redact(&crate::net::read_prefix(res, 4096).await, &secrets);
+            let text: String = text.chars().take(200).collect();
+            if status.is_redirection() {
+                return Delivery::Permanent(format!(
+                    "HTTP {status}: redirects are not followed; configure the final URL"
+                ));
+            }
             match status.as_u16() {
-                200..=299 => Delivery::Delivered,
                 408 | 429 | 500..=599 => Delivery::Retry {
                     error: format!("HTTP {status} {text}").trim().to_string(),
                     after,
@@ -379,9 +387,10 @@ pub async fn deliver(
     s: &Subject<'_>,
 ) -> Delivery {
     match r.kind {
-        ReceiverType::Slack => post_json(client, &r.url, &slack_message(s), None).await,
+        ReceiverType::Slack => post_json(client, &r.url, &slack_message(s), None, &[]).await,
         ReceiverType::Pagerduty => {
-            post_json(client, &r.url, &pagerduty_event(&r.routing_key, s), None).await
+            let event = pagerduty_event(&r.routing_key, s);
+            post_json(client, &r.url, &event, None, &[&r.routing_key]).await
         }
         ReceiverType::Webhook => {
             let body = webhook_body(s);
@@ -389,7 +398,8 @@ pub async fn deliver(
                 let bytes = serde_json::to_vec(&body).expect("JSON serializes");
                 ("X-Firewatch-Signature", sign(k, &bytes))
             });
-            post_json(client, &r.url, &body, sig).await
+            let secret = r.secret.as_deref().unwrap_or("");
+            post_json(client, &r.url, &body, sig, &[secret]).await
         }
         ReceiverType::Email => send_email(cfg, r, s).await,
     }

@@ -190,12 +190,20 @@ impl Notifications {
     ) -> Result<Silence, NotifyError> {
         let now = now_ms();
         let span = silences::validate(&s, now).map_err(NotifyError::Invalid)?;
-        Ok(self
-            .db
+        self.db
             .write(move |c| {
-                silences::insert(c, &s.matchers, s.comment.trim(), &created_by, span, now)
+                if silences::count_current(c, now)? >= silences::MAX_CURRENT {
+                    return Ok(None);
+                }
+                silences::insert(c, &s.matchers, s.comment.trim(), &created_by, span, now).map(Some)
             })
-            .await?)
+            .await?
+            .ok_or_else(|| {
+                NotifyError::Conflict(format!(
+                    "there are already {} current silences: expire some first",
+                    silences::MAX_CURRENT
+                ))
+            })
     }
 
     /// Ends a silence now.

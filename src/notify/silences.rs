@@ -35,14 +35,34 @@ pub struct NewSilence {
     pub ends_at: Option<String>,
 }
 
+/// Bounds on one silence: a silence is checked against every message, so neither its
+/// matchers nor its length may grow without end.
+pub const MAX_MATCHERS: usize = 32;
+const MAX_NAME_BYTES: usize = 128;
+const MAX_VALUE_BYTES: usize = 1024;
+const MAX_COMMENT_CHARS: usize = 2000;
+/// The longest a silence may last (and the furthest ahead it may start): a year. What
+/// should be quiet for longer needs a route change, not a silence.
+pub const MAX_SILENCE_MS: i64 = 366 * 86_400_000;
+/// How many current (active or scheduled) silences there may be at once.
+pub const MAX_CURRENT: usize = 1000;
+
 /// Checks a silence and returns (starts_at, ends_at) in unix ms.
 pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
     if s.matchers.is_empty() {
         return Err("matchers: give at least one (severity, service or a label)".into());
     }
+    if s.matchers.len() > MAX_MATCHERS {
+        return Err(format!("matchers: at most {MAX_MATCHERS}"));
+    }
     for (k, v) in &s.matchers {
         if k.trim().is_empty() || v.trim().is_empty() {
             return Err("matchers: names and values must not be empty".into());
+        }
+        if k.len() > MAX_NAME_BYTES || v.len() > MAX_VALUE_BYTES {
+            return Err(format!(
+                "matchers: names are at most {MAX_NAME_BYTES} bytes, values {MAX_VALUE_BYTES}"
+            ));
         }
         if k == "severity" && v.parse::<Severity>().is_err() {
             return Err(format!("matchers.severity: `{v}` is not P0..P4"));
@@ -50,6 +70,9 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
     }
     if s.comment.trim().is_empty() {
         return Err("comment: say why (e.g. the maintenance ticket)".into());
+    }
+    if s.comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(format!("comment: at most {MAX_COMMENT_CHARS} characters"));
     }
     let ts = |field: &str, v: &Option<String>| -> Result<Option<i64>, String> {
         match v {
@@ -61,9 +84,16 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
         }
     };
     let starts = ts("starts_at", &s.starts_at)?.unwrap_or(now);
+    if starts > now + MAX_SILENCE_MS {
+        return Err("starts_at: at most a year ahead".into());
+    }
     let ends = match (&s.duration, ts("ends_at", &s.ends_at)?) {
         (Some(d), None) => {
             let d = crate::duration::parse(d).map_err(|m| format!("duration: {m}"))?;
+            // Compared before any arithmetic: a huge duration cannot wrap around.
+            if d.as_millis() > MAX_SILENCE_MS as u128 {
+                return Err("duration: at most a year (366d)".into());
+            }
             starts + d.as_millis() as i64
         }
         (None, Some(e)) => e,
@@ -71,6 +101,9 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
     };
     if ends <= starts || ends <= now {
         return Err("ends_at: must be after starts_at and in the future".into());
+    }
+    if ends - starts > MAX_SILENCE_MS {
+        return Err("ends_at: a silence lasts at most a year (366d)".into());
     }
     Ok((starts, ends))
 }
@@ -107,6 +140,15 @@ pub fn active(conn: &Conn, now: i64) -> StoreResult<Vec<Silence>> {
 /// Silences that have not ended yet (active or scheduled), newest first.
 pub fn current(conn: &Conn, now: i64) -> StoreResult<Vec<Silence>> {
     select(conn, "ends_at > ?1 ORDER BY id DESC", now)
+}
+
+/// How many silences have not ended yet.
+pub fn count_current(conn: &Conn, now: i64) -> StoreResult<usize> {
+    let n: i64 = conn
+        .sqlite()
+        .prepare_cached("SELECT COUNT(*) FROM silences WHERE ends_at > ?1")?
+        .query_row([now], |r| r.get(0))?;
+    Ok(n as usize)
 }
 
 pub fn insert(

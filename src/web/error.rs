@@ -104,7 +104,10 @@ pub fn title_of(status: StatusCode) -> &'static str {
     match status.as_u16() {
         403 => "Not allowed",
         404 => "Not found",
+        408 => "Too slow",
         409 => "Conflict",
+        413 => "Too large",
+        429 => "Too many attempts",
         400 | 422 => "Bad request",
         503 => "Temporarily unavailable",
         _ => "Something went wrong",

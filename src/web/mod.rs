@@ -19,6 +19,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use rust_embed::RustEmbed;
 
+use crate::api::ApiError;
 pub use error::WebError;
 
 #[derive(RustEmbed)]
@@ -26,25 +27,50 @@ pub use error::WebError;
 struct Assets;
 
 /// The route table.
+/// Form bodies up to `limit` bytes; a form that is too large or malformed gets an error
+/// page, not plain text.
+pub fn form_config(limit: usize) -> web::FormConfig {
+    use actix_web::error::UrlencodedError;
+    web::FormConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let api = match &err {
+                UrlencodedError::Overflow { .. } => ApiError::PayloadTooLarge(
+                    "The form is larger than this server accepts (server.max_body_bytes).".into(),
+                ),
+                UrlencodedError::Payload(actix_web::error::PayloadError::Io(e))
+                    if e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    ApiError::Timeout("The form did not arrive in time.".into())
+                }
+                other => ApiError::BadRequest(format!("The form could not be read: {other}")),
+            };
+            WebError::Api(api).into()
+        })
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::home))
-        .route("/incidents", web::get().to(incidents::list))
+    cfg.route("/", crate::api::get().to(home::home))
+        .route("/incidents", crate::api::get().to(incidents::list))
         .route("/incidents", web::post().to(incidents::create))
-        .route("/incidents/new", web::get().to(incidents::new))
-        .route("/incidents/{id}", web::get().to(incidents::detail))
-        .route("/incidents/{id}/alerts", web::get().to(incidents::alerts))
+        .route("/incidents/new", crate::api::get().to(incidents::new))
+        .route("/incidents/{id}", crate::api::get().to(incidents::detail))
+        .route(
+            "/incidents/{id}/alerts",
+            crate::api::get().to(incidents::alerts),
+        )
         .route(
             "/incidents/{id}/timeline",
-            web::get().to(incidents::timeline),
+            crate::api::get().to(incidents::timeline),
         )
         .route(
             "/incidents/{id}/{action}",
             web::post().to(incidents::action),
         )
-        .route("/login", web::get().to(login::page))
+        .route("/login", crate::api::get().to(login::page))
         .route("/login", web::post().to(login::login))
         .route("/logout", web::post().to(login::logout))
-        .route("/integrations", web::get().to(integrations::page))
+        .route("/integrations", crate::api::get().to(integrations::page))
         .route(
             "/integrations/{name}/test",
             web::post().to(integrations::test),
@@ -63,24 +89,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/integrations/prometheus",
-            web::get().to(integrations::prometheus),
+            crate::api::get().to(integrations::prometheus),
         )
         .route(
             "/integrations/prometheus/{artefact}",
-            web::get().to(integrations::download),
+            crate::api::get().to(integrations::download),
         )
-        .route("/slos/{name}", web::get().to(slos::page))
-        .route("/runbooks", web::get().to(runbooks::list))
-        .route("/runbooks/{name}", web::get().to(runbooks::page))
-        .route("/admin", web::get().to(admin::page))
+        .route("/slos/{name}", crate::api::get().to(slos::page))
+        .route("/runbooks", crate::api::get().to(runbooks::list))
+        .route("/runbooks/{name}", crate::api::get().to(runbooks::page))
+        .route("/admin", crate::api::get().to(admin::page))
         .route("/admin/tokens", web::post().to(admin::create_token))
         .route(
             "/admin/tokens/{id}/revoke",
             web::post().to(admin::revoke_token),
         )
         .route("/admin/users", web::post().to(admin::add_user))
-        .route("/static/{path:.*}", web::get().to(asset))
-        .route("/favicon.ico", web::get().to(favicon))
+        .route("/static/{path:.*}", crate::api::get().to(asset))
+        .route("/favicon.ico", crate::api::get().to(favicon))
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(WebError::NotFound(
                 "There is no page at this address.".into(),

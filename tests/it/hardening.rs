@@ -110,11 +110,22 @@ async fn the_webhook_takes_a_storm_larger_than_the_api_body_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_require_a_token_and_firewatch_still_measures_itself() {
-    let app = spawn_app_with(|s| s.server.public_metrics = false).await;
+    let app = spawn_app_with(|s| s.server.public_ops = false).await;
     let res = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (code, _) = app
+        .get_json("/api/v1/openapi.json", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::OK);
     let res = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "health checks stay open");
     let (code, _) = app.get_json("/readyz", &app.viewer_token).await;
@@ -195,4 +206,233 @@ async fn failed_sign_ins_lock_out_with_growing_delays_and_show_on_the_admin_page
     let cookie = login(&app, "ada", "the right password").await;
     let (_, html) = app.page("/admin", &cookie).await;
     assert!(html.contains("Sign-in lockouts"), "{html}");
+}
+
+/// Writes raw bytes and reads until the server closes the connection (or 5 s pass).
+fn exchange(address: &str, raw: &[u8]) -> (String, bool) {
+    let mut s = TcpStream::connect(address.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let closed = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    (String::from_utf8_lossy(&out).to_string(), closed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_bodies_are_refused_so_nothing_is_smuggled() {
+    let app = spawn_app().await;
+    let create = |title: &str| {
+        let body = json!({ "title": title, "severity": "P3" }).to_string();
+        format!(
+            "POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            app.responder_token,
+            body.len()
+        )
+    };
+    // Control: two length-delimited requests pipelined on one connection both count.
+    let address = app.address.clone();
+    let raw = format!("{}{}", create("first"), create("second"));
+    let (answer, _) = tokio::task::spawn_blocking(move || exchange(&address, raw.as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(answer.matches("HTTP/1.1 201").count(), 2, "{answer}");
+    assert_eq!(app.incidents("open").await.len(), 2);
+
+    // A chunked body ending in `0\r\n\n`, which actix-http would read as the start of
+    // trailers, swallowing the request after it: refused before the body is read and the
+    // connection closed, so neither it nor the request hidden behind it creates anything.
+    // A well-formed chunked body is refused the same way (the request after it is a plain
+    // pipelined request, which the server may still answer).
+    for (end, next) in [("0\r\n\n", "smuggled"), ("0\r\n\r\n", "pipelined")] {
+        let body = json!({ "title": "chunked", "severity": "P3" }).to_string();
+        let raw = format!(
+            "POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+             {:x}\r\n{body}\r\n{end}{}",
+            app.responder_token,
+            body.len(),
+            create(next)
+        );
+        let address = app.address.clone();
+        let (answer, closed) =
+            tokio::task::spawn_blocking(move || exchange(&address, raw.as_bytes()))
+                .await
+                .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 411"), "{end:?}: {answer}");
+        assert!(answer.contains("\"code\":\"length_required\""), "{answer}");
+        assert!(answer.contains("connection: close"), "{answer}");
+        assert!(closed, "{end:?}: the connection stayed open");
+    }
+    let titles: Vec<String> = app
+        .incidents("open")
+        .await
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !titles.iter().any(|t| t == "chunked" || t == "smuggled"),
+        "{titles:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silences_are_bounded() {
+    let app = spawn_app().await;
+    let silence = |duration: &str| json!({ "matchers": { "service": "db" }, "comment": "maintenance", "duration": duration });
+    let post = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/silences", &app.responder_token, &body)
+                .await
+        }
+    };
+    // Durations that used to wrap around to "forever" or past the end of time.
+    for d in ["9223372036854775807ms", "300000y", "367d"] {
+        let (code, body) = post(silence(d)).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{d}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("year"),
+            "{body}"
+        );
+    }
+    let (code, body) = post(json!({
+        "matchers": { "service": "db" }, "comment": "far", "ends_at": "2999-01-01T00:00:00Z"
+    }))
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..33).map(|i| (format!("label{i}"), json!("x"))).collect();
+    let (code, _) = post(json!({ "matchers": many, "comment": "c", "duration": "1h" })).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, _) = post(json!({
+        "matchers": { "service": "x".repeat(2000) }, "comment": "c", "duration": "1h"
+    }))
+    .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    let (code, _) = post(silence("366d")).await;
+    assert_eq!(code, StatusCode::CREATED, "a year is allowed");
+
+    // At most 1,000 current silences.
+    app.state
+        .db
+        .write(|c| {
+            for i in 1..1000 {
+                c.sqlite().execute(
+                    "INSERT INTO silences (matchers, comment, created_by, starts_at, ends_at, created_at) \
+                     VALUES (?1, 'bulk', 'test', 0, 9999999999999, 0)",
+                    [format!("{{\"service\":\"s{i}\"}}")],
+                )?;
+            }
+            Ok::<_, firewatch::db::StoreError>(())
+        })
+        .await
+        .unwrap();
+    let (code, body) = post(silence("1h")).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_fields_are_bounded() {
+    let app = spawn_app().await;
+    let mut a = alert("A", "i1", "warning", "firing");
+    a["fingerprint"] = json!("f".repeat(200));
+    let res = app.post_webhook(&message("g1", vec![a])).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("alerts[0].fingerprint"),
+        "{body}"
+    );
+    let res = app
+        .post_webhook(&message(
+            &"k".repeat(20_000),
+            vec![alert("A", "i1", "warning", "firing")],
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // An overlong link is dropped; the alert is kept.
+    let mut a = alert("A", "i1", "warning", "firing");
+    a["generatorURL"] = json!(format!(
+        "http://prometheus/graph?g0.expr={}",
+        "x".repeat(20_000)
+    ));
+    let id = app.post_webhook_ok(&message("g2", vec![a])).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let incident = app.incident(id).await;
+    assert_eq!(
+        incident["alerts"][0]["generator_url"], "",
+        "{}",
+        incident["alerts"][0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_keep_their_shape_and_head_works() {
+    let app = spawn_app().await;
+    // HEAD answers like GET, without a body.
+    for path in ["/healthz", "/api/v1/openapi.json", "/login"] {
+        let res = app.client.head(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert!(res.bytes().await.unwrap().is_empty());
+    }
+    // An oversized form gets an error page, not plain text.
+    let res = app
+        .client
+        .post(app.url("/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("name={}", "a".repeat(2 * 1024 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        res.headers()
+    );
+    // The webhook's limit names its own setting.
+    let res = app
+        .client
+        .post(app.url("/api/v1/alerts/alertmanager"))
+        .bearer_auth(WEBHOOK_TOKEN)
+        .header("Content-Type", "application/json")
+        .body(vec![b' '; 33 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("alertmanager.max_body_bytes"),
+        "{body}"
+    );
+    // Unknown API routes and methods answer in the JSON error shape.
+    let res = app
+        .client
+        .delete(app.url("/api/v1/incidents"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
 }

@@ -875,3 +875,72 @@ async fn markup_from_alerts_reaches_slack_escaped() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_cannot_redirect_deliveries_or_echo_secrets_into_errors() {
+    // PagerDuty's stand-in answers 400 echoing the whole request (routing key included);
+    // Slack's redirects elsewhere.
+    let redirected = Arc::new(Mutex::new(0usize));
+    let hits = redirected.clone();
+    let server = HttpServer::new(move || {
+        let hits = hits.clone();
+        App::new()
+            .route(
+                "/pagerduty",
+                web::post().to(|body: web::Json<Value>| async move {
+                    HttpResponse::BadRequest().body(format!(
+                        "unknown key {} in {}",
+                        body["routing_key"].as_str().unwrap_or(""),
+                        body.0
+                    ))
+                }),
+            )
+            .route(
+                "/services/T0000/B0000/SLACKSECRET0123",
+                web::post().to(|| async {
+                    HttpResponse::Found()
+                        .insert_header(("Location", "/elsewhere"))
+                        .finish()
+                }),
+            )
+            .default_service(web::to(move || {
+                *hits.lock().unwrap() += 1;
+                async { HttpResponse::Ok().body("ok") }
+            }))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", server.addrs()[0].port());
+    tokio::spawn(server.run());
+    let rec = Recorder::start(200);
+    let app = spawn_app_with(|s| {
+        receivers(s, &rec);
+        s.receivers
+            .retain(|r| r.name == "pager" || r.name == "incidents");
+        s.receivers[0].url = Some(format!("{base}/pagerduty"));
+        s.receivers[1].webhook_url = Some(format!("{base}/services/T0000/B0000/SLACKSECRET0123"));
+    })
+    .await;
+    let id = app
+        .post_webhook_ok(&message("r1", vec![alert("A", "i", "critical", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let items = wait_settled(&app, id).await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    for n in &items {
+        assert_eq!(n["status"], "failed", "{n}");
+        let error = n["last_error"].as_str().unwrap();
+        assert!(!error.contains(ROUTING_KEY), "{error}");
+        assert!(!error.contains("SLACKSECRET0123"), "{error}");
+        match n["receiver"].as_str().unwrap() {
+            "pager" => assert!(
+                error.starts_with("HTTP 400") && error.contains("[redacted]"),
+                "{error}"
+            ),
+            _ => assert!(error.contains("redirects are not followed"), "{error}"),
+        }
+    }
+    assert_eq!(*redirected.lock().unwrap(), 0, "the redirect was followed");
+}

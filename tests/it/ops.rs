@@ -189,6 +189,11 @@ async fn backup_copies_the_live_database_consistently() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+    assert_eq!(
+        mode(&dest),
+        0o600,
+        "the backup is as private as the database"
+    );
     // Never overwrites.
     let again = Command::new(bin())
         .args(["backup", dest.to_str().unwrap()])
@@ -735,4 +740,34 @@ async fn invented_http_methods_do_not_become_metric_labels() {
         })
         .count();
     assert_eq!(other, 1, "one series for every other method:\n{text}");
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn the_data_folder_and_database_are_private_to_their_owner() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("var/firewatch");
+    let app = spawn_app_with({
+        let data = data.clone();
+        move |s| s.storage.data_dir = data
+    })
+    .await;
+    app.post_webhook_ok(&message("p", vec![alert("A", "i1", "info", "firing")]))
+        .await;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["firewatch.db", "firewatch.db-wal", "firewatch.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    drop(app);
+
+    // A database an operator left readable by everyone is tightened at the next start.
+    let db = data.join("firewatch.db");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _app = spawn_app_with(move |s| s.storage.data_dir = data).await;
+    assert_eq!(mode(&db), 0o600);
 }

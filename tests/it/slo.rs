@@ -709,8 +709,28 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
     assert!((last - 0.98).abs() < 0.01, "{h}");
 
     // A fresh install pointed at the same Prometheus back-fills that history from
-    // query_range (3 s steps here; 5 minutes in production).
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // query_range (3 s steps here; 5 minutes in production). Wait for 15 s of samples in
+    // Prometheus (a busy machine makes the loop above quick or scrapes late).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let answer: serde_json::Value = reqwest::get(format!(
+            "{prom_url}/api/v1/query?query=count_over_time(up%7Bjob%3D%22checkout%22%7D%5B1m%5D)"
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let samples = answer["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if samples >= 15.0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     feeder.abort();
     let fresh = make_app(target.url.clone(), prom_url.clone(), both.clone()).await;
     let n = firewatch::scheduler::run_prometheus_backfill_once(
