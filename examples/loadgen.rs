@@ -19,7 +19,10 @@
 //!   default) made from 200 templates spread over `--groups` (8) groups, with new
 //!   fingerprints on every request, so alerts keep joining a few large incidents, as in
 //!   an outage;
-//! - `realistic`: the realistic notifications, each in a new group.
+//! - `realistic`: the realistic notifications, each in a new group;
+//! - `cycle`: a steady state for soak runs: every other request opens a new group with
+//!   realistic alerts, the others resolve the group opened `--lag` (1,000) groups
+//!   earlier, so open incidents stay level and resolved ones age out under retention.
 //!
 //! `--report-every S` prints the rate and latency of each S-second slice (a store that
 //! grows must not slow intake down). `get` requests one URL sequentially and reports
@@ -91,6 +94,16 @@ fn realistic_payload(group: &str, t: usize, fp: &str, alerts: usize) -> String {
     )
 }
 
+/// The same notification, resolved.
+fn resolved(firing: &str) -> String {
+    firing
+        .replace(r#""status":"firing""#, r#""status":"resolved""#)
+        .replace(
+            r#""endsAt":"0001-01-01T00:00:00Z""#,
+            r#""endsAt":"2026-11-26T11:00:00Z""#,
+        )
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -126,9 +139,10 @@ async fn intake(args: &[String]) {
     let duplicates = args.iter().any(|a| a == "--duplicates");
     let workload = arg(args, "--workload").unwrap_or_else(|| "new-groups".into());
     assert!(
-        ["new-groups", "grouped", "realistic"].contains(&workload.as_str()),
-        "--workload is new-groups, grouped or realistic"
+        ["new-groups", "grouped", "realistic", "cycle"].contains(&workload.as_str()),
+        "--workload is new-groups, grouped, realistic or cycle"
     );
+    let lag: usize = arg(args, "--lag").map_or(1000, |v| v.parse().unwrap());
     let groups: usize = arg(args, "--groups").map_or(8, |v| v.parse().unwrap());
     let report_every: Option<u64> = arg(args, "--report-every").map(|v| v.parse().unwrap());
     // Stop after this many requests in all (default: only the time limit).
@@ -167,6 +181,19 @@ async fn intake(args: &[String]) {
                     let t = (c * 7919 + n) % 200;
                     let key = format!("{prefix}-{c}-{n}");
                     realistic_payload(&key, t, &key, alerts)
+                }
+                "cycle" => {
+                    // Groups of this connection: c, c + connections, ...
+                    // (a multiple of connections apart, so this connection opened it).
+                    let g = n / 2 * connections + c;
+                    let back = lag.div_ceil(connections) * connections;
+                    if n.is_multiple_of(2) || g < back {
+                        let key = format!("{prefix}-c{g}");
+                        realistic_payload(&key, g % 200, &key, alerts)
+                    } else {
+                        let key = format!("{prefix}-c{}", g - back);
+                        resolved(&realistic_payload(&key, (g - back) % 200, &key, alerts))
+                    }
                 }
                 _ => payload(&format!("{prefix}-{c}-{n}"), alerts),
             };
@@ -339,7 +366,7 @@ fn main() {
         _ => {
             eprintln!(
                 "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] \
-                 [--duplicates] [--workload new-groups|grouped|realistic] [--groups N] [--rate R] \
+                 [--duplicates] [--workload new-groups|grouped|realistic|cycle] [--groups N] [--lag N] [--rate R] \
                  [--report-every S]\n       loadgen get --url URL [--requests N]\n       \
                  loadgen poll --url URL [--url URL ...] [--clients N] [--seconds S]"
             );

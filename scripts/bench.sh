@@ -12,9 +12,18 @@
 #                               # mixed run with readers polling the list and dashboard;
 #                               # RSS, database size and bytes per alert after each
 #   INTAKE_SECONDS=60 scripts/bench.sh intake   # a shorter growing-store run
+#   scripts/bench.sh abuse      # a legitimate webhook client paced at 2,000 alerts/s, alone
+#                               # and then beside wrong sign-ins, invented methods, 300
+#                               # stalled bodies and 300 idle connections: its latency and
+#                               # the server's RSS, connections and /metrics size
+#   scripts/bench.sh soak       # an hour of bounded mixed load (paced intake that opens and
+#                               # resolves incidents, pages and API polled, retention at
+#                               # 10 minutes): RSS, open files and database size each minute
+#   SOAK_SECONDS=600 scripts/bench.sh soak      # a shorter soak
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --bin firewatch --example loadgen --example parse_bench --example slo_bench
+cargo build --release --locked --bin firewatch --example loadgen --example parse_bench --example slo_bench \
+  --example abuse
 BIN=target/release/firewatch
 LOAD=target/release/examples/loadgen
 DIR=$(mktemp -d)
@@ -49,6 +58,72 @@ store $(awk -v b="$bytes" 'BEGIN {printf "%.0f MB", b/1e6}') for $alerts alerts 
 ($(awk -v b="$bytes" -v n="$alerts" 'BEGIN {if (n > 0) printf "%.0f", b/n; else print "-"}') bytes per alert)"
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+# RSS (MB), open file descriptors and database bytes of the server: vitals DIR
+vitals() {
+  printf 'RSS %s MB, %s open files, database %s MB' \
+    "$(awk '/VmRSS/ {printf "%.1f", $2/1024}' /proc/$PID/status)" \
+    "$(ls /proc/$PID/fd | wc -l)" \
+    "$(du -sb "$1" | awk '{printf "%.1f", $1/1e6}')"
+}
+
+if [ "$MODE" = abuse ]; then
+  APORT=$((PORT + 3))
+  A=$(mktemp -d); serve_fresh "$A" "$APORT"
+  echo "== abuse: a legitimate webhook client (8 connections, 200 notifications/s of 10 alerts)"
+  echo "alone, 30 s:"
+  target/release/examples/loadgen intake --url "http://127.0.0.1:$APORT" --token "$TOKEN" \
+    --connections 8 --seconds 30 --workload realistic --rate 200 --prefix alone
+  echo "  $(vitals "$A")"
+  echo "beside 8 wrong-password clients, 4 invented-method clients, 300 stalled bodies and 300 idle connections, 60 s:"
+  target/release/examples/abuse --url "http://127.0.0.1:$APORT" --seconds 65 --logins 8 --methods 4 \
+    --stalled 300 --idle 300 > "$A.abuse" &
+  ABUSE=$!
+  ( while kill -0 $ABUSE 2>/dev/null; do
+      awk '/VmRSS/ {print $2}' /proc/$PID/status
+      ls /proc/$PID/fd | wc -l >&2
+      sleep 1
+    done ) > "$A.rss" 2> "$A.fds" &
+  sleep 3
+  target/release/examples/loadgen intake --url "http://127.0.0.1:$APORT" --token "$TOKEN" \
+    --connections 8 --seconds 60 --workload realistic --rate 200 --prefix abused --report-every 20
+  wait $ABUSE || true
+  cat "$A.abuse"
+  peak=$(sort -n "$A.rss" | tail -1); conns=$(sort -n "$A.fds" | tail -1)
+  echo "  during abuse: peak RSS $(awk -v k="$peak" 'BEGIN {printf "%.1f", k/1024}') MB, peak open files $conns"
+  echo "  /metrics after abuse: $(curl -fs "http://127.0.0.1:$APORT/metrics" | wc -c) bytes"
+  sleep 12
+  echo "  12 s later: $(vitals "$A")"
+  stop; rm -rf "$A" "$A.abuse" "$A.rss" "$A.fds"
+  exit 0
+fi
+
+if [ "$MODE" = soak ]; then
+  SPORT=$((PORT + 4))
+  SECS=${SOAK_SECONDS:-3600}
+  S=$(mktemp -d)
+  FIREWATCH__RETENTION__RESOLVED_INCIDENTS=10m FIREWATCH__RETENTION__INTERVAL=1m \
+    serve_fresh "$S" "$SPORT"
+  echo "== soak for $SECS s: 100 notifications/s of 10 realistic alerts (half open a group, half"
+  echo "   resolve the group opened 3,000 groups earlier), 4 readers polling the incident list,"
+  echo "   the dashboard and the API; resolved incidents deleted after 10 minutes"
+  target/release/examples/loadgen intake --url "http://127.0.0.1:$SPORT" --token "$TOKEN" \
+    --connections 16 --seconds "$SECS" --workload cycle --lag 3000 --rate 100 \
+    --report-every 300 > "$S.intake" &
+  INTAKE=$!
+  target/release/examples/loadgen poll --url "http://127.0.0.1:$SPORT/incidents" \
+    --url "http://127.0.0.1:$SPORT/" --url "http://127.0.0.1:$SPORT/api/v1/incidents?status=all" \
+    --url "http://127.0.0.1:$SPORT/api/v1/slos" --clients 4 --seconds "$SECS" > "$S.poll" &
+  POLLER=$!
+  t=0
+  while kill -0 $INTAKE 2>/dev/null; do
+    sleep 60; t=$((t + 60))
+    echo "  ${t}s: $(vitals "$S")"
+  done
+  wait $POLLER || true
+  cat "$S.intake" "$S.poll"
+  stop; rm -rf "$S" "$S.intake" "$S.poll"
+  exit 0
+fi
 
 if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
   IPORT=$((PORT + 2))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Firewatch test: formatting, lints, unit and integration tests (with a real
-# Alertmanager), and the browser test of the UI in headless Chromium.
+# Runs every Firewatch test: formatting, lints, the dependency policy (cargo-deny), unit
+# and integration tests (with a real Alertmanager), and the browser test of the UI in
+# headless Chromium.
 # Installs what the tests need when it is missing (Debian packages, npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+echo "==> cargo deny (licences, banned and duplicate crates, sources; deny.toml)"
+command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
+cargo deny --log-level error check licenses bans sources
 echo "==> cargo test"
 cargo test --all-targets --locked
 echo "==> browser test (headless Chromium)"

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod duration;
 pub mod generate;
 pub mod incidents;
+pub mod markdown;
 pub mod metrics;
 pub mod net;
 pub mod notify;

@@ -2,8 +2,8 @@
 //! intake into incidents: validated here, applied by `ingest` in one transaction.
 
 pub mod ingest;
-mod prepare;
-mod rules;
+pub mod prepare;
+pub mod rules;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

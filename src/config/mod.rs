@@ -71,12 +71,24 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment = figment.merge(Env::prefixed("FIREWATCH__").split("__"));
+        let mut resolved = Self::extract(figment)?;
+        resolved.file = file;
+        Ok(resolved)
+    }
+
+    /// Reads settings from the text of a firewatch.toml over the defaults (no environment):
+    /// what `load` does with a file, for text that is not in one.
+    pub fn from_toml(text: &str) -> Result<Resolved, ConfigError> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn extract(figment: Figment) -> Result<Resolved, ConfigError> {
         let raw: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Load(Box::new(e)))?;
-        let mut resolved = raw.resolve()?;
-        resolved.file = file;
-        Ok(resolved)
+        raw.resolve()
     }
 
     /// Validates and resolves settings built in code (tests, embedded defaults).

@@ -1,7 +1,6 @@
 //! Runbooks: Markdown files in `runbooks/`, compiled into the binary and served at
 //! `/runbooks/<name>`. The generated Prometheus alerts link here (`runbook_url`).
 
-use pulldown_cmark::{Event, Options, Parser, html};
 use rust_embed::RustEmbed;
 
 #[derive(RustEmbed)]
@@ -45,16 +44,10 @@ pub fn get(name: &str) -> Option<Runbook> {
     }
     let file = Files::get(&format!("{name}.md"))?;
     let text = String::from_utf8_lossy(&file.data).into_owned();
-    let parser = Parser::new_ext(&text, Options::ENABLE_TABLES).map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        other => other,
-    });
-    let mut out = String::with_capacity(text.len() * 2);
-    html::push_html(&mut out, parser);
     Some(Runbook {
         name: name.to_string(),
         title: title_of(name, &text),
-        html: out,
+        html: crate::markdown::to_html(&text),
     })
 }
 
