@@ -27,7 +27,7 @@
 //! `--report-every S` prints the rate and latency of each S-second slice (a store that
 //! grows must not slow intake down). `get` requests one URL sequentially and reports
 //! latency percentiles; `poll` requests URLs round-robin from `--clients` clients for
-//! `--seconds` (the readers of a mixed load).
+//! `--seconds` (the readers of a mixed load), each pausing `--every-ms` between requests.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -298,6 +298,8 @@ async fn poll(args: &[String]) {
     assert!(!urls.is_empty(), "--url");
     let clients: usize = arg(args, "--clients").map_or(4, |v| v.parse().unwrap());
     let seconds: u64 = arg(args, "--seconds").map_or(10, |v| v.parse().unwrap());
+    // Pause between one client's requests (default none: as fast as answers come).
+    let every = Duration::from_millis(arg(args, "--every-ms").map_or(0, |v| v.parse().unwrap()));
     let client = reqwest::Client::new();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
@@ -318,6 +320,7 @@ async fn poll(args: &[String]) {
                     let _ = r.bytes().await;
                     lat.push(t.elapsed());
                     n += 1;
+                    tokio::time::sleep(every).await;
                 }
                 lat
             })
@@ -368,7 +371,7 @@ fn main() {
                 "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] \
                  [--duplicates] [--workload new-groups|grouped|realistic|cycle] [--groups N] [--lag N] [--rate R] \
                  [--report-every S]\n       loadgen get --url URL [--requests N]\n       \
-                 loadgen poll --url URL [--url URL ...] [--clients N] [--seconds S]"
+                 loadgen poll --url URL [--url URL ...] [--clients N] [--seconds S] [--every-ms MS]"
             );
             std::process::exit(2);
         }

@@ -104,15 +104,16 @@ if [ "$MODE" = soak ]; then
   FIREWATCH__RETENTION__RESOLVED_INCIDENTS=10m FIREWATCH__RETENTION__INTERVAL=1m \
     serve_fresh "$S" "$SPORT"
   echo "== soak for $SECS s: 100 notifications/s of 10 realistic alerts (half open a group, half"
-  echo "   resolve the group opened 3,000 groups earlier), 4 readers polling the incident list,"
-  echo "   the dashboard and the API; resolved incidents deleted after 10 minutes"
+  echo "   resolve the group opened 3,000 groups earlier), 4 readers each requesting the incident"
+  echo "   list, the dashboard or the API every 250 ms; resolved incidents deleted after 10 minutes"
   target/release/examples/loadgen intake --url "http://127.0.0.1:$SPORT" --token "$TOKEN" \
     --connections 16 --seconds "$SECS" --workload cycle --lag 3000 --rate 100 \
     --report-every 300 > "$S.intake" &
   INTAKE=$!
   target/release/examples/loadgen poll --url "http://127.0.0.1:$SPORT/incidents" \
     --url "http://127.0.0.1:$SPORT/" --url "http://127.0.0.1:$SPORT/api/v1/incidents?status=all" \
-    --url "http://127.0.0.1:$SPORT/api/v1/slos" --clients 4 --seconds "$SECS" > "$S.poll" &
+    --url "http://127.0.0.1:$SPORT/api/v1/slos" --clients 4 --seconds "$SECS" --every-ms 250 \
+    > "$S.poll" &
   POLLER=$!
   t=0
   while kill -0 $INTAKE 2>/dev/null; do
