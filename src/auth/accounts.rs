@@ -93,7 +93,11 @@ impl Accounts {
                 .map_err(|e| AuthError::Hash(e.to_string()))?
         };
         let Some(user) = user.filter(|_| ok) else {
-            self.throttle.failed(client, name, now_ms());
+            if let Some(lock) = self.throttle.failed(client, name, now_ms()) {
+                // Once per lockout: refusals while locked are logged at debug only, so
+                // a flood of guesses cannot flood the log.
+                tracing::warn!(user = ?name, client = ?client, seconds = lock.as_secs(), "sign-in locked out");
+            }
             return Ok(None);
         };
         self.throttle.succeeded(client, name);

@@ -95,7 +95,10 @@ impl LoginThrottle {
             .expect("the semaphore is never closed")
     }
 
-    pub fn failed(&self, address: Option<IpAddr>, name: &str, now: i64) {
+    /// Counts a failure for the address and the name; returns the longest lockout it
+    /// starts (none while the first failures are free).
+    pub fn failed(&self, address: Option<IpAddr>, name: &str, now: i64) -> Option<Duration> {
+        let mut longest = Duration::ZERO;
         let mut map = self.failures.lock().expect("throttle lock");
         if map.len() >= MAX_TRACKED {
             // Forget the stalest tenth: bounded memory whatever a client sends.
@@ -112,8 +115,11 @@ impl LoginThrottle {
             });
             f.count += 1;
             f.last_ms = now;
-            f.locked_until_ms = now + lock_for(f.count).as_millis() as i64;
+            let lock = lock_for(f.count);
+            f.locked_until_ms = now + lock.as_millis() as i64;
+            longest = longest.max(lock);
         }
+        (!longest.is_zero()).then_some(longest)
     }
 
     pub fn succeeded(&self, address: Option<IpAddr>, name: &str) {
@@ -152,10 +158,10 @@ mod tests {
         let t = LoginThrottle::default();
         let ip: IpAddr = "10.0.0.7".parse().unwrap();
         for _ in 0..FREE_FAILURES - 1 {
-            t.failed(Some(ip), "alice", 0);
+            assert_eq!(t.failed(Some(ip), "alice", 0), None);
             assert_eq!(t.locked(Some(ip), "alice", 0), None);
         }
-        t.failed(Some(ip), "alice", 0);
+        assert_eq!(t.failed(Some(ip), "alice", 0), Some(Duration::from_secs(1)));
         assert_eq!(t.locked(Some(ip), "alice", 0), Some(1));
         // Another name from the same address, and the same name from elsewhere.
         assert_eq!(t.locked(Some(ip), "bob", 0), Some(1));

@@ -84,7 +84,7 @@ pub async fn login(
         .await;
     let outcome = match outcome {
         Err(crate::auth::AuthError::Throttled(wait)) => {
-            tracing::warn!(user = ?form.name, client = ?client, "sign-in refused: locked out");
+            tracing::debug!(user = ?form.name, client = ?client, "sign-in refused: locked out");
             let page = LoginPage {
                 csrf: cookie_csrf,
                 next,
