@@ -93,6 +93,14 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.raw.server.listen))?;
         let port = listener.local_addr()?.port();
         let http = http_client(notify.timeout)?;
+        let metrics = Arc::new(Metrics::new());
+        let deployments = Deployments::new(db.clone());
+        for (service, version, at) in deployments
+            .latest_per_service(crate::telemetry::MAX_DEPLOYED_SERVICES)
+            .await?
+        {
+            metrics.deployed(&service, &version, at);
+        }
         let notifications = Notifications::new(db.clone(), notify);
         let incidents = Incidents::new(db.clone(), notifications.sink())
             .with_deploy_window(settings.deploy_window);
@@ -105,14 +113,14 @@ impl Application {
         let self_token = crate::auth::new_secret();
         let slos = slo_service(&settings, slos, port, &self_token, &db, &http, &intake)?;
         let state = web::Data::new(AppState {
-            deployments: Deployments::new(db.clone()),
+            deployments,
             notifications,
             incidents,
             intake,
             slos,
             http,
             accounts,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             webhook_token,
             self_token,
             db,

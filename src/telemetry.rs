@@ -101,10 +101,23 @@ pub struct NotificationLabels {
     pub outcome: String,
 }
 
+/// The `channel` label values of `firewatch_notifications_total`: one per receiver type.
+pub const CHANNELS: [&str; 4] = ["pagerduty", "slack", "email", "webhook"];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ServiceLabel {
     pub service: String,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeploymentLabels {
+    pub service: String,
+    pub version: String,
+}
+
+/// Services whose latest deployment is exported; beyond it the least recently deployed
+/// service is dropped from `firewatch_last_deployment_timestamp_seconds`.
+pub const MAX_DEPLOYED_SERVICES: usize = 1000;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SloLabels {
@@ -127,7 +140,10 @@ pub struct Metrics {
     pub slo_sli: Family<SloWindowLabels, FloatGauge>,
     pub slo_budget_remaining: Family<SloLabels, FloatGauge>,
     pub slo_burn_rate: Family<SloWindowLabels, FloatGauge>,
-    pub deployments: Family<ServiceLabel, Counter>,
+    deployments: Family<ServiceLabel, Counter>,
+    last_deployment: Family<DeploymentLabels, FloatGauge>,
+    /// service → (version, at ms) of the latest deployment, the source of `last_deployment`.
+    latest_deployments: std::sync::Mutex<std::collections::HashMap<String, (String, i64)>>,
     pub notifications: Family<NotificationLabels, Counter>,
     pub notification_queue_depth: Gauge,
     pub notification_oldest_pending: Gauge,
@@ -203,6 +219,12 @@ impl Metrics {
             "Deployments recorded through the API, by service (Grafana annotations use it)",
             deployments.clone(),
         );
+        let last_deployment = Family::<DeploymentLabels, FloatGauge>::default();
+        registry.register(
+            "last_deployment_timestamp_seconds",
+            "Time of each service's latest deployment, labelled with its version (one series per service)",
+            last_deployment.clone(),
+        );
         let slo_objective = Family::<SloLabels, FloatGauge>::default();
         registry.register(
             "slo_objective",
@@ -227,6 +249,26 @@ impl Metrics {
             "Error budget burn rate per window",
             slo_burn_rate.clone(),
         );
+        // Every label value a rule or panel selects on is exported from the start (at 0), so
+        // `rate()` and the generated alerts see the series before the first event.
+        for outcome in ["accepted", "rejected", "error"] {
+            let _ = webhook_requests.get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            });
+        }
+        for channel in CHANNELS {
+            for outcome in ["delivered", "retry", "failed"] {
+                let _ = notifications.get_or_create(&NotificationLabels {
+                    channel: channel.into(),
+                    outcome: outcome.into(),
+                });
+            }
+        }
+        for status in ["firing", "resolved"] {
+            let _ = alerts_received.get_or_create(&StatusLabel {
+                status: status.into(),
+            });
+        }
         Self {
             registry,
             slo_objective,
@@ -234,6 +276,8 @@ impl Metrics {
             slo_budget_remaining,
             slo_burn_rate,
             deployments,
+            last_deployment,
+            latest_deployments: Default::default(),
             notifications,
             notification_queue_depth,
             notification_oldest_pending,
@@ -261,6 +305,53 @@ impl Metrics {
                     })
                     .set(n);
             }
+        }
+    }
+
+    /// Records a deployment in `firewatch_last_deployment_timestamp_seconds`: each service
+    /// keeps one series, its latest deployment's time labelled with the version, so Grafana
+    /// can annotate deployments with a bounded number of series.
+    pub fn deployed(&self, service: &str, version: &str, at_ms: i64) {
+        let mut latest = self.latest_deployments.lock().expect("deployments lock");
+        if latest.get(service).is_some_and(|(_, at)| *at > at_ms) {
+            return;
+        }
+        let labels = |service: &str, version: &str| DeploymentLabels {
+            service: service.to_string(),
+            version: version.to_string(),
+        };
+        if let Some((old, _)) = latest.insert(service.to_string(), (version.to_string(), at_ms))
+            && old != version
+        {
+            self.last_deployment.remove(&labels(service, &old));
+        }
+        self.last_deployment
+            .get_or_create(&labels(service, version))
+            .set(at_ms as f64 / 1000.0);
+        if latest.len() > MAX_DEPLOYED_SERVICES
+            && let Some(oldest) = latest
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(s, _)| s.clone())
+            && let Some((version, _)) = latest.remove(&oldest)
+        {
+            self.last_deployment.remove(&labels(&oldest, &version));
+            self.deployments.remove(&ServiceLabel { service: oldest });
+        }
+    }
+
+    /// A deployment recorded through the API: counted in `firewatch_deployments_total` and
+    /// made the service's latest when it is the newest.
+    pub fn record_deployment(&self, service: &str, version: &str, at_ms: i64) {
+        self.deployed(service, version, at_ms);
+        let latest = self.latest_deployments.lock().expect("deployments lock");
+        // Only services that hold a place among the exported ones are counted: bounded.
+        if latest.contains_key(service) {
+            self.deployments
+                .get_or_create(&ServiceLabel {
+                    service: service.to_string(),
+                })
+                .inc();
         }
     }
 

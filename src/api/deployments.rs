@@ -8,7 +8,6 @@ use super::{ApiError, Caller};
 use crate::auth::Role;
 use crate::deployments::NewDeployment;
 use crate::state::AppState;
-use crate::telemetry::ServiceLabel;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,11 +49,7 @@ pub async fn create(
         .await?;
     state
         .metrics
-        .deployments
-        .get_or_create(&ServiceLabel {
-            service: d.service.clone(),
-        })
-        .inc();
+        .record_deployment(&d.service, &d.version, d.at);
     Ok(HttpResponse::Created().json(d))
 }
 

@@ -93,6 +93,17 @@ impl Deployments {
             .await
     }
 
+    /// Each service's latest deployment as (service, version, at), at most `limit`
+    /// services, the most recently deployed first.
+    pub async fn latest_per_service(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.db
+            .read(move |c| repo::latest_per_service(c, limit))
+            .await
+    }
+
     /// Newest first, optionally for one service.
     pub async fn list(
         &self,

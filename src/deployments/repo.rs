@@ -72,3 +72,20 @@ pub fn recent_before(
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
+
+/// Each service's latest deployment (service, version, at), the most recently deployed
+/// `limit` services.
+pub fn latest_per_service(conn: &Conn, limit: usize) -> StoreResult<Vec<(String, String, i64)>> {
+    // SQLite takes the bare columns from the row holding MAX(at).
+    let rows = conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT service, version, MAX(at) AS last FROM deployments \
+             GROUP BY service ORDER BY last DESC LIMIT ?1",
+        )?
+        .query_map(params![limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}

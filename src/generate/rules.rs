@@ -1,6 +1,7 @@
 //! Sloth-compatible Prometheus rules: per SLO an SLI recording group, a metadata group and
 //! (when enabled) a page/ticket multi-window burn-rate alert group. Names, labels and
-//! expressions follow `sloth generate` so the output is a drop-in replacement.
+//! expressions follow `sloth generate` so the output is a drop-in replacement. Firewatch
+//! adds one group per SLO after Sloth's (`firewatch-slo-traffic-<id>`) for the dashboard.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +64,11 @@ fn windows_for(days: u32, opts: &GenerateOptions) -> AlertWindows {
         .cloned()
         .unwrap_or_else(|| AlertWindows::google(days))
 }
+
+/// Prefix of the group Firewatch adds to Sloth's three per SLO: the SLI's requests and
+/// errors per second and, for latency SLIs, the p99 — what the dashboard's traffic and
+/// latency panels chart for the selected service (Sloth has no such rules).
+pub const TRAFFIC_GROUP_PREFIX: &str = "firewatch-slo-traffic-";
 
 /// All rule groups for the given SLOs, in input order.
 pub fn slo_groups(
@@ -179,6 +185,14 @@ fn one_slo(
             rules: meta_rules,
         },
     ];
+    let mut traffic = Vec::new();
+    if let Some((requests, errors)) = slo.sli.traffic_queries("5m") {
+        traffic.push(record("slo:sli_requests:rate5m", requests, base.clone()));
+        traffic.push(record("slo:sli_errors:rate5m", errors, base.clone()));
+    }
+    if let Some(p99) = slo.sli.quantile_query(0.99, "5m") {
+        traffic.push(record("slo:sli_latency_seconds:p99_5m", p99, base.clone()));
+    }
     let budget = slo.error_budget_ratio();
     let a = &slo.alerting;
     let mut alerts = Vec::new();
@@ -208,6 +222,12 @@ fn one_slo(
         groups.push(RuleGroup {
             name: format!("sloth-slo-alerts-{id}"),
             rules: alerts,
+        });
+    }
+    if !traffic.is_empty() {
+        groups.push(RuleGroup {
+            name: format!("{TRAFFIC_GROUP_PREFIX}{id}"),
+            rules: traffic,
         });
     }
     groups

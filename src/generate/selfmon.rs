@@ -39,7 +39,7 @@ struct Spec {
 const BUDGET_LOW: &str = r#"label_replace(slo:period_error_budget_remaining:ratio < 0.1, "service", "$1", "sloth_service", "(.*)")"#;
 const BUDGET_EXHAUSTED: &str = r#"label_replace(slo:period_error_budget_remaining:ratio < 0, "service", "$1", "sloth_service", "(.*)")"#;
 
-const ALERTS: [Spec; 12] = [
+const ALERTS: [Spec; 11] = [
     Spec {
         name: "FirewatchDown",
         expr: r#"up{job="firewatch"} == 0"#,
@@ -95,15 +95,6 @@ const ALERTS: [Spec; 12] = [
         description: "{{ $value }} notifications are waiting to be delivered.",
     },
     Spec {
-        name: "FirewatchHealingFailing",
-        expr: r#"sum(rate(firewatch_healing_actions_total{outcome="failed"}[15m])) > 0"#,
-        for_: "5m",
-        severity: "P2",
-        kind: Some("symptom"),
-        summary: "Firewatch healing actions are failing",
-        description: "Automated healing actions fail; incidents need manual remediation.",
-    },
-    Spec {
         name: "FirewatchHighApiLatency",
         expr: "histogram_quantile(0.99, sum by (le) (rate(firewatch_http_request_duration_seconds_bucket[5m]))) > 1",
         for_: "10m",
@@ -150,7 +141,8 @@ const ALERTS: [Spec; 12] = [
     },
 ];
 
-/// Firewatch's self-monitoring alerts, each with a `severity` (P0–P2) label, `summary`,
+/// Firewatch's self-monitoring alerts (each refers only to metrics Firewatch exports
+/// from its start, or to `up` and the SLO recording rules), each with a `severity` (P0–P2) label, `summary`,
 /// `description` and `runbook_url` (`<public_url>/runbooks/<alert-name-in-kebab-case>`):
 ///
 /// | alert | fires when | severity |
@@ -161,7 +153,6 @@ const ALERTS: [Spec; 12] = [
 /// | FirewatchWebhookRejections | webhook requests with `outcome="rejected"` | P2 |
 /// | FirewatchNotificationsFailing | notifications with `outcome="failed"` (15m rate) | P1 |
 /// | FirewatchNotificationQueueBacklog | `firewatch_notifications_queue_depth > 100` | P2 |
-/// | FirewatchHealingFailing | healing actions with `outcome="failed"` (15m rate) | P2 |
 /// | FirewatchHighApiLatency | API p99 above 1s | P2 |
 /// | FirewatchHighErrorRatio | more than 5 % of API requests answered 5xx | P1 |
 /// | FirewatchOpenP0Incidents | any unresolved P0 incident | P1 |
@@ -212,9 +203,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_group_has_twelve_alerts_with_severity_and_runbook() {
+    fn the_group_has_eleven_alerts_with_severity_and_runbook() {
         let g = group("https://fw.example.com/");
-        assert_eq!(g.rules.len(), 12);
+        assert_eq!(g.rules.len(), 11);
         for r in &g.rules {
             assert!(["P0", "P1", "P2"].contains(&r.labels["severity"].as_str()));
             assert!(r.annotations["runbook_url"].starts_with("https://fw.example.com/runbooks/"));

@@ -214,3 +214,31 @@ impl NotifyConfig {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_receiver_type_has_its_channel_exported_from_the_start() {
+        for kind in [
+            ReceiverType::Slack,
+            ReceiverType::Pagerduty,
+            ReceiverType::Email,
+            ReceiverType::Webhook,
+        ] {
+            let r = Receiver {
+                name: "r".into(),
+                kind,
+                url: String::new(),
+                routing_key: String::new(),
+                to: Vec::new(),
+                secret: None,
+            };
+            assert!(
+                crate::telemetry::CHANNELS.contains(&r.channel()),
+                "{kind:?}"
+            );
+        }
+    }
+}

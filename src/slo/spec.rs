@@ -140,6 +140,31 @@ impl Sli {
         ))
     }
 
+    /// Requests and errors per second over `window` (`5m`), for the dashboard's traffic
+    /// panel: the total and error event queries of event SLIs (ratio and latency
+    /// included), probe checks and failed checks for probes; none for a raw error ratio.
+    pub fn traffic_queries(&self, window: &str) -> Option<(String, String)> {
+        if let Sli::Probe { metric } = self {
+            let secs = parse_duration_secs(window).unwrap_or(300).max(1);
+            return Some((
+                format!("sum(count_over_time({metric}[{window}])) / {secs}"),
+                format!(
+                    "sum(count_over_time({metric}[{window}]) - sum_over_time({metric}[{window}])) / {secs}"
+                ),
+            ));
+        }
+        match self.sloth_query() {
+            SlothQuery::Events {
+                error_query,
+                total_query,
+            } => Some((
+                total_query.replace(WINDOW_PLACEHOLDER, window),
+                error_query.replace(WINDOW_PLACEHOLDER, window),
+            )),
+            SlothQuery::Raw { .. } => None,
+        }
+    }
+
     /// The SLI as Sloth queries (events or raw error ratio), still with `{{.window}}`.
     pub fn sloth_query(&self) -> SlothQuery {
         let w = WINDOW_PLACEHOLDER;

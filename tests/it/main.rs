@@ -6,6 +6,7 @@ mod helpers;
 mod alertmanager_e2e;
 mod api;
 mod auth;
+mod dashboard;
 mod durability;
 mod generate;
 mod hardening;
