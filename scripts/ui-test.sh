@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --bin firewatch
 cd tests/ui
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   npm ci --no-audit --no-fund
 fi
 FIREWATCH_BIN="$PWD/../../target/debug/firewatch" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \

@@ -49,7 +49,9 @@ pub fn to_html(text: &str) -> String {
     });
     let mut out = String::with_capacity(text.len() * 2);
     html::push_html(&mut out, parser);
-    out
+    // Code blocks may scroll sideways: focusable, so the keyboard can scroll them. Every
+    // `<` of the text is escaped, so each `<pre>` is the renderer's own.
+    out.replace("<pre>", "<pre tabindex=\"0\">")
 }
 
 #[cfg(test)]
@@ -77,6 +79,16 @@ mod tests {
         );
         assert!(html.contains(r#"<a href="/runbooks/x">d</a>"#), "{html}");
         assert!(html.contains(r##"<a href="#top">e</a>"##), "{html}");
+    }
+
+    #[test]
+    fn code_blocks_can_be_scrolled_from_the_keyboard_and_raw_pre_stays_text() {
+        let html = to_html("```\nkubectl get pods\n```\n\n<pre>x</pre>");
+        assert!(
+            html.starts_with("<pre tabindex=\"0\"><code>kubectl"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;pre&gt;x&lt;/pre&gt;"), "{html}");
     }
 
     #[test]

@@ -46,8 +46,8 @@ impl Chart<'_> {
     }
 
     /// The chart with a second series drawn in the error colour (e.g. errors/s over
-    /// requests/s).
-    pub fn render_with(&self, second: &[Point]) -> String {
+    /// requests/s), named `second_name` in the text alternative.
+    pub fn render_with(&self, second: &[Point], second_name: &str) -> String {
         let lines = polylines(
             second,
             |t| self.x(t),
@@ -55,13 +55,27 @@ impl Chart<'_> {
             " line-bad",
             " dot-bad",
         );
-        self.render().replacen("</svg>", &(lines + "</svg>"), 1)
+        let label = format!(
+            "{}; {second_name}: {}",
+            self.label(),
+            summary(second, self.y_label)
+        );
+        self.svg(&label).replacen("</svg>", &(lines + "</svg>"), 1)
     }
 
     pub fn render(&self) -> String {
+        self.svg(&self.label())
+    }
+
+    /// The text alternative: the title and the numbers the line shows.
+    fn label(&self) -> String {
+        format!("{}: {}", self.title, summary(self.points, self.y_label))
+    }
+
+    fn svg(&self, label: &str) -> String {
         let mut svg = format!(
             "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-            esc(self.title)
+            esc(label)
         );
         // Frame and y ticks.
         for i in 0..=4 {
@@ -124,6 +138,29 @@ impl Chart<'_> {
     }
 }
 
+/// What a series shows, in words for a screen reader: latest, lowest and highest value,
+/// or that there is no data.
+pub fn summary(points: &[Point], y_label: fn(f64) -> String) -> String {
+    let values: Vec<f64> = points
+        .iter()
+        .filter_map(|p| p.1)
+        .filter(|v| v.is_finite())
+        .collect();
+    let (Some(latest), Some(low), Some(high)) = (
+        values.last(),
+        values.iter().copied().reduce(f64::min),
+        values.iter().copied().reduce(f64::max),
+    ) else {
+        return "no data".into();
+    };
+    format!(
+        "latest {}, lowest {}, highest {}",
+        y_label(*latest),
+        y_label(low),
+        y_label(high)
+    )
+}
+
 /// The series as SVG: one polyline per run without gaps, a dot for a lone point.
 fn polylines(
     points: &[Point],
@@ -170,8 +207,8 @@ pub fn sparkline(
     points: &[Point],
     from: i64,
     to: i64,
-    y_min: f64,
-    y_max: f64,
+    (y_min, y_max): (f64, f64),
+    y_label: fn(f64) -> String,
 ) -> String {
     let span_x = (to - from).max(1) as f64;
     let span_y = (y_max - y_min).max(f64::EPSILON);
@@ -189,7 +226,7 @@ pub fn sparkline(
     format!(
         "<svg class=\"spark\" viewBox=\"0 0 {SW} {SH}\" role=\"img\" aria-label=\"{}\" \
          xmlns=\"http://www.w3.org/2000/svg\">{body}</svg>",
-        esc(label)
+        esc(&format!("{label}: {}", summary(points, y_label)))
     )
 }
 
@@ -221,7 +258,12 @@ mod tests {
         .render();
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert!(svg.contains("&lt;deploy&gt; v2"));
-        assert!(svg.contains("aria-label=\"SLI &amp; more\""));
+        assert!(
+            svg.contains(
+                "aria-label=\"SLI &amp; more: latest 99.0%, lowest 97.0%, highest 99.0%\""
+            ),
+            "{svg}"
+        );
         assert!(!svg.contains("no data"));
     }
 
@@ -251,10 +293,14 @@ mod tests {
             (3, Some(0.0)),
             (4, Some(0.2)),
         ];
-        let svg = sparkline("SLI <24h>", &points, 0, 4, 0.0, 1.0);
+        let svg = sparkline("SLI <24h>", &points, 0, 4, (0.0, 1.0), |v| format!("{v}"));
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert!(svg.contains("points=\"2.0,3.0 31.0,14.0\""), "{svg}");
-        assert!(svg.contains("aria-label=\"SLI &lt;24h&gt;\""));
-        assert!(sparkline("x", &[(0, None)], 0, 1, 0.0, 1.0).contains("no data"));
+        assert!(
+            svg.contains("aria-label=\"SLI &lt;24h&gt;: latest 0.2, lowest 0, highest 1\""),
+            "{svg}"
+        );
+        let empty = sparkline("x", &[(0, None)], 0, 1, (0.0, 1.0), |v| format!("{v}"));
+        assert!(empty.contains("no data") && empty.contains("aria-label=\"x: no data\""));
     }
 }

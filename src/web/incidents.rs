@@ -126,18 +126,40 @@ struct DetailPage {
     timeline_older: Option<i64>,
     notifications: Vec<(Notification, String)>,
     error: Option<String>,
+    /// What the action that led here did ("Acknowledged."), from a fixed set.
+    done: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    done: Option<String>,
+}
+
+/// The confirmation of an action, by the action's name (never text from the address).
+fn done_message(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "acknowledge" => "Acknowledged.",
+        "resolve" => "Resolved.",
+        "reopen" => "Reopened.",
+        "notes" => "Note added.",
+        "assign" => "People updated.",
+        _ => return None,
+    })
 }
 
 pub async fn detail(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
+    query: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Viewer).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| WebError::NotFound("There is no such incident.".into()))?;
-    html(&detail_page(&state, user, id, None).await?)
+    let mut page = detail_page(&state, user, id, None).await?;
+    page.done = query.done.as_deref().and_then(done_message);
+    html(&page)
 }
 
 /// The incident page, with the error of a failed action when there is one.
@@ -176,6 +198,7 @@ async fn detail_page(
             .collect(),
         timeline_older: d.timeline_older,
         error,
+        done: None,
         user,
     })
 }
@@ -317,7 +340,7 @@ pub async fn action(
         _ => return Err(WebError::NotFound("Unknown action.".into())),
     };
     match result {
-        Ok(()) => Ok(see_other(&format!("/incidents/{id}"))),
+        Ok(()) => Ok(see_other(&format!("/incidents/{id}?done={action}"))),
         Err(e @ (IncidentError::Conflict(_) | IncidentError::Invalid { .. })) => {
             let message = e.to_string();
             let status = ResponseError::status_code(&ApiError::from(e));

@@ -136,7 +136,7 @@ pub fn build(s: &SloStatus, latency: Option<&SloStatus>, data: &ChartData, now: 
         y_label: |v| format!("{v:.2}/s"),
     };
     let rates = rate_chart("Requests and errors per second over the last 24 hours")
-        .render_with(&err_points);
+        .render_with(&err_points, "errors per second");
     let requests = rate_chart("Requests per second over the last 24 hours").render();
 
     let ratio_points = on_axis(from, recent.iter().map(|p| (p.at, p.error_ratio)));
@@ -231,7 +231,7 @@ pub fn sparkline(s: &SloStatus, hourly: &[crate::slo::store::HistoryPoint], from
         &points,
         from,
         from + 23 * hour,
-        low.max(0.0),
-        1.0,
+        (low.max(0.0), 1.0),
+        |v| format!("{:.2}%", v * 100.0),
     )
 }

@@ -415,3 +415,47 @@ async fn a_large_incident_page_shows_its_first_alerts_and_links_to_all_of_them()
     assert_eq!(code, StatusCode::OK);
     assert!(html.contains("Incident opened by Alertmanager"), "{html}");
 }
+
+/// A successful action says what it did, in a live region the script announces; only
+/// the fixed confirmations are shown, whatever the address says.
+#[tokio::test]
+async fn an_action_confirms_what_it_did_and_the_address_cannot_inject_text() {
+    let app = spawn_app().await;
+    app.state
+        .accounts
+        .add_user("rita", Role::Responder, "responder password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "rita", "responder password 1").await;
+    let id = app
+        .post_webhook_ok(&message("g", vec![alert("A", "i", "critical", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let csrf = csrf_in(&app.page(&format!("/incidents/{id}"), &cookie).await.1);
+    let (code, _, location) = app
+        .form(
+            &format!("/incidents/{id}/resolve"),
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let location = location.unwrap();
+    assert_eq!(location, format!("/incidents/{id}?done=resolve"));
+    let (code, html) = app.page(&location, &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        html.contains(r#"<p class="flash flash-ok" data-announce>Resolved.</p>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="announce" role="status" aria-live="polite""#));
+    let (_, html) = app
+        .page(
+            &format!("/incidents/{id}?done=%3Cscript%3Ealert(1)%3C/script%3E"),
+            &cookie,
+        )
+        .await;
+    assert!(!html.contains("data-announce>"), "{html}");
+    assert!(!html.contains("alert(1)"), "{html}");
+}
