@@ -134,10 +134,28 @@ impl Application {
             tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
             tokio::spawn(crate::scheduler::slo_loop(state.clone())),
         ];
+        let host = state
+            .settings
+            .raw
+            .server
+            .listen
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .filter(|h| !matches!(*h, "0.0.0.0" | "[::]" | ""))
+            .unwrap_or("localhost")
+            .to_string();
+        let url = state
+            .settings
+            .raw
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}:{port}/"));
         tracing::info!(
             port,
             db = %state.db.path().display(),
-            "firewatch ready in {} ms",
+            settings = %state.settings.source(),
+            "firewatch ready in {} ms: open {url}",
             started_at.elapsed().as_millis()
         );
         Ok(Self {

@@ -30,9 +30,15 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct ConfigArg {
-    /// Settings file (default: ./firewatch.toml when present, else built-in defaults)
+    /// Settings file (default: $FIREWATCH_CONFIG, else ./firewatch.toml, else
+    /// /etc/firewatch/firewatch.toml, else built-in defaults); the server and every
+    /// subcommand look for it the same way
     #[arg(long, short = 'c', global = true)]
     config: Option<PathBuf>,
+    /// Create the database when none exists yet (only `serve` does so without it, so a
+    /// command run from the wrong folder cannot start an empty one)
+    #[arg(long, global = true)]
+    init: bool,
 }
 
 #[derive(Subcommand)]
@@ -139,7 +145,27 @@ fn load(config: &ConfigArg) -> Result<Resolved, Failure> {
     Settings::load(config.config.as_deref()).map_err(|e| Failure(2, format!("config: {e}")))
 }
 
-async fn open_db(settings: &Resolved) -> Result<Db, Failure> {
+/// Opens the server's database for a subcommand: says which one on standard error, and
+/// refuses to create one unless `--init` asks for it.
+async fn open_db(settings: &Resolved, config: &ConfigArg) -> Result<Db, Failure> {
+    let path = settings.db_path();
+    if !path.exists() && !config.init {
+        return Err(Failure(
+            2,
+            format!(
+                "no database at {} (settings: {}). Run the command with the server's \
+                 settings (--config FILE or FIREWATCH_CONFIG), or add --init to create a \
+                 new, empty database there",
+                path.display(),
+                settings.source()
+            ),
+        ));
+    }
+    eprintln!(
+        "firewatch: database {} (settings: {})",
+        path.display(),
+        settings.source()
+    );
     let s = settings.clone();
     tokio::task::spawn_blocking(move || Db::open(&s))
         .await?
@@ -194,7 +220,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 } else {
                     (firewatch::auth::new_secret()[3..27].to_string(), true)
                 };
-                let db = open_db(&settings).await?;
+                let db = open_db(&settings, &config).await?;
                 let accounts = Accounts::new(db.clone());
                 let result = accounts.add_user(&name, role, &password).await;
                 db.close().await;
@@ -206,7 +232,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             }
             UserCommand::List(config) => {
                 let settings = load(&config)?;
-                let db = open_db(&settings).await?;
+                let db = open_db(&settings, &config).await?;
                 let users = Accounts::new(db.clone()).users().await?;
                 db.close().await;
                 for u in users {
@@ -222,7 +248,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Token { command } => match command {
             TokenCommand::Create { name, role, config } => {
                 let settings = load(&config)?;
-                let db = open_db(&settings).await?;
+                let db = open_db(&settings, &config).await?;
                 let result = Accounts::new(db.clone())
                     .create_token(&name, role, "cli")
                     .await;
@@ -236,7 +262,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             }
             TokenCommand::List(config) => {
                 let settings = load(&config)?;
-                let db = open_db(&settings).await?;
+                let db = open_db(&settings, &config).await?;
                 let tokens = Accounts::new(db.clone()).tokens().await?;
                 db.close().await;
                 for t in tokens {
@@ -250,7 +276,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             }
             TokenCommand::Revoke { id, config } => {
                 let settings = load(&config)?;
-                let db = open_db(&settings).await?;
+                let db = open_db(&settings, &config).await?;
                 let result = Accounts::new(db.clone()).revoke_token(id).await;
                 db.close().await;
                 result.map_err(|e| Failure(2, e.to_string()))?;
@@ -259,7 +285,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         },
         Command::WebhookToken(config) => {
             let settings = load(&config)?;
-            let db = open_db(&settings).await?;
+            let db = open_db(&settings, &config).await?;
             let result = Accounts::new(db.clone())
                 .webhook_token(settings.webhook_token.as_deref())
                 .await;
@@ -298,6 +324,16 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Backup { path, config } => {
             let settings = load(&config)?;
             let db_path = settings.db_path();
+            if !db_path.exists() {
+                return Err(Failure(
+                    2,
+                    format!(
+                        "no database at {} to back up (settings: {})",
+                        db_path.display(),
+                        settings.source()
+                    ),
+                ));
+            }
             let dest = path.clone();
             tokio::task::spawn_blocking(move || firewatch::db::backup_to(&db_path, &dest))
                 .await?

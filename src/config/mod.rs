@@ -57,15 +57,53 @@ impl ConfigError {
     }
 }
 
+/// The environment variable naming the settings file when `--config` is not given.
+pub const CONFIG_ENV: &str = "FIREWATCH_CONFIG";
+/// Where a settings file is looked for when neither `--config` nor `FIREWATCH_CONFIG`
+/// names one, in order.
+pub const CONFIG_CANDIDATES: [&str; 2] = ["firewatch.toml", "/etc/firewatch/firewatch.toml"];
+
+/// The settings file the server and every subcommand use: an explicit `--config`, else
+/// `FIREWATCH_CONFIG`, else the first of `CONFIG_CANDIDATES` that exists, else none
+/// (built-in defaults and the environment). A file that is named but missing is an error.
+pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    let env = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty());
+    locate_in(
+        explicit,
+        env.map(PathBuf::from).as_deref(),
+        &CONFIG_CANDIDATES,
+    )
+}
+
+fn locate_in(
+    explicit: Option<&Path>,
+    env: Option<&Path>,
+    candidates: &[&str],
+) -> Result<Option<PathBuf>, ConfigError> {
+    match explicit.or(env) {
+        Some(p) if !p.is_file() => Err(ConfigError::Missing(p.to_path_buf())),
+        Some(p) => Ok(Some(p.to_path_buf())),
+        None => Ok(candidates.iter().map(PathBuf::from).find(|p| p.is_file())),
+    }
+}
+
+impl Resolved {
+    /// Where the settings came from, for messages: the file, or the defaults.
+    pub fn source(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => format!(
+                "built-in defaults and environment (no --config, no {CONFIG_ENV}, no {})",
+                CONFIG_CANDIDATES.join(", no ")
+            ),
+        }
+    }
+}
+
 impl Settings {
-    /// Loads settings. With an explicit `path` the file must exist; without one,
-    /// `./firewatch.toml` is read when present.
+    /// Loads settings from the file `locate` finds (none: defaults and environment).
     pub fn load(path: Option<&Path>) -> Result<Resolved, ConfigError> {
-        let file = match path {
-            Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
-            Some(p) => Some(p.to_path_buf()),
-            None => Some(PathBuf::from("firewatch.toml")).filter(|p| p.exists()),
-        };
+        let file = locate(path)?;
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = &file {
             figment = figment.merge(Toml::file_exact(file));
@@ -304,5 +342,44 @@ mod tests {
         assert!(err.contains("evaluation.history_retention"), "{err}");
         let err = with("0", "400d").unwrap_err();
         assert!(err.contains("evaluation.history_retention"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod locate_tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_file_is_found_in_the_documented_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.toml");
+        let b = dir.path().join("b.toml");
+        std::fs::write(&a, "").unwrap();
+        std::fs::write(&b, "").unwrap();
+        let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let missing = dir.path().join("missing.toml");
+        // --config wins over FIREWATCH_CONFIG, which wins over the candidates.
+        assert_eq!(
+            locate_in(Some(&a), Some(&b), &[b_s]).unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(locate_in(None, Some(&b), &[a_s]).unwrap(), Some(b.clone()));
+        assert_eq!(
+            locate_in(None, None, &[missing.to_str().unwrap(), b_s, a_s]).unwrap(),
+            Some(b.clone())
+        );
+        assert_eq!(
+            locate_in(None, None, &[missing.to_str().unwrap()]).unwrap(),
+            None
+        );
+        // A file that is named must exist.
+        assert!(matches!(
+            locate_in(None, Some(&missing), &[a_s]),
+            Err(ConfigError::Missing(_))
+        ));
+        assert!(matches!(
+            locate_in(Some(dir.path()), None, &[a_s]),
+            Err(ConfigError::Missing(_))
+        ));
     }
 }

@@ -30,7 +30,7 @@ pub struct CommonArgs {
     /// Firewatch's public URL (default: server.public_url of the settings, else http://localhost:8080)
     #[arg(long)]
     pub public_url: Option<String>,
-    /// Settings file (default: ./firewatch.toml when present)
+    /// Settings file (default: $FIREWATCH_CONFIG, ./firewatch.toml or /etc/firewatch/firewatch.toml)
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
 }
@@ -155,19 +155,23 @@ struct Settings {
 }
 
 impl Settings {
-    /// Reads `path`, or ./firewatch.toml when present and `implicit` allows it (an explicit
-    /// `--input` must not silently pick up the SLOs of the current directory).
+    /// Reads `path`, or the settings file the server would use (`config::locate`) when
+    /// `implicit` allows it (an explicit `--input` must not silently pick up the SLOs of
+    /// the current directory).
     fn read(path: Option<&Path>, implicit: bool) -> Result<Settings, SpecError> {
-        let default = Path::new("firewatch.toml");
-        let path = match path {
-            Some(p) => p,
-            None if implicit && default.is_file() => default,
-            None => {
-                return Ok(Settings {
-                    slos: Vec::new(),
-                    public_url: None,
-                });
-            }
+        let found = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None if implicit => crate::config::locate(None).map_err(|e| SpecError::Unreadable {
+                file: crate::config::CONFIG_ENV.into(),
+                message: e.to_string(),
+            })?,
+            None => None,
+        };
+        let Some(path) = found.as_deref() else {
+            return Ok(Settings {
+                slos: Vec::new(),
+                public_url: None,
+            });
         };
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| SpecError::Unreadable {

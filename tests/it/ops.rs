@@ -241,7 +241,7 @@ fn migrations_apply_once_and_record_the_schema_version() {
 fn the_cli_creates_tokens_printing_the_token_alone_on_the_last_line() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(bin())
-        .args(["token", "create", "ci", "--role", "responder"])
+        .args(["token", "create", "ci", "--role", "responder", "--init"])
         .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
         .output()
         .unwrap();
@@ -275,6 +275,7 @@ fn the_cli_adds_users_from_stdin_and_refuses_weak_passwords() {
                 "--role",
                 "admin",
                 "--password-stdin",
+                "--init",
             ])
             .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
             .stdin(std::process::Stdio::piped())
@@ -382,7 +383,7 @@ async fn a_fresh_install_generates_and_keeps_its_webhook_token() {
     let dir = tempfile::tempdir().unwrap();
     let print = || {
         let out = Command::new(bin())
-            .args(["webhook-token"])
+            .args(["webhook-token", "--init"])
             .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
             .output()
             .unwrap();
@@ -770,4 +771,68 @@ async fn the_data_folder_and_database_are_private_to_their_owner() {
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
     let _app = spawn_app_with(move |s| s.storage.data_dir = data).await;
     assert_eq!(mode(&db), 0o600);
+}
+
+/// A subcommand run away from the server's folder must not start a second, empty
+/// database and print credentials the server would reject: it finds the settings the way
+/// the server does (FIREWATCH_CONFIG here), names the database it uses, and refuses to
+/// create one without --init.
+#[test]
+fn the_cli_finds_the_servers_settings_and_never_creates_a_database_by_accident() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = server_dir.path().join("data");
+    let config = server_dir.path().join("firewatch.toml");
+    std::fs::write(
+        &config,
+        format!("[storage]\ndata_dir = {:?}\n", data.to_str().unwrap()),
+    )
+    .unwrap();
+    let run = |args: &[&str], env_config: bool| {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("FIREWATCH__STORAGE__DATA_DIR")
+            .env_remove("FIREWATCH_CONFIG");
+        if env_config {
+            cmd.env("FIREWATCH_CONFIG", &config);
+        }
+        cmd.output().unwrap()
+    };
+    // From another folder, without the server's settings: refused, nothing created.
+    let out = run(&["token", "create", "ci", "--role", "viewer"], false);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no database at") && err.contains("--init"), "{err}");
+    assert!(!elsewhere.path().join("data").exists(), "no database was created");
+    // With FIREWATCH_CONFIG it finds the server's folder, but still will not create it.
+    let out = run(&["webhook-token"], true);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!data.exists());
+    let out = run(&["webhook-token", "--init"], true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("database {}", data.join("firewatch.db").display()))
+            && err.contains(config.to_str().unwrap()),
+        "{err}"
+    );
+    let first = String::from_utf8(out.stdout).unwrap();
+    // Now it exists: the same token from anywhere with the same settings, no --init.
+    let again = run(&["webhook-token"], true);
+    assert!(again.status.success());
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), first);
+    // A named settings file that does not exist is an error, not the defaults.
+    let out = Command::new(bin())
+        .args(["token", "list"])
+        .current_dir(elsewhere.path())
+        .env("FIREWATCH_CONFIG", elsewhere.path().join("nope.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
 }

@@ -63,7 +63,7 @@ before(async () => {
   assert.ok(BIN, "FIREWATCH_BIN must point at the firewatch binary");
   dir = mkdtempSync(join(tmpdir(), "firewatch-ui-"));
   mkdirSync(SHOTS, { recursive: true });
-  cli(["user", "add", "admin", "--role", "admin", "--password-stdin"], ADMIN_PW);
+  cli(["user", "add", "admin", "--role", "admin", "--password-stdin", "--init"], ADMIN_PW);
   cli(["user", "add", "oncall", "--role", "responder", "--password-stdin"], ONCALL_PW);
   // A stand-in for Slack's incoming webhook.
   slack = http.createServer((req, res) => {
