@@ -104,8 +104,64 @@ enum UserCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// List users
+    /// List users (name, role, created, active or disabled)
     List(ConfigArg),
+    /// Disable a user: its sessions end and it cannot sign in (never the last active admin)
+    Disable {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Enable a disabled user again
+    Enable {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Remove a user and its sessions (never the last active admin)
+    Remove {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Set a new password (generated and printed unless --password-stdin); sessions end
+    ResetPassword {
+        name: String,
+        /// Read the password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+/// The password to set: read from standard input, or generated (and to be printed).
+fn password_from(stdin: bool) -> Result<(String, bool), Failure> {
+    if stdin {
+        let mut buf = String::new();
+        std::io::stdin().read_to_string(&mut buf)?;
+        Ok((buf.trim_end_matches(['\r', '\n']).to_string(), false))
+    } else {
+        Ok((firewatch::auth::new_password(), true))
+    }
+}
+
+/// Runs one account change against the database of `config`; refusals exit 2.
+async fn with_accounts<T>(
+    config: &ConfigArg,
+    change: impl AsyncFnOnce(&Accounts) -> Result<T, firewatch::auth::AuthError>,
+) -> Result<T, Failure> {
+    let settings = load(config)?;
+    let db = open_db(&settings, config).await?;
+    let accounts = Accounts::new(db.clone());
+    let result = change(&accounts).await;
+    db.close().await;
+    result.map_err(|e| match e {
+        firewatch::auth::AuthError::Store(_) | firewatch::auth::AuthError::Hash(_) => {
+            Failure(1, e.to_string())
+        }
+        other => Failure(2, other.to_string()),
+    })
 }
 
 #[derive(Subcommand)]
@@ -212,48 +268,55 @@ async fn run(command: Command) -> Result<(), Failure> {
                 password_stdin,
                 config,
             } => {
-                let settings = load(&config)?;
-                let (password, generated) = if password_stdin {
-                    let mut buf = String::new();
-                    std::io::stdin().read_to_string(&mut buf)?;
-                    (buf.trim_end_matches(['\r', '\n']).to_string(), false)
-                } else {
-                    (firewatch::auth::new_secret()[3..27].to_string(), true)
-                };
-                let db = open_db(&settings, &config).await?;
-                let accounts = Accounts::new(db.clone());
-                let result = accounts.add_user(&name, role, &password).await;
-                db.close().await;
-                result.map_err(|e| Failure(2, e.to_string()))?;
+                let (password, generated) = password_from(password_stdin)?;
+                with_accounts(&config, async |a| a.add_user(&name, role, &password).await).await?;
                 println!("added user {name} with role {role}");
                 if generated {
                     println!("password: {password}");
                 }
             }
             UserCommand::List(config) => {
-                let settings = load(&config)?;
-                let db = open_db(&settings, &config).await?;
-                let users = Accounts::new(db.clone()).users().await?;
-                db.close().await;
+                let users = with_accounts(&config, async |a| a.users().await).await?;
                 for u in users {
                     println!(
-                        "{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}",
                         u.name,
                         u.role,
-                        firewatch::time::rfc3339(u.created_at)
+                        firewatch::time::rfc3339(u.created_at),
+                        if u.disabled { "disabled" } else { "active" }
                     );
+                }
+            }
+            UserCommand::Disable { name, config } => {
+                with_accounts(&config, async |a| a.set_disabled(&name, true).await).await?;
+                println!("disabled user {name}; its sessions ended");
+            }
+            UserCommand::Enable { name, config } => {
+                with_accounts(&config, async |a| a.set_disabled(&name, false).await).await?;
+                println!("enabled user {name}");
+            }
+            UserCommand::Remove { name, config } => {
+                with_accounts(&config, async |a| a.remove_user(&name).await).await?;
+                println!("removed user {name}");
+            }
+            UserCommand::ResetPassword {
+                name,
+                password_stdin,
+                config,
+            } => {
+                let (password, generated) = password_from(password_stdin)?;
+                with_accounts(&config, async |a| a.reset_password(&name, &password).await).await?;
+                println!("new password set for {name}; its sessions ended");
+                if generated {
+                    println!("password: {password}");
                 }
             }
         },
         Command::Token { command } => match command {
             TokenCommand::Create { name, role, config } => {
-                let settings = load(&config)?;
-                let db = open_db(&settings, &config).await?;
-                let result = Accounts::new(db.clone())
-                    .create_token(&name, role, "cli")
-                    .await;
-                db.close().await;
-                let created = result.map_err(|e| Failure(2, e.to_string()))?;
+                let created =
+                    with_accounts(&config, async |a| a.create_token(&name, role, "cli").await)
+                        .await?;
                 println!(
                     "created API token {} (id {}, role {role}); it is shown only once:",
                     name, created.info.id
@@ -261,10 +324,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 println!("{}", created.token);
             }
             TokenCommand::List(config) => {
-                let settings = load(&config)?;
-                let db = open_db(&settings, &config).await?;
-                let tokens = Accounts::new(db.clone()).tokens().await?;
-                db.close().await;
+                let tokens = with_accounts(&config, async |a| a.tokens().await).await?;
                 for t in tokens {
                     let state = if t.revoked_at.is_some() {
                         "revoked"
@@ -275,22 +335,17 @@ async fn run(command: Command) -> Result<(), Failure> {
                 }
             }
             TokenCommand::Revoke { id, config } => {
-                let settings = load(&config)?;
-                let db = open_db(&settings, &config).await?;
-                let result = Accounts::new(db.clone()).revoke_token(id).await;
-                db.close().await;
-                result.map_err(|e| Failure(2, e.to_string()))?;
+                with_accounts(&config, async |a| a.revoke_token(id).await).await?;
                 println!("revoked API token {id}");
             }
         },
         Command::WebhookToken(config) => {
-            let settings = load(&config)?;
-            let db = open_db(&settings, &config).await?;
-            let result = Accounts::new(db.clone())
-                .webhook_token(settings.webhook_token.as_deref())
-                .await;
-            db.close().await;
-            println!("{}", result?.0);
+            let configured = load(&config)?.webhook_token;
+            let (token, _) = with_accounts(&config, async |a| {
+                a.webhook_token(configured.as_deref()).await
+            })
+            .await?;
+            println!("{token}");
         }
         Command::Healthcheck { url, config } => {
             let url = match url {

@@ -138,6 +138,7 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid { .. } => ApiError::Unprocessable(e.to_string()),
             AuthError::Exists(_) => ApiError::Conflict(e.to_string()),
             AuthError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            AuthError::Refused(_) => ApiError::Conflict(e.to_string()),
             AuthError::Hash(m) => ApiError::Internal(m),
             AuthError::Throttled(s) => ApiError::TooManyRequests(s),
             AuthError::Store(s) => s.into(),

@@ -55,6 +55,53 @@ impl Accounts {
             .await
     }
 
+    /// Disables `name` (its sessions end at once) or enables it again. The last active
+    /// admin cannot be disabled: nobody could manage users any more.
+    pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<(), AuthError> {
+        let name = name.to_string();
+        self.db
+            .write(move |c| {
+                let state = existing_user(c, &name)?;
+                if disabled {
+                    keeps_an_admin(c, &name, state, "disable")?;
+                }
+                Ok(repo::set_disabled(c, &name, disabled)?)
+            })
+            .await
+    }
+
+    /// Removes `name` and its sessions; never the last active admin.
+    pub async fn remove_user(&self, name: &str) -> Result<(), AuthError> {
+        let name = name.to_string();
+        self.db
+            .write(move |c| {
+                let state = existing_user(c, &name)?;
+                keeps_an_admin(c, &name, state, "remove")?;
+                Ok(repo::delete_user(c, &name)?)
+            })
+            .await
+    }
+
+    /// Sets a new password for `name` and ends its sessions.
+    pub async fn reset_password(&self, name: &str, password: &str) -> Result<(), AuthError> {
+        super::validate_password(password)?;
+        let lookup = name.to_string();
+        self.db
+            .read(move |c| existing_user(c, &lookup).map(|_| ()))
+            .await?;
+        let password = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        let name = name.to_string();
+        self.db
+            .write(move |c| {
+                existing_user(c, &name)?;
+                Ok(repo::set_password(c, &name, &hash)?)
+            })
+            .await
+    }
+
     pub async fn users(&self) -> Result<Vec<User>, AuthError> {
         self.db.read(|c| Ok(repo::list_users(c)?)).await
     }
@@ -219,4 +266,23 @@ impl Accounts {
             })
             .await
     }
+}
+
+fn existing_user(c: &crate::db::Conn, name: &str) -> Result<(Role, bool), AuthError> {
+    repo::user_state(c, name)?.ok_or_else(|| AuthError::NotFound(format!("user {name}")))
+}
+
+/// Refuses to take away the last admin who can sign in.
+fn keeps_an_admin(
+    c: &crate::db::Conn,
+    name: &str,
+    (role, disabled): (Role, bool),
+    verb: &str,
+) -> Result<(), AuthError> {
+    if role == Role::Admin && !disabled && repo::active_admins(c)? <= 1 {
+        return Err(AuthError::Refused(format!(
+            "cannot {verb} {name}: it is the last active admin (add another admin first)"
+        )));
+    }
+    Ok(())
 }

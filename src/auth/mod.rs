@@ -90,6 +90,9 @@ pub enum AuthError {
     Exists(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// Refused because of the state it would leave (the last active admin).
+    #[error("{0}")]
+    Refused(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
     /// Too many failed sign-ins from this address or for this name.
@@ -149,6 +152,11 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
     Sha256::digest(a.as_bytes())
         .ct_eq(&Sha256::digest(b.as_bytes()))
         .into()
+}
+
+/// A generated password (24 hex characters, 96 bits): for `user add` and resets.
+pub fn new_password() -> String {
+    new_secret()[3..27].to_string()
 }
 
 pub fn validate_name(field: &str, name: &str) -> Result<(), AuthError> {

@@ -100,6 +100,63 @@ pub fn list_users(conn: &Conn) -> StoreResult<Vec<User>> {
     Ok(rows)
 }
 
+/// A user's role and whether it is disabled.
+pub fn user_state(conn: &Conn, name: &str) -> StoreResult<Option<(Role, bool)>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("SELECT role, disabled FROM users WHERE name = ?1")?
+        .query_row([name], |r| Ok((role_col(r, 0)?, r.get::<_, i64>(1)? != 0)))
+        .optional()?)
+}
+
+/// Admins who can sign in.
+pub fn active_admins(conn: &Conn) -> StoreResult<i64> {
+    Ok(conn.sqlite().query_row(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Ends every session of `name` (after disabling it or changing its password).
+fn end_sessions(conn: &Conn, name: &str) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached(
+            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+        )?
+        .execute([name])?;
+    Ok(())
+}
+
+/// Disables (ending its sessions) or enables `name`.
+pub fn set_disabled(conn: &Conn, name: &str, disabled: bool) -> StoreResult<()> {
+    if disabled {
+        end_sessions(conn, name)?;
+    }
+    conn.sqlite()
+        .prepare_cached("UPDATE users SET disabled = ?2 WHERE name = ?1")?
+        .execute(params![name, i64::from(disabled)])?;
+    Ok(())
+}
+
+/// Replaces the password hash of `name` and ends its sessions.
+pub fn set_password(conn: &Conn, name: &str, password_hash: &str) -> StoreResult<()> {
+    end_sessions(conn, name)?;
+    conn.sqlite()
+        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE name = ?1")?
+        .execute(params![name, password_hash])?;
+    Ok(())
+}
+
+/// Removes `name` and its sessions.
+pub fn delete_user(conn: &Conn, name: &str) -> StoreResult<()> {
+    end_sessions(conn, name)?;
+    conn.sqlite()
+        .prepare_cached("DELETE FROM users WHERE name = ?1")?
+        .execute([name])?;
+    Ok(())
+}
+
 pub fn count_users(conn: &Conn) -> StoreResult<i64> {
     Ok(conn
         .sqlite()

@@ -23,16 +23,28 @@ struct AdminPage {
     webhook_url: String,
     webhook_token: String,
     new_token: Option<String>,
+    /// A password just set by "Reset password": (user, password), shown once.
+    new_password: Option<(String, String)>,
+    /// What the last user action did.
+    notice: Option<String>,
     error: Option<String>,
     /// Sign-in lockouts in force: (who, failures, until).
     lockouts: Vec<(String, u32, String)>,
 }
 
+/// What the admin page shows besides its tables.
+#[derive(Default)]
+struct Outcome {
+    new_token: Option<String>,
+    new_password: Option<(String, String)>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
 async fn admin_page(
     user: PageUser,
     state: &AppState,
-    new_token: Option<String>,
-    error: Option<String>,
+    outcome: Outcome,
 ) -> Result<HttpResponse, WebError> {
     let tokens = state
         .accounts
@@ -61,8 +73,10 @@ async fn admin_page(
         users,
         webhook_url: format!("{}/api/v1/alerts/alertmanager", state.settings.public_url()),
         webhook_token: state.webhook_token.clone(),
-        new_token,
-        error,
+        new_token: outcome.new_token,
+        new_password: outcome.new_password,
+        notice: outcome.notice,
+        error: outcome.error,
         lockouts: state
             .accounts
             .lockouts()
@@ -75,7 +89,7 @@ async fn admin_page(
 
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Admin).await?;
-    admin_page(user, &state, None, None).await
+    admin_page(user, &state, Outcome::default()).await
 }
 
 #[derive(Deserialize)]
@@ -101,7 +115,13 @@ pub async fn create_token(
         .create_token(form.name.trim(), role, &user.principal.actor())
         .await
     {
-        Ok(created) => admin_page(user, &state, Some(created.token), None).await,
+        Ok(created) => {
+            let outcome = Outcome {
+                new_token: Some(created.token),
+                ..Outcome::default()
+            };
+            admin_page(user, &state, outcome).await
+        }
         Err(e @ AuthError::Invalid { .. }) => refused(user, &state, e).await,
         Err(e) => Err(e.into()),
     }
@@ -142,10 +162,61 @@ pub async fn add_user(
         .add_user(form.name.trim(), role, &form.password)
         .await
     {
-        Ok(_) => Ok(see_other("/admin")),
+        Ok(_) => {
+            let outcome = Outcome {
+                notice: Some(format!("Added user {} with role {role}.", form.name.trim())),
+                ..Outcome::default()
+            };
+            admin_page(user, &state, outcome).await
+        }
         Err(e @ (AuthError::Invalid { .. } | AuthError::Exists(_))) => {
             refused(user, &state, e).await
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// disable, enable, remove and reset-password of a user. A reset shows the generated
+/// password once; the user's sessions end.
+pub async fn user_action(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    let user = session::require_form(&req, &state, Role::Admin, &form.csrf).await?;
+    let (name, action) = path.into_inner();
+    let accounts = &state.accounts;
+    let mut outcome = Outcome::default();
+    let result = match action.as_str() {
+        "disable" => accounts
+            .set_disabled(&name, true)
+            .await
+            .map(|()| format!("Disabled {name}: its sessions ended and it cannot sign in.")),
+        "enable" => accounts
+            .set_disabled(&name, false)
+            .await
+            .map(|()| format!("Enabled {name}.")),
+        "remove" => accounts
+            .remove_user(&name)
+            .await
+            .map(|()| format!("Removed {name}.")),
+        "reset-password" => {
+            let password = crate::auth::new_password();
+            let done = accounts.reset_password(&name, &password).await;
+            if done.is_ok() {
+                outcome.new_password = Some((name.clone(), password));
+            }
+            done.map(|()| format!("New password for {name}; its sessions ended."))
+        }
+        _ => return Err(WebError::NotFound("Unknown action.".into())),
+    };
+    match result {
+        Ok(notice) => {
+            outcome.notice = Some(notice);
+            admin_page(user, &state, outcome).await
+        }
+        Err(e @ (AuthError::NotFound(_) | AuthError::Refused(_))) => refused(user, &state, e).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -158,7 +229,11 @@ fn role_of(text: &str) -> Result<Role, AuthError> {
 async fn refused(user: PageUser, state: &AppState, e: AuthError) -> Result<HttpResponse, WebError> {
     let message = e.to_string();
     let status = ResponseError::status_code(&ApiError::from(e));
-    let mut res = admin_page(user, state, None, Some(message)).await?;
+    let outcome = Outcome {
+        error: Some(message),
+        ..Outcome::default()
+    };
+    let mut res = admin_page(user, state, outcome).await?;
     *res.status_mut() = status;
     Ok(res)
 }

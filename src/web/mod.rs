@@ -105,6 +105,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::revoke_token),
         )
         .route("/admin/users", web::post().to(admin::add_user))
+        .route(
+            "/admin/users/{name}/{action}",
+            web::post().to(admin::user_action),
+        )
         .route("/static/{path:.*}", crate::api::get().to(asset))
         .route("/favicon.ico", crate::api::get().to(favicon))
         .default_service(web::to(|| async {

@@ -257,3 +257,97 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
     let (_, raw) = cookie_value(&page, "fw_login_csrf").unwrap();
     assert!(raw.contains("Secure"), "{raw}");
 }
+
+/// Admins manage users on the admin page: add (confirmed), disable (sessions end at
+/// once), reset a password (shown once, old sessions end), remove; the last active admin
+/// can be neither disabled nor removed.
+#[tokio::test]
+async fn admins_disable_reset_and_remove_users_but_never_the_last_admin() {
+    let app = spawn_app().await;
+    app.state
+        .accounts
+        .add_user("root", Role::Admin, "admin password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "root", "admin password 1").await;
+    let csrf = csrf_in(&app.page("/admin", &cookie).await.1);
+    let (code, html, _) = app
+        .form(
+            "/admin/users",
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("name", "ann"),
+                ("role", "responder"),
+                ("password", "ann password 1"),
+            ],
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        html.contains("Added user ann with role responder."),
+        "{html}"
+    );
+    let ann = login(&app, "ann", "ann password 1").await;
+    assert_eq!(app.page("/incidents", &ann).await.0, StatusCode::OK);
+
+    let (code, html, _) = app
+        .form("/admin/users/ann/disable", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains("Disabled ann"), "{html}");
+    let (code, _) = app.page("/incidents", &ann).await;
+    assert_ne!(
+        code,
+        StatusCode::OK,
+        "a disabled user's session ends at once"
+    );
+    app.form("/admin/users/ann/enable", &cookie, &[("csrf", &csrf)])
+        .await;
+
+    let (code, html, _) = app
+        .form(
+            "/admin/users/ann/reset-password",
+            &cookie,
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let start = html.find("data-copy>").unwrap() + "data-copy>".len();
+    let password = html[start..].split('<').next().unwrap().to_string();
+    assert_eq!(password.len(), 24);
+    let fresh = login(&app, "ann", &password).await;
+    assert_eq!(app.page("/incidents", &fresh).await.0, StatusCode::OK);
+
+    // The last active admin stays: 409 with the reason, as the API's status for it.
+    for action in ["disable", "remove"] {
+        let (code, html, _) = app
+            .form(
+                &format!("/admin/users/root/{action}"),
+                &cookie,
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(code, StatusCode::CONFLICT, "{action}");
+        assert!(html.contains("last active admin"), "{html}");
+    }
+    let (code, html, _) = app
+        .form("/admin/users/ann/remove", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains("Removed ann."), "{html}");
+    let users: Vec<String> = app
+        .state
+        .accounts
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(users, ["root"]);
+    let (code, _, _) = app
+        .form("/admin/users/nobody/disable", &cookie, &[("csrf", &csrf)])
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}

@@ -803,8 +803,14 @@ fn the_cli_finds_the_servers_settings_and_never_creates_a_database_by_accident()
     let out = run(&["token", "create", "ci", "--role", "viewer"], false);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no database at") && err.contains("--init"), "{err}");
-    assert!(!elsewhere.path().join("data").exists(), "no database was created");
+    assert!(
+        err.contains("no database at") && err.contains("--init"),
+        "{err}"
+    );
+    assert!(
+        !elsewhere.path().join("data").exists(),
+        "no database was created"
+    );
     // With FIREWATCH_CONFIG it finds the server's folder, but still will not create it.
     let out = run(&["webhook-token"], true);
     assert_eq!(out.status.code(), Some(2));
@@ -835,4 +841,77 @@ fn the_cli_finds_the_servers_settings_and_never_creates_a_database_by_accident()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+}
+
+/// Users from the command line: list with their state, disable, enable, reset a password
+/// (printed once), remove; the last active admin stays.
+#[test]
+fn the_cli_lists_disables_resets_and_removes_users() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(bin())
+            .args(args)
+            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let pw = Some("a long enough password\n");
+    let add = |name: &str, role: &str| {
+        run(
+            &[
+                "user",
+                "add",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+                "--init",
+            ],
+            pw,
+        )
+    };
+    assert_eq!(add("root", "admin").0, Some(0));
+    let (code, out, _) = add("ann", "viewer");
+    assert_eq!(code, Some(0));
+    assert!(out.contains("added user ann with role viewer"), "{out}");
+
+    let (code, _, err) = run(&["user", "disable", "root"], None);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("last active admin"), "{err}");
+    assert_eq!(run(&["user", "disable", "ann"], None).0, Some(0));
+    let (_, list, _) = run(&["user", "list"], None);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("ann\tviewer\t") && l.ends_with("\tdisabled")),
+        "{list}"
+    );
+    assert_eq!(run(&["user", "enable", "ann"], None).0, Some(0));
+    let (code, out, _) = run(&["user", "reset-password", "ann"], None);
+    assert_eq!(code, Some(0));
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("a generated password is printed");
+    assert_eq!(password.len(), 24);
+    assert_eq!(run(&["user", "remove", "ann"], None).0, Some(0));
+    let (_, list, _) = run(&["user", "list"], None);
+    assert!(!list.contains("ann"), "{list}");
+    let (code, _, err) = run(&["user", "remove", "nobody"], None);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("user nobody not found"), "{err}");
 }
