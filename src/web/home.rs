@@ -131,15 +131,10 @@ pub async fn home(
             .find(|s| s.latency.is_some())
             .cloned()
     });
-    let hour = 3_600_000;
-    let spark_from = now - now.rem_euclid(hour) - 23 * hour;
+    let spark_from = super::slos::spark_from(now);
     let focus = focus_status.as_ref().map(|f| (f, latency_status.as_ref()));
     let (hourly, data) = state.slos.panels(&latest, focus, spark_from, now).await?;
-    let sparks: Vec<String> = hourly
-        .iter()
-        .zip(&latest)
-        .map(|(points, s)| super::slo_charts::sparkline(s, points, spark_from))
-        .collect();
+
     let charts = match (&focus_status, data) {
         (Some(f), Some(data)) => Some((
             f.clone(),
@@ -148,14 +143,7 @@ pub async fn home(
         )),
         _ => None,
     };
-    let slos: Vec<SloView> = latest
-        .iter()
-        .zip(sparks)
-        .map(|(s, spark)| SloView {
-            spark,
-            ..SloView::new(s)
-        })
-        .collect();
+    let slos = super::slos::table(&latest, &hourly, spark_from);
     let focus = charts.map(|(f, charts, lat)| {
         let view = SloView::new(&f);
         let (p1, p2, _, _) = crate::slo::window::factors(f.period_days);

@@ -95,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/integrations/prometheus/{artefact}",
             crate::api::get().to(integrations::download),
         )
+        .route("/slos", crate::api::get().to(slos::index))
         .route("/slos/{name}", crate::api::get().to(slos::page))
         .route("/runbooks", crate::api::get().to(runbooks::list))
         .route("/runbooks/{name}", crate::api::get().to(runbooks::page))

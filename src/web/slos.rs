@@ -1,15 +1,82 @@
-//! The page of one SLO: status in words, windows, burn-rate table and charts.
+//! The SLO index (every SLO, worst first) and the page of one SLO: status in words,
+//! windows, burn-rate table and charts.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::session::{self, PageUser};
-use super::views::SloView;
+use super::views::{SloView, status_rank};
 use super::{WebError, html};
 use crate::auth::Role;
 use crate::slo::SloStatus;
 use crate::state::AppState;
 use crate::time::now_ms;
+
+/// Where the 24-hour sparklines start: 23 whole hours before the current one.
+pub fn spark_from(now: i64) -> i64 {
+    let hour = 3_600_000;
+    now - now.rem_euclid(hour) - 23 * hour
+}
+
+/// The SLO table rows (dashboard and index), each with its sparkline.
+pub fn table(
+    slos: &[SloStatus],
+    hourly: &[Vec<crate::slo::store::HistoryPoint>],
+    spark_from: i64,
+) -> Vec<SloView> {
+    slos.iter()
+        .zip(hourly)
+        .map(|(s, points)| SloView {
+            spark: super::slo_charts::sparkline(s, points, spark_from),
+            ..SloView::new(s)
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "slos.html")]
+struct IndexPage {
+    user: PageUser,
+    nav: &'static str,
+    slos: Vec<SloView>,
+    /// SLOs per state, worst first: (state, label, count).
+    counts: Vec<(&'static str, &'static str, usize)>,
+}
+
+/// Every SLO with its state, worst first.
+pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let user = session::require(&req, &state, Role::Viewer).await?;
+    let mut latest = state.slos.statuses();
+    latest.sort_by(|a, b| {
+        status_rank(&a.status)
+            .cmp(&status_rank(&b.status))
+            .then_with(|| (&a.service, &a.name).cmp(&(&b.service, &b.name)))
+    });
+    let now = now_ms();
+    let from = spark_from(now);
+    let (hourly, _) = state.slos.panels(&latest, None, from, now).await?;
+    let counts = [
+        ("critical", "critical"),
+        ("warning", "warning"),
+        ("ok", "ok"),
+        ("no-data", "no data"),
+    ]
+    .into_iter()
+    .map(|(k, label)| {
+        let n = latest
+            .iter()
+            .filter(|s| s.status == k || (k == "no-data" && status_rank(&s.status) == 3))
+            .count();
+        (k, label, n)
+    })
+    .collect();
+    html(&IndexPage {
+        user,
+        nav: "slos",
+        slos: table(&latest, &hourly, from),
+        counts,
+    })
+}
 
 /// One alert pair of the burn-rate table.
 pub struct BurnRow {
@@ -93,7 +160,7 @@ pub async fn page(
         .collect();
     let view = SloView::new(&s);
     html(&SloPage {
-        nav: "home",
+        nav: "slos",
         objective: view.objective.clone(),
         words: view.words,
         charts,

@@ -360,6 +360,25 @@ async fn with_no_configuration_firewatch_measures_its_own_api() {
         }
     }
     assert!(latency["latency"]["p99"].as_f64().is_some(), "{latency}");
+
+    // The SLO index lists every SLO with its state and keeps "SLOs" current in the
+    // navigation, as the SLO page does.
+    app.state
+        .accounts
+        .add_user("vera", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "vera", "viewer password 1").await;
+    let (code, html) = app.page("/slos", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    for id in ["firewatch-api-availability", "firewatch-api-latency"] {
+        assert!(html.contains(&format!(r#"href="/slos/{id}""#)), "{html}");
+    }
+    assert!(html.contains(r#"<a href="/slos" aria-current="page">SLOs</a>"#));
+    assert!(html.contains(r#"aria-label="SLOs by state""#));
+    let (code, html) = app.page("/slos/firewatch-api-latency", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains(r#"<a href="/slos" aria-current="page">SLOs</a>"#));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,6 +202,19 @@ test("pages are readable on a phone without sideways scrolling", async () => {
   await page.screenshot({ path: join(SHOTS, "dashboard-phone.png"), fullPage: true });
   await page.goto(`${base}/admin`);
   await noHorizontalScroll(page);
+  // Every navigation entry can be reached on a phone (the bar scrolls sideways).
+  for (const link of await page.locator(".mainnav a").all()) {
+    await link.scrollIntoViewIfNeeded();
+    const box = await link.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 391, `nav entry out of reach: ${await link.innerText()}`);
+  }
+  // Printing from dark mode prints dark text on white.
+  await page.emulateMedia({ media: "print", colorScheme: "dark" });
+  const [bg, fg] = await page.evaluate(() => [getComputedStyle(document.body).backgroundColor,
+    getComputedStyle(document.querySelector("h1")).color]);
+  assert.equal(bg, "rgb(255, 255, 255)");
+  assert.equal(fg, "rgb(17, 24, 39)");
+  await page.emulateMedia({ media: "screen", colorScheme: "light" });
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -288,6 +301,9 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   assert.equal(await page.locator("svg.chart").count(), 4);
   assert.match(await page.locator("body").innerText(), /Burn rates/);
   await page.screenshot({ path: join(SHOTS, "slo-laptop.png"), fullPage: true });
+  await Promise.all([page.waitForURL(`${base}/slos`), page.click(".crumbs a:has-text('SLOs')")]);
+  assert.equal(await page.locator(".slotable tbody tr").count(), 2);
+  await page.screenshot({ path: join(SHOTS, "slos-laptop.png"), fullPage: true });
   assert.deepEqual(problems, []);
   await context.close();
 
@@ -379,7 +395,7 @@ async function axeViolations(page) {
 test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode and on a phone", async () => {
   const pages = ["/", "/?slo=firewatch-api-latency", "/incidents", "/incidents?status=all", "/incidents/new",
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
-    "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/integrations", "/integrations/prometheus",
+    "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/integrations", "/integrations/prometheus",
     "/runbooks", "/runbooks/firewatch-down", "/admin", "/no-such-page"];
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
