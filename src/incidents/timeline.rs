@@ -17,7 +17,16 @@ fn entry_from_row(r: &rusqlite::Row) -> rusqlite::Result<TimelineEntry> {
     })
 }
 
-/// Adds one entry.
+/// Rewrites an entry's kind and message (a notification's one line, updated at every
+/// attempt); it keeps its place and its time.
+pub fn update(conn: &Conn, entry_id: i64, kind: &str, message: &str) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("UPDATE timeline SET kind = ?2, message = ?3 WHERE id = ?1")?
+        .execute(params![entry_id, kind, message])?;
+    Ok(())
+}
+
+/// Adds one entry; returns its id.
 pub fn add(
     conn: &Conn,
     incident_id: i64,
@@ -26,21 +35,21 @@ pub fn add(
     actor: &str,
     message: &str,
     details: Option<&serde_json::Value>,
-) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO timeline (incident_id, at, kind, actor, message, details) \
+) -> StoreResult<i64> {
+    let c = conn.sqlite();
+    c.prepare_cached(
+        "INSERT INTO timeline (incident_id, at, kind, actor, message, details) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            incident_id,
-            at,
-            kind,
-            actor,
-            message,
-            details.map(|d| d.to_string())
-        ])?;
-    Ok(())
+    )?
+    .execute(params![
+        incident_id,
+        at,
+        kind,
+        actor,
+        message,
+        details.map(|d| d.to_string())
+    ])?;
+    Ok(c.last_insert_rowid())
 }
 
 /// Up to `limit` entries before entry `before` (the newest when None), oldest first, and

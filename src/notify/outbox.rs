@@ -115,6 +115,23 @@ pub fn get(conn: &Conn, id: i64) -> StoreResult<Option<Notification>> {
         .optional()?)
 }
 
+/// The timeline entry that tells a message's story, once it has one.
+pub fn timeline_id(conn: &Conn, id: i64) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("SELECT timeline_id FROM notifications WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn set_timeline_id(conn: &Conn, id: i64, entry_id: i64) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("UPDATE notifications SET timeline_id = ?2 WHERE id = ?1")?
+        .execute(params![id, entry_id])?;
+    Ok(())
+}
+
 pub fn mark_delivered(conn: &Conn, id: i64, now: i64) -> StoreResult<()> {
     conn.sqlite()
         .prepare_cached(
@@ -205,6 +222,49 @@ pub fn queue_stats(conn: &Conn, now: i64) -> StoreResult<(i64, i64)> {
 }
 
 /// Per receiver: (last delivery time, dead letters, pending).
+/// Deliveries in trouble: what the banner on the dashboard and incident pages says.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Trouble {
+    /// Messages given up on (dead letters) created since the cut-off.
+    pub dead: i64,
+    /// Messages that failed at least once and wait for another attempt.
+    pub retrying: i64,
+    /// The receiver and error of the newest of those.
+    pub latest: Option<(String, String)>,
+}
+
+/// Dead letters created since `since` and messages being retried now (both through
+/// partial indexes: cheap on every page view).
+pub fn trouble(conn: &Conn, since: i64) -> StoreResult<Trouble> {
+    let c = conn.sqlite();
+    let (dead, dead_latest): (i64, Option<i64>) = c
+        .prepare_cached(
+            "SELECT COUNT(*), MAX(id) FROM notifications \
+             WHERE status = 'failed' AND created_at >= ?1",
+        )?
+        .query_row([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (retrying, retry_latest): (i64, Option<i64>) = c
+        .prepare_cached(
+            "SELECT COUNT(*), MAX(id) FROM notifications \
+             WHERE status = 'pending' AND next_attempt_at > 0 AND attempts > 0",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let latest = match dead_latest.max(retry_latest) {
+        Some(id) => c
+            .prepare_cached(
+                "SELECT receiver, COALESCE(last_error, '') FROM notifications WHERE id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
+        None => None,
+    };
+    Ok(Trouble {
+        dead,
+        retrying,
+        latest,
+    })
+}
+
 pub type ReceiverStats = (Option<i64>, i64, i64);
 
 pub fn receiver_stats(conn: &Conn) -> StoreResult<BTreeMap<String, ReceiverStats>> {

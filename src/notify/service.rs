@@ -172,6 +172,13 @@ impl Notifications {
             .collect())
     }
 
+    /// Dead letters of the last 24 hours and messages being retried, when there are any.
+    pub async fn trouble(&self) -> Result<Option<outbox::Trouble>, NotifyError> {
+        let since = now_ms() - 86_400_000;
+        let t = self.db.read(move |c| outbox::trouble(c, since)).await?;
+        Ok((t.dead + t.retrying > 0).then_some(t))
+    }
+
     /// (pending messages, age in ms of the oldest).
     pub async fn queue_stats(&self) -> Result<(i64, i64), NotifyError> {
         let now = now_ms();

@@ -164,8 +164,14 @@ impl Worker {
             note.receiver.clone(),
             note.event.clone(),
         );
+        let earlier = note.last_error.clone().filter(|_| attempts > 1);
         let line = match (&result, next) {
-            (Delivery::Delivered, _) => format!("Notified {receiver_name} ({channel}): {event}"),
+            (Delivery::Delivered, _) => match &earlier {
+                None => format!("Notified {receiver_name} ({channel}): {event}"),
+                Some(e) => format!(
+                    "Notified {receiver_name} ({channel}): {event}, at attempt {attempts} (before: {e})"
+                ),
+            },
             (Delivery::Permanent(e), _) => {
                 format!(
                     "Notification to {receiver_name} ({channel}) failed and will not be retried: {e}"
@@ -199,7 +205,15 @@ impl Worker {
                     } else {
                         "notification_failed"
                     };
-                    timeline::add(c, incident_id, now, kind, "firewatch", &line, None)?;
+                    // One line per message, rewritten at every attempt.
+                    match outbox::timeline_id(c, id)? {
+                        Some(entry) => timeline::update(c, entry, kind, &line)?,
+                        None => {
+                            let entry =
+                                timeline::add(c, incident_id, now, kind, "firewatch", &line, None)?;
+                            outbox::set_timeline_id(c, id, entry)?;
+                        }
+                    }
                 }
                 Ok::<_, StoreError>(())
             })

@@ -33,6 +33,8 @@ struct HomePage {
     burning: Vec<(String, String, String)>,
     /// The panels of one SLO (chosen with ?slo=, else the one in the worst state).
     focus: Option<Focus>,
+    /// Failing deliveries, for the banner.
+    trouble: Option<crate::notify::outbox::Trouble>,
 }
 
 /// The dashboard's panels for one SLO, as on a Grafana SLO dashboard.
@@ -171,7 +173,9 @@ pub async fn home(
             view,
         }
     });
+    let trouble = state.notifications.trouble().await?;
     html(&HomePage {
+        trouble,
         focus,
         burning,
         slos,

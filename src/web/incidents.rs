@@ -128,6 +128,8 @@ struct DetailPage {
     error: Option<String>,
     /// What the action that led here did ("Acknowledged."), from a fixed set.
     done: Option<&'static str>,
+    /// Failing deliveries, for the banner.
+    trouble: Option<crate::notify::outbox::Trouble>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +201,7 @@ async fn detail_page(
         timeline_older: d.timeline_older,
         error,
         done: None,
+        trouble: state.notifications.trouble().await?,
         user,
     })
 }

@@ -332,10 +332,20 @@ async fn a_receiver_answering_500_gets_the_message_once_it_recovers() {
     let items = wait_settled(&app, id).await;
     assert_eq!(items[0]["status"], "delivered");
     assert_eq!(items[0]["attempts"], 4);
-    let timeline = app.incident(id).await["timeline"].to_string();
+    // One timeline line tells the message's story, rewritten at every attempt.
+    let incident = app.incident(id).await;
+    let lines: Vec<&str> = incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "notified" || e["kind"] == "notification_failed")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
-        timeline.contains("failed (attempt 1): HTTP 500"),
-        "{timeline}"
+        lines[0]
+            .starts_with("Notified pager (pagerduty): triggered, at attempt 4 (before: HTTP 500"),
+        "{lines:?}"
     );
     let metrics = app.metrics_text().await;
     assert!(
@@ -943,4 +953,45 @@ async fn receivers_cannot_redirect_deliveries_or_echo_secrets_into_errors() {
         }
     }
     assert_eq!(*redirected.lock().unwrap(), 0, "the redirect was followed");
+}
+
+/// A receiver that keeps failing is shown where people look, not only on Integrations:
+/// a banner on the dashboard and on every incident page, with the receiver and error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_deliveries_show_a_banner_on_the_dashboard_and_incident_pages() {
+    let rec = Recorder::start(500);
+    let app = spawn_app_with(|s| {
+        receivers(s, &rec);
+        s.receivers.retain(|r| r.name == "pager");
+        s.notify.max_attempts = 2;
+    })
+    .await;
+    app.state
+        .accounts
+        .add_user("olga", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "olga", "viewer password 1").await;
+    let (_, html) = app.page("/", &cookie).await;
+    assert!(
+        !html.contains("Notifications are failing"),
+        "no banner while all is well"
+    );
+    let id = app
+        .post_webhook_ok(&message("b1", vec![alert("A", "i", "critical", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let items = wait_settled(&app, id).await;
+    assert_eq!(items[0]["status"], "failed");
+    for path in ["/".to_string(), format!("/incidents/{id}")] {
+        let (code, html) = app.page(&path, &cookie).await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(
+            html.contains("Notifications are failing.")
+                && html.contains("1 message could not be delivered in the last 24 hours")
+                && html.contains("Latest: pager: HTTP 500"),
+            "{path}: {html}"
+        );
+    }
 }
