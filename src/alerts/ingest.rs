@@ -24,6 +24,8 @@ use crate::incidents::service::note_recent_deployments;
 use crate::incidents::{Event, EventSink, IncidentError, Status, timeline};
 
 pub const ACTOR: &str = "alertmanager";
+/// Who acts for burn-rate alerts raised by Firewatch's own SLO engine (source `slo`).
+pub const SLO_ACTOR: &str = "firewatch-slo";
 
 /// What one notification did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -214,6 +216,23 @@ impl<'a> Apply<'a> {
             .map(|l| l.id)
     }
 
+    /// Who the timeline names for what this notification does.
+    fn actor(&self) -> &'static str {
+        if self.source == "slo" {
+            SLO_ACTOR
+        } else {
+            ACTOR
+        }
+    }
+
+    fn opened_by(&self) -> &'static str {
+        if self.source == "slo" {
+            "Firewatch's SLO engine (burn rate)"
+        } else {
+            "Alertmanager"
+        }
+    }
+
     fn reopen(&mut self, id: i64) -> Result<i64, IncidentError> {
         repo::set_reopened(self.conn, id, self.now)?;
         timeline::add(
@@ -221,7 +240,7 @@ impl<'a> Apply<'a> {
             id,
             self.now,
             "reopened",
-            ACTOR,
+            self.actor(),
             "Reopened: the alert group fired again within the reopen window",
             None,
         )?;
@@ -241,6 +260,7 @@ impl<'a> Apply<'a> {
             && (!self.resolved.is_empty() || self.delta != CountDelta::default())
         {
             write_summary(
+                self.actor(),
                 self.conn,
                 l.id,
                 now,
@@ -264,7 +284,7 @@ impl<'a> Apply<'a> {
                 group_key: Some(&n.group_key),
                 runbook_url: n.runbook.as_deref(),
                 labels: &n.labels,
-                created_by: ACTOR,
+                created_by: self.actor(),
                 at: now,
             },
         )?;
@@ -273,8 +293,8 @@ impl<'a> Apply<'a> {
             id,
             now,
             "created",
-            ACTOR,
-            &format!("Incident opened by Alertmanager ({severity})"),
+            self.actor(),
+            &format!("Incident opened by {} ({severity})", self.opened_by()),
             Some(&serde_json::json!({ "group_key": n.group_key, "receiver": n.receiver })),
         )?;
         note_recent_deployments(self.conn, id, &n.service, now, self.rules.deploy_window_ms)?;
@@ -310,8 +330,17 @@ impl<'a> Apply<'a> {
     /// alert, a runbook link, notifications, and resolution when nothing fires any more.
     fn settle(self, id: i64) -> Result<Outcome, IncidentError> {
         let (conn, now) = (self.conn, self.now);
-        write_summary(conn, id, now, "alert_fired", "fired", &self.fired)?;
-        write_summary(conn, id, now, "alert_resolved", "resolved", &self.resolved)?;
+        let actor = self.actor();
+        write_summary(actor, conn, id, now, "alert_fired", "fired", &self.fired)?;
+        write_summary(
+            actor,
+            conn,
+            id,
+            now,
+            "alert_resolved",
+            "resolved",
+            &self.resolved,
+        )?;
         let inc = repo::add_alert_counts(conn, id, &self.delta, now)?;
         let mut escalated = false;
         if let Some(best) = inc.most_urgent
@@ -324,7 +353,7 @@ impl<'a> Apply<'a> {
                 id,
                 now,
                 "severity_changed",
-                ACTOR,
+                self.actor(),
                 &format!(
                     "Severity raised from {} to {best} by a new alert",
                     inc.severity
@@ -349,18 +378,19 @@ impl<'a> Apply<'a> {
         } else {
             None
         };
+        let actor = self.actor();
         let mut out = self.out;
         if let Some(event) = event {
             out.notified |= self.events.on_event(conn, id, event, now)?;
         }
         if will_resolve {
-            repo::set_resolved(conn, id, now, ACTOR)?;
+            repo::set_resolved(conn, id, now, actor)?;
             timeline::add(
                 conn,
                 id,
                 now,
                 "auto_resolved",
-                ACTOR,
+                actor,
                 "All alerts resolved: incident resolved automatically",
                 None,
             )?;
@@ -372,6 +402,7 @@ impl<'a> Apply<'a> {
 }
 
 fn write_summary(
+    actor: &str,
     conn: &Conn,
     id: i64,
     now: i64,
@@ -382,6 +413,6 @@ fn write_summary(
     if items.is_empty() {
         return Ok(());
     }
-    timeline::add(conn, id, now, kind, ACTOR, &summarize(verb, items), None)?;
+    timeline::add(conn, id, now, kind, actor, &summarize(verb, items), None)?;
     Ok(())
 }

@@ -168,18 +168,31 @@ fn title_for(msg: &WebhookMessage) -> String {
             .or_else(|| msg.common_labels.get(k))
             .filter(|v| !v.is_empty())
     };
+    // An explicit title shared by the group (Sloth's alerts carry one; so do Firewatch's
+    // own burn-rate alerts) says it best.
+    if let Some(title) = msg
+        .common_annotations
+        .get("title")
+        .filter(|t| !t.trim().is_empty())
+    {
+        return cut_title(title.trim().to_string());
+    }
     let base = label("alertname")
         .cloned()
         .or_else(|| msg.common_annotations.get("summary").cloned())
         .unwrap_or_else(|| format!("Alert group {}", msg.group_key));
-    let mut title = match label("service") {
+    cut_title(match label("service") {
         Some(service) => format!("{base} on {service}"),
         None => base,
-    };
+    })
+}
+
+fn cut_title(title: String) -> String {
     if title.chars().count() > 300 {
-        title = title.chars().take(297).collect::<String>() + "...";
+        title.chars().take(297).collect::<String>() + "..."
+    } else {
+        title
     }
-    title
 }
 
 #[cfg(test)]

@@ -22,24 +22,52 @@ impl Slos {
                     continue;
                 }
                 let mut alerts = Vec::new();
+                let spec = self
+                    .inner
+                    .configured
+                    .iter()
+                    .find(|c| c.service == s.service && c.name == s.name);
+                // The severity label the generated Prometheus rule of this alert carries
+                // (the alert's own, else the SLO's alerting labels), so both paths give the
+                // incident the same severity; the evaluation default otherwise.
+                let severity = |kind: &str| {
+                    spec.and_then(|c| {
+                        let a = &c.alerting;
+                        let alert = if kind == "page" { &a.page } else { &a.ticket };
+                        alert
+                            .labels
+                            .get("severity")
+                            .or_else(|| a.labels.get("severity"))
+                            .cloned()
+                    })
+                    .unwrap_or_else(|| {
+                        if kind == "page" {
+                            opts.page_severity.to_string()
+                        } else {
+                            opts.ticket_severity.to_string()
+                        }
+                    })
+                };
+                let long = |kind: &str| if kind == "page" { "1h" } else { "1d" };
+                let burn = |kind: &str| {
+                    s.windows
+                        .get(long(kind))
+                        .and_then(|w| w.burn_rate)
+                        .unwrap_or(0.0)
+                };
                 let alert = |kind: &str, firing: bool, since: i64| {
-                    let sev = if kind == "page" {
-                        opts.page_severity
-                    } else {
-                        opts.ticket_severity
-                    };
+                    let sev = severity(kind);
                     let labels: std::collections::BTreeMap<String, String> = [
                         ("alertname", "SLOBurnRate".to_string()),
                         ("slo", s.name.clone()),
                         ("service", s.service.clone()),
                         ("burn", kind.to_string()),
-                        ("severity", sev.to_string()),
+                        ("severity", sev),
                     ]
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), v))
                     .collect();
-                    let long = if kind == "page" { "1h" } else { "1d" };
-                    let b1 = s.windows.get(long).and_then(|w| w.burn_rate).unwrap_or(0.0);
+                    let (long, b1) = (long(kind), burn(kind));
                     ValidAlert {
                         firing,
                         fingerprint: format!("slo-{id}-{kind}"),
@@ -55,6 +83,10 @@ impl Slos {
                             (
                                 "runbook_url".to_string(),
                                 format!("{}/runbooks/slo-burn-rate-{kind}", opts.public_url),
+                            ),
+                            (
+                                "slo_url".to_string(),
+                                format!("{}/slos/{id}", opts.public_url),
                             ),
                         ]
                         .into_iter()
@@ -100,7 +132,25 @@ impl Slos {
                     ]
                     .into_iter()
                     .collect(),
-                    common_annotations: Default::default(),
+                    common_annotations: wanted
+                        .as_deref()
+                        .map(|kind| {
+                            let b = burn(kind);
+                            let times = if b >= 10.0 {
+                                format!("{b:.0}")
+                            } else {
+                                format!("{b:.1}")
+                            };
+                            (
+                                "title".to_string(),
+                                format!(
+                                    "{} {}: budget burning {times}× ({kind})",
+                                    s.service, s.name
+                                ),
+                            )
+                        })
+                        .into_iter()
+                        .collect(),
                     external_url: String::new(),
                     alerts: Vec::new(),
                 };

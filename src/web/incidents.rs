@@ -130,6 +130,23 @@ struct DetailPage {
     done: Option<&'static str>,
     /// Failing deliveries, for the banner.
     trouble: Option<crate::notify::outbox::Trouble>,
+    /// The SLO page of a burn-rate incident (raised by the engine or by the generated
+    /// Prometheus rules), when that SLO is evaluated here.
+    slo_link: Option<(String, String)>,
+}
+
+/// `/slos/<service>-<name>` and the SLO's name for an alert whose labels name an SLO
+/// (`slo`/`service` from the engine, `sloth_slo`/`sloth_service` from Sloth rules).
+fn slo_link(
+    state: &AppState,
+    labels: &serde_json::Map<String, serde_json::Value>,
+) -> Option<(String, String)> {
+    let get = |k: &str| labels.get(k).and_then(|v| v.as_str());
+    let (service, name) = get("sloth_service")
+        .zip(get("sloth_slo"))
+        .or_else(|| get("service").zip(get("slo")))?;
+    let s = state.slos.find(&format!("{service}-{name}")).ok()?;
+    Some((format!("/slos/{}-{}", s.service, s.name), s.name))
 }
 
 #[derive(Deserialize)]
@@ -186,6 +203,7 @@ async fn detail_page(
             (n, when)
         })
         .collect();
+    let slo_link = d.alerts.iter().find_map(|a| slo_link(state, &a.labels));
     Ok(DetailPage {
         notifications,
         nav: "incidents",
@@ -202,6 +220,7 @@ async fn detail_page(
         error,
         done: None,
         trouble: state.notifications.trouble().await?,
+        slo_link,
         user,
     })
 }

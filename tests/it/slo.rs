@@ -242,10 +242,41 @@ async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
     assert_eq!(s["alert"], "page");
     let open = app.incidents("open").await;
     assert_eq!(open.len(), 1, "{open:?}");
-    assert_eq!(open[0]["severity"], "P1");
+    // The severity the generated Prometheus rule gives the same alert (native SLOs page
+    // with P0), a title naming the SLO, the burn rate and the alert, and the engine (not
+    // Alertmanager) as the one who opened it.
+    assert_eq!(open[0]["severity"], "P0");
     assert_eq!(open[0]["source"], "slo");
     assert_eq!(open[0]["service"], "checkout");
+    assert_eq!(
+        open[0]["title"],
+        "checkout checkout-availability: budget burning 200× (page)"
+    );
+    assert_eq!(open[0]["created_by"], "firewatch-slo");
     let id = open[0]["id"].as_i64().unwrap();
+    let inc = app.incident(id).await;
+    let opened = &inc["timeline"][0];
+    assert_eq!(opened["actor"], "firewatch-slo", "{inc}");
+    assert!(
+        opened["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Incident opened by Firewatch's SLO engine (burn rate)"),
+        "{inc}"
+    );
+    app.state
+        .accounts
+        .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "vic", "viewer password 1").await;
+    let (_, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
+    assert!(
+        html.contains(
+            r#"href="/slos/checkout-checkout-availability">SLO checkout-availability →</a>"#
+        ),
+        "{html}"
+    );
     // Evaluating again while it still burns changes nothing.
     evaluate(&app).await;
     assert_eq!(app.count_rows("incidents"), 1);
@@ -522,7 +553,7 @@ threshold = 0.5
     for path in ["/slos/checkout-checkout-latency", "/"] {
         let (_, html) = app.page(path, &cookie).await;
         assert!(
-            html.contains("aria-label=\"p99 latency over the last 24 hours\""),
+            html.contains("aria-label=\"p99 latency over the last 24 hours: latest "),
             "{path}"
         );
         assert!(

@@ -641,3 +641,25 @@ async fn a_database_from_before_the_alert_counters_gets_them_counted() {
         .unwrap();
     assert_eq!(counts, (0, 1, 0, 1, 0));
 }
+
+/// A title the whole group shares (Sloth's burn-rate alerts carry one) names the incident;
+/// otherwise it is "<alertname> on <service>".
+#[tokio::test]
+async fn a_common_title_annotation_names_the_incident() {
+    let app = spawn_app().await;
+    let mut body = message("t1", vec![alert("A", "i", "critical", "firing")]);
+    body["commonAnnotations"]["title"] =
+        "(page) checkout availability SLO error budget burn rate is too fast.".into();
+    let id = app.post_webhook_ok(&body).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.incident(id).await["title"],
+        "(page) checkout availability SLO error budget burn rate is too fast."
+    );
+    let plain = message("t2", vec![alert("B", "i", "critical", "firing")]);
+    let id = app.post_webhook_ok(&plain).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.incident(id).await["title"], "HighErrorRate on checkout");
+}
