@@ -340,6 +340,10 @@ pub struct NotifySettings {
     pub reminder_interval: String,
     /// An open P0 incident for a service holds back P2-P4 messages for that service.
     pub inhibit: bool,
+    /// The longest a silence may last (at most 366d).
+    pub max_silence: String,
+    /// Silences longer than this are flagged as long on the Integrations page.
+    pub long_silence: String,
 }
 
 impl Default for NotifySettings {
@@ -352,6 +356,8 @@ impl Default for NotifySettings {
             timeout: "10s".into(),
             reminder_interval: "30m".into(),
             inhibit: true,
+            max_silence: "14d".into(),
+            long_silence: "24h".into(),
         }
     }
 }

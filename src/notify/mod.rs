@@ -183,6 +183,10 @@ pub struct NotifyConfig {
     pub inhibit: bool,
     /// Base URL for links back to Firewatch.
     pub public_url: String,
+    /// The longest a silence may last.
+    pub max_silence: Duration,
+    /// Silences longer than this are shown as long.
+    pub long_silence: Duration,
 }
 
 impl NotifyConfig {

@@ -45,6 +45,31 @@ fn held_back(
     Ok(None)
 }
 
+/// Which of `incident_ids` an active silence covers now: incident id → silence id.
+pub fn silenced(
+    conn: &Conn,
+    incident_ids: &[i64],
+    now: i64,
+) -> StoreResult<std::collections::HashMap<i64, i64>> {
+    let mut out = std::collections::HashMap::new();
+    let active = silences::active(conn, now)?;
+    if active.is_empty() {
+        return Ok(out);
+    }
+    for &id in incident_ids {
+        let Some(f) = incidents::routing_facts(conn, id)? else {
+            continue;
+        };
+        if let Some(s) = active
+            .iter()
+            .find(|s| matchers_hold(&s.matchers, f.severity, &f.service, &f.labels))
+        {
+            out.insert(id, s.id);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether every matcher holds for an incident (`severity`, `service`, or a label).
 pub fn matchers_hold(
     matchers: &BTreeMap<String, String>,

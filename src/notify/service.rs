@@ -172,6 +172,18 @@ impl Notifications {
             .collect())
     }
 
+    /// Which of these incidents an active silence covers: incident id → silence id.
+    pub async fn silenced(
+        &self,
+        incident_ids: Vec<i64>,
+    ) -> Result<std::collections::HashMap<i64, i64>, NotifyError> {
+        let now = now_ms();
+        Ok(self
+            .db
+            .read(move |c| routing::silenced(c, &incident_ids, now))
+            .await?)
+    }
+
     /// Dead letters of the last 24 hours and messages being retried, when there are any.
     pub async fn trouble(&self) -> Result<Option<outbox::Trouble>, NotifyError> {
         let since = now_ms() - 86_400_000;
@@ -196,7 +208,8 @@ impl Notifications {
         created_by: String,
     ) -> Result<Silence, NotifyError> {
         let now = now_ms();
-        let span = silences::validate(&s, now).map_err(NotifyError::Invalid)?;
+        let max = self.cfg.max_silence.as_millis() as i64;
+        let span = silences::validate_within(&s, now, max).map_err(NotifyError::Invalid)?;
         self.db
             .write(move |c| {
                 if silences::count_current(c, now)? >= silences::MAX_CURRENT {

@@ -144,6 +144,14 @@ impl NotifyConfig {
             reminder_interval: dur("notify.reminder_interval", &s.notify.reminder_interval)?,
             inhibit: s.notify.inhibit,
             public_url,
+            max_silence: {
+                let d = dur("notify.max_silence", &s.notify.max_silence)?;
+                if d.is_zero() || d.as_millis() > super::silences::MAX_SILENCE_MS as u128 {
+                    return Err(("notify.max_silence".into(), "between 1s and 366d".into()));
+                }
+                d
+            },
+            long_silence: dur("notify.long_silence", &s.notify.long_silence)?,
         })
     }
 }

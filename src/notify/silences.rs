@@ -47,8 +47,15 @@ pub const MAX_SILENCE_MS: i64 = 366 * 86_400_000;
 /// How many current (active or scheduled) silences there may be at once.
 pub const MAX_CURRENT: usize = 1000;
 
-/// Checks a silence and returns (starts_at, ends_at) in unix ms.
+/// Checks a silence against the hard limits and returns (starts_at, ends_at) in unix ms.
 pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
+    validate_within(s, now, MAX_SILENCE_MS)
+}
+
+/// `validate` with the longest silence allowed (`notify.max_silence`, at most a year).
+pub fn validate_within(s: &NewSilence, now: i64, max_ms: i64) -> Result<(i64, i64), String> {
+    let max_ms = max_ms.clamp(1, MAX_SILENCE_MS);
+    let longest = crate::duration::format_secs((max_ms / 1000) as u64);
     if s.matchers.is_empty() {
         return Err("matchers: give at least one (severity, service or a label)".into());
     }
@@ -91,8 +98,8 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
         (Some(d), None) => {
             let d = crate::duration::parse(d).map_err(|m| format!("duration: {m}"))?;
             // Compared before any arithmetic: a huge duration cannot wrap around.
-            if d.as_millis() > MAX_SILENCE_MS as u128 {
-                return Err("duration: at most a year (366d)".into());
+            if d.as_millis() > max_ms as u128 {
+                return Err(format!("duration: at most {longest} (notify.max_silence)"));
             }
             starts + d.as_millis() as i64
         }
@@ -102,8 +109,10 @@ pub fn validate(s: &NewSilence, now: i64) -> Result<(i64, i64), String> {
     if ends <= starts || ends <= now {
         return Err("ends_at: must be after starts_at and in the future".into());
     }
-    if ends - starts > MAX_SILENCE_MS {
-        return Err("ends_at: a silence lasts at most a year (366d)".into());
+    if ends - starts > max_ms {
+        return Err(format!(
+            "ends_at: a silence lasts at most {longest} (notify.max_silence)"
+        ));
     }
     Ok((starts, ends))
 }

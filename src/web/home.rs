@@ -174,6 +174,11 @@ pub async fn home(
         }
     });
     let trouble = state.notifications.trouble().await?;
+    let mut open: Vec<IncidentView> = open
+        .into_iter()
+        .map(|i| IncidentView::new(i, now))
+        .collect();
+    super::views::mark_silenced(&state, &mut open).await?;
     html(&HomePage {
         trouble,
         focus,
@@ -184,10 +189,7 @@ pub async fn home(
         open_by_severity,
         triggered: count(Status::Triggered, None),
         acknowledged: count(Status::Acknowledged, None),
-        open: open
-            .into_iter()
-            .map(|i| IncidentView::new(i, now))
-            .collect(),
+        open,
         recent_resolved: resolved
             .into_iter()
             .map(|i| IncidentView::new(i, now))

@@ -95,12 +95,14 @@ pub async fn list(
         ("all", "All", n(&|_| true)),
     ];
     let now = now_ms();
+    let mut items: Vec<IncidentView> = items
+        .into_iter()
+        .map(|i| IncidentView::new(i, now))
+        .collect();
+    super::views::mark_silenced(&state, &mut items).await?;
     html(&ListPage {
         nav: "incidents",
-        items: items
-            .into_iter()
-            .map(|i| IncidentView::new(i, now))
-            .collect(),
+        items,
         next_url: next.map(|c| list_url(&status, &severity, &q, Some(c))),
         tabs,
         status,
@@ -204,10 +206,13 @@ async fn detail_page(
         })
         .collect();
     let slo_link = d.alerts.iter().find_map(|a| slo_link(state, &a.labels));
+    let mut view = [IncidentView::new(d.incident, now_ms())];
+    super::views::mark_silenced(state, &mut view).await?;
+    let [view] = view;
     Ok(DetailPage {
         notifications,
         nav: "incidents",
-        view: IncidentView::new(d.incident, now_ms()),
+        view,
         alerts: d.alerts.into_iter().map(AlertView::new).collect(),
         alerts_more: d.alerts_next.is_some(),
         timeline: d

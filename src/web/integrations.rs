@@ -35,7 +35,8 @@ struct IntegrationsPage {
     receivers: Vec<ReceiverView>,
     routes: Vec<(String, String, bool)>,
     dead: Vec<Notification>,
-    silences: Vec<(Silence, String, String)>,
+    /// (silence, when in words, matchers, "long: 10d" when longer than notify.long_silence).
+    silences: Vec<(Silence, String, String, Option<String>)>,
     notice: Option<String>,
     error: Option<String>,
 }
@@ -66,14 +67,20 @@ async fn integrations_page(
         .await?
         .into_iter()
         .map(|s| {
-            let until = short(s.ends_at);
+            let now = crate::time::now_ms();
+            let when = if s.starts_at > now {
+                format!("from {} until {}", short(s.starts_at), short(s.ends_at))
+            } else {
+                format!("until {}", short(s.ends_at))
+            };
             let m = s
                 .matchers
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            (s, until, m)
+            let long = long_silence(state, &s);
+            (s, when, m, long)
         })
         .collect();
     let dead = n
@@ -188,6 +195,27 @@ pub struct SilenceForm {
     matchers: String,
     duration: String,
     comment: String,
+    /// Start later: a delay such as "2h" (empty: now).
+    #[serde(default)]
+    starts_in: String,
+}
+
+/// "long: 10d" for a silence longer than `notify.long_silence`.
+fn long_silence(state: &AppState, s: &Silence) -> Option<String> {
+    let span = s.ends_at - s.starts_at;
+    (span > state.notifications.config().long_silence.as_millis() as i64)
+        .then(|| format!("long: {}", crate::time::human_duration(span)))
+}
+
+/// The start of a silence `starts_in` from now, as RFC 3339 (None: now).
+fn starts_at(starts_in: &str) -> Result<Option<String>, String> {
+    let text = starts_in.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let d = crate::duration::parse(text).map_err(|m| format!("starts in: {m}"))?;
+    let at = crate::time::now_ms().saturating_add(d.as_millis().min(i64::MAX as u128) as i64);
+    Ok(Some(crate::time::rfc3339(at)))
 }
 
 /// "service=checkout severity=P2": space- or comma-separated name=value pairs.
@@ -212,20 +240,40 @@ pub async fn create_silence(
     let form = form.into_inner();
     let user = session::require_form(&req, &state, Role::Responder, &form.csrf).await?;
     let result = match parse_matchers(&form.matchers) {
-        Ok(matchers) => {
-            let new = NewSilence {
-                matchers,
-                comment: form.comment,
-                duration: Some(form.duration),
-                starts_at: None,
-                ends_at: None,
-            };
-            let created = state
-                .notifications
-                .create_silence(new, user.principal.actor())
-                .await;
-            created.map(|s| format!("Silence {} created.", s.id))
-        }
+        Ok(matchers) => match starts_at(&form.starts_in) {
+            Ok(starts_at) => {
+                let new = NewSilence {
+                    matchers,
+                    comment: form.comment,
+                    duration: Some(form.duration),
+                    starts_at,
+                    ends_at: None,
+                };
+                let created = state
+                    .notifications
+                    .create_silence(new, user.principal.actor())
+                    .await;
+                created.map(|s| {
+                    let mut notice = format!(
+                        "Silence {} created: matching incidents notify nobody {}until {}.",
+                        s.id,
+                        if s.starts_at > s.created_at {
+                            format!("from {} ", short(s.starts_at))
+                        } else {
+                            String::new()
+                        },
+                        short(s.ends_at)
+                    );
+                    if let Some(long) = long_silence(&state, &s) {
+                        notice.push_str(&format!(
+                            " Careful, it is {long}: expire it when the work is done."
+                        ));
+                    }
+                    notice
+                })
+            }
+            Err(m) => Err(NotifyError::Invalid(m)),
+        },
         Err(m) => Err(NotifyError::Invalid(m)),
     };
     let result = result.map_err(|e| match e {

@@ -15,6 +15,28 @@ pub struct IncidentView {
     pub ttr: Option<String>,
     pub acknowledged_short: Option<String>,
     pub resolved_short: Option<String>,
+    /// The active silence that holds its notifications back, if one does.
+    pub silenced: Option<i64>,
+}
+
+/// Marks the incidents an active silence covers (one read for the whole list).
+pub async fn mark_silenced(
+    state: &crate::state::AppState,
+    views: &mut [IncidentView],
+) -> Result<(), crate::notify::NotifyError> {
+    let open: Vec<i64> = views
+        .iter()
+        .filter(|v| v.is_open())
+        .map(|v| v.inc.id)
+        .collect();
+    if open.is_empty() {
+        return Ok(());
+    }
+    let silenced = state.notifications.silenced(open).await?;
+    for v in views {
+        v.silenced = silenced.get(&v.inc.id).copied();
+    }
+    Ok(())
 }
 
 impl IncidentView {
@@ -30,6 +52,7 @@ impl IncidentView {
             ttr: inc.resolved_at.map(|r| human_duration(r - inc.created_at)),
             acknowledged_short: inc.acknowledged_at.map(short),
             resolved_short: inc.resolved_at.map(short),
+            silenced: None,
             inc,
         }
     }

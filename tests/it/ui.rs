@@ -459,3 +459,87 @@ async fn an_action_confirms_what_it_did_and_the_address_cannot_inject_text() {
     assert!(!html.contains("data-announce>"), "{html}");
     assert!(!html.contains("alert(1)"), "{html}");
 }
+
+/// Silences from the Integrations page: a required comment, a maximum length
+/// (notify.max_silence, 14 days by default), a later start, a warning for long ones, and
+/// a "silenced" badge on the incidents they cover.
+#[tokio::test]
+async fn silences_start_later_warn_when_long_and_mark_the_incidents_they_cover() {
+    let app = spawn_app().await;
+    app.state
+        .accounts
+        .add_user("rosa", Role::Responder, "responder password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "rosa", "responder password 1").await;
+    let csrf = csrf_in(&app.page("/integrations", &cookie).await.1);
+    let create = |matchers: &'static str,
+                  duration: &'static str,
+                  starts_in: &'static str,
+                  comment: &'static str| {
+        let (app, cookie, csrf) = (&app, &cookie, &csrf);
+        async move {
+            app.form(
+                "/integrations/silences",
+                cookie,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("matchers", matchers),
+                    ("duration", duration),
+                    ("starts_in", starts_in),
+                    ("comment", comment),
+                ],
+            )
+            .await
+        }
+    };
+    // Too long, and without a reason: refused with what to change.
+    let (code, html, _) = create("service=checkout", "15d", "", "db upgrade").await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("at most 2w (notify.max_silence)"), "{html}");
+    let (code, _, _) = create("service=checkout", "1h", "", " ").await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Long: created with a warning, and flagged in the list.
+    let (code, _, location) = create("service=checkout", "3d", "", "freeze week").await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let (_, html) = app.page(location.as_deref().unwrap(), &cookie).await;
+    assert!(html.contains("Careful, it is long: 3d"), "{html}");
+    assert!(
+        html.contains(r#"<span class="longwarn">long: 3d</span>"#),
+        "{html}"
+    );
+    // Later: scheduled, not active yet.
+    let (code, _, location) = create("service=billing", "1h", "2h", "billing migration").await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    let (_, html) = app.page(location.as_deref().unwrap(), &cookie).await;
+    assert!(html.contains("notify nobody from "), "{html}");
+
+    // The incidents they cover (active silences only) carry a badge.
+    let covered = app
+        .post_webhook_ok(&message("c1", vec![alert("A", "i", "critical", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let mut other = message("c2", vec![alert("B", "i", "critical", "firing")]);
+    other["groupLabels"]["service"] = "billing".into();
+    other["commonLabels"]["service"] = "billing".into();
+    other["alerts"][0]["labels"]["service"] = "billing".into();
+    let scheduled = app.post_webhook_ok(&other).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let (_, list) = app.page("/incidents", &cookie).await;
+    let row = |id: i64| {
+        let at = list.find(&format!(r#"href="/incidents/{id}""#)).unwrap();
+        let end = list[at..].find("</li>").unwrap();
+        list[at..at + end].to_string()
+    };
+    assert!(
+        row(covered).contains(">silenced</span>"),
+        "{}",
+        row(covered)
+    );
+    assert!(!row(scheduled).contains("silenced"), "{}", row(scheduled));
+    let (_, page) = app.page(&format!("/incidents/{covered}"), &cookie).await;
+    assert!(page.contains("silenced by #"), "{page}");
+}
