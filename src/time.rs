@@ -32,6 +32,14 @@ pub fn short(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// With seconds, for timelines where the order within a minute matters:
+/// `2026-11-26 16:35:07 UTC`.
+pub fn short_secs(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// "3m", "2h 5m", "4d 1h": a compact duration for the UI.
 pub fn human_duration(ms: i64) -> String {
     let s = (ms.max(0)) / 1000;

@@ -298,3 +298,33 @@ pub async fn assign(
         .await?;
     Ok(HttpResponse::Ok().json(inc))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    title: Option<String>,
+    severity: Option<String>,
+}
+
+/// `PATCH /api/v1/incidents/{id}`: a new title and/or severity.
+pub async fn edit(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<EditBody>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Role::Responder)?;
+    let b = body.into_inner();
+    let severity = b
+        .severity
+        .map(|s| {
+            s.parse::<Severity>()
+                .map_err(|_| ApiError::Unprocessable(format!("severity: `{s}` is not P0..P4")))
+        })
+        .transpose()?;
+    let inc = state
+        .incidents
+        .edit(id.into_inner(), caller.principal.actor(), b.title, severity)
+        .await?;
+    Ok(HttpResponse::Ok().json(inc))
+}

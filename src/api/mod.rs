@@ -45,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 .route("/incidents", get().to(incidents::list))
                 .route("/incidents", web::post().to(incidents::create))
                 .route("/incidents/{id}", get().to(incidents::get))
+                .route("/incidents/{id}", web::patch().to(incidents::edit))
                 .route("/incidents/{id}/alerts", get().to(incidents::alerts))
                 .route("/incidents/{id}/timeline", get().to(incidents::timeline))
                 .route(

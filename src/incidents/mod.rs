@@ -7,6 +7,7 @@
 //! causes commit together, and this module does not depend on the notification code.
 
 pub mod alert_rows;
+mod edits;
 mod list;
 pub mod repo;
 pub mod service;

@@ -223,6 +223,21 @@ pub fn set_people(
     Ok(())
 }
 
+pub fn set_title_severity(
+    conn: &Conn,
+    id: i64,
+    title: &str,
+    severity: Severity,
+    at: i64,
+) -> StoreResult<()> {
+    run(
+        conn,
+        "UPDATE incidents SET title = ?2, severity = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, title, severity.as_str(), at],
+    )?;
+    Ok(())
+}
+
 pub fn touch(conn: &Conn, id: i64, at: i64) -> StoreResult<()> {
     run(
         conn,

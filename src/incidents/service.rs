@@ -1,5 +1,6 @@
-//! Incident lifecycle: triggered -> acknowledged -> resolved, reopen; manual incidents,
-//! notes and people. Every change writes a timeline entry in the same transaction.
+//! Incident lifecycle: triggered -> acknowledged -> resolved, reopen; manual incidents and
+//! notes (title, severity and people are in `edits.rs`). Every change writes a timeline
+//! entry in the same transaction.
 
 use std::sync::Arc;
 
@@ -38,7 +39,7 @@ pub struct IncidentDetail {
 pub const ALERTS_PAGE: usize = 100;
 pub const TIMELINE_PAGE: usize = 200;
 
-const MAX_TITLE: usize = 300;
+pub(super) const MAX_TITLE: usize = 300;
 const MAX_TEXT: usize = 20_000;
 const MAX_SERVICE: usize = 200;
 
@@ -50,7 +51,7 @@ pub fn safe_url(url: &str) -> Option<String> {
         .then(|| url.to_string())
 }
 
-fn load(conn: &Conn, id: i64) -> Result<Incident, IncidentError> {
+pub(super) fn load(conn: &Conn, id: i64) -> Result<Incident, IncidentError> {
     repo::get(conn, id)?.ok_or(IncidentError::NotFound(id))
 }
 
@@ -92,7 +93,7 @@ pub fn note_recent_deployments(
 
 #[derive(Clone)]
 pub struct Incidents {
-    db: Db,
+    pub(super) db: Db,
     /// Reacts to lifecycle changes in their transaction (the notification outbox).
     events: Arc<dyn EventSink>,
     /// Deployments this recent are named on a new incident's timeline.
@@ -114,7 +115,7 @@ impl Incidents {
     }
 
     /// Runs a lifecycle change in the writer; once it committed, tells the event sink.
-    async fn change<T, F>(&self, f: F) -> Result<T, IncidentError>
+    pub(super) async fn change<T, F>(&self, f: F) -> Result<T, IncidentError>
     where
         T: Send + 'static,
         F: FnOnce(&Conn, &dyn EventSink) -> Result<T, IncidentError> + Send + 'static,
@@ -353,67 +354,6 @@ impl Incidents {
                     .0
                     .pop()
                     .expect("the note was just written"))
-            })
-            .await
-    }
-
-    /// Sets assignee and/or commander. `None` leaves a field as it is; `Some("")` clears it.
-    pub async fn assign(
-        &self,
-        id: i64,
-        actor: String,
-        assignee: Option<String>,
-        commander: Option<String>,
-    ) -> Result<Incident, IncidentError> {
-        for (field, v) in [("assignee", &assignee), ("commander", &commander)] {
-            if v.as_deref().is_some_and(|s| s.chars().count() > 100) {
-                return Err(IncidentError::invalid(
-                    field,
-                    "must be at most 100 characters",
-                ));
-            }
-        }
-        if assignee.is_none() && commander.is_none() {
-            return Err(IncidentError::invalid(
-                "assignee",
-                "give assignee and/or commander",
-            ));
-        }
-        self.db
-            .write(move |c| {
-                let inc = load(c, id)?;
-                let norm = |v: Option<String>, old: Option<String>| match v {
-                    None => old,
-                    Some(s) if s.trim().is_empty() => None,
-                    Some(s) => Some(s.trim().to_string()),
-                };
-                let new_assignee = norm(assignee, inc.assignee.clone());
-                let new_commander = norm(commander, inc.commander.clone());
-                let now = now_ms();
-                repo::set_people(
-                    c,
-                    id,
-                    new_assignee.as_deref(),
-                    new_commander.as_deref(),
-                    now,
-                )?;
-                let mut changes = Vec::new();
-                if new_assignee != inc.assignee {
-                    changes.push(match &new_assignee {
-                        Some(a) => format!("Assigned to {a}"),
-                        None => "Assignee cleared".into(),
-                    });
-                }
-                if new_commander != inc.commander {
-                    changes.push(match &new_commander {
-                        Some(a) => format!("Incident commander: {a}"),
-                        None => "Incident commander cleared".into(),
-                    });
-                }
-                if !changes.is_empty() {
-                    timeline::add(c, id, now, "assigned", &actor, &changes.join("; "), None)?;
-                }
-                load(c, id)
             })
             .await
     }

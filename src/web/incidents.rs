@@ -132,6 +132,8 @@ struct DetailPage {
     done: Option<&'static str>,
     /// Failing deliveries, for the banner.
     trouble: Option<crate::notify::outbox::Trouble>,
+    /// User names to pick assignee and commander from (free text still allowed).
+    people: Vec<String>,
     /// The SLO page of a burn-rate incident (raised by the engine or by the generated
     /// Prometheus rules), when that SLO is evaluated here.
     slo_link: Option<(String, String)>,
@@ -164,6 +166,7 @@ fn done_message(action: &str) -> Option<&'static str> {
         "reopen" => "Reopened.",
         "notes" => "Note added.",
         "assign" => "People updated.",
+        "edit" => "Incident updated.",
         _ => return None,
     })
 }
@@ -226,6 +229,18 @@ async fn detail_page(
         done: None,
         trouble: state.notifications.trouble().await?,
         slo_link,
+        people: if user.can_respond() {
+            state
+                .accounts
+                .users()
+                .await?
+                .into_iter()
+                .filter(|u| !u.disabled)
+                .map(|u| u.name)
+                .collect()
+        } else {
+            Vec::new()
+        },
         user,
     })
 }
@@ -333,6 +348,8 @@ pub struct ActionForm {
     text: Option<String>,
     assignee: Option<String>,
     commander: Option<String>,
+    title: Option<String>,
+    severity: Option<String>,
 }
 
 /// acknowledge, resolve, reopen, notes and assign. A refused action (a conflicting
@@ -364,6 +381,10 @@ pub async fn action(
             .assign(id, actor, form.assignee, form.commander)
             .await
             .map(|_| ()),
+        "edit" => match form.severity.as_deref().map(str::parse).transpose() {
+            Ok(severity) => inc.edit(id, actor, form.title, severity).await.map(|_| ()),
+            Err(_) => Err(IncidentError::invalid("severity", "must be P0..P4")),
+        },
         _ => return Err(WebError::NotFound("Unknown action.".into())),
     };
     match result {

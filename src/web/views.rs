@@ -113,6 +113,8 @@ pub struct TimelineView {
     pub entry: TimelineEntry,
     pub at_iso: String,
     pub at_short: String,
+    /// A note rendered as safe Markdown (links clickable, raw HTML shown as text).
+    pub note_html: Option<String>,
 }
 
 /// Worst first: critical, warning, ok, no data.
@@ -207,7 +209,8 @@ impl TimelineView {
     pub fn new(entry: TimelineEntry) -> Self {
         Self {
             at_iso: rfc3339(entry.at),
-            at_short: short(entry.at),
+            at_short: crate::time::short_secs(entry.at),
+            note_html: (entry.kind == "note").then(|| crate::markdown::to_html(&entry.message)),
             entry,
         }
     }

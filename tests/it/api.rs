@@ -625,3 +625,131 @@ async fn a_large_incident_is_answered_in_pages_of_alerts_and_timeline() {
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
+
+/// Title and severity can be changed (API and page); each change is on the timeline, a
+/// more urgent severity escalates to the receivers it routes to, and bad values are
+/// refused with the field named.
+#[tokio::test]
+async fn title_and_severity_are_edited_with_the_change_on_the_timeline() {
+    let app = spawn_app().await;
+    let id = app
+        .post_webhook_ok(&message("e1", vec![alert("A", "i", "warning", "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let patch = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .patch(app.url(&format!("/api/v1/incidents/{id}")))
+                .bearer_auth(&app.responder_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (code, inc) =
+        patch(json!({"title": "Checkout 5xx after deploy 42", "severity": "P1"})).await;
+    assert_eq!(code, StatusCode::OK, "{inc}");
+    assert_eq!(inc["title"], "Checkout 5xx after deploy 42");
+    assert_eq!(inc["severity"], "P1");
+    let detail = app.incident(id).await;
+    let lines: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "Title changed from \"HighErrorRate on checkout\" to \"Checkout 5xx after deploy 42\""
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"Severity changed from P2 to P1"),
+        "{lines:?}"
+    );
+    for (bad, field) in [
+        (json!({"severity": "P9"}), "severity"),
+        (json!({"title": " "}), "title"),
+        (json!({}), "title"),
+    ] {
+        let (code, body) = patch(bad.clone()).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(&app.viewer_token)
+        .json(&json!({"severity": "P0"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Notes are safe Markdown on the page (links clickable, raw HTML as text), and the
+    // timeline shows seconds.
+    let (code, _) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/notes"),
+            &app.responder_token,
+            &json!({"text": "Rolled back, see [the deploy](https://ci.example.com/42) <script>x()</script>"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    app.state
+        .accounts
+        .add_user(
+            "nina",
+            firewatch::auth::Role::Responder,
+            "responder password 1",
+        )
+        .await
+        .unwrap();
+    let cookie = login(&app, "nina", "responder password 1").await;
+    let (_, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
+    assert!(
+        html.contains(r#"<a href="https://ci.example.com/42">the deploy</a>"#),
+        "{html}"
+    );
+    assert!(html.contains("&lt;script&gt;x()&lt;/script&gt;") && !html.contains("<script>x()"));
+    let seconds = regex_lite_seconds(&html);
+    assert!(seconds, "timeline times carry seconds: {html}");
+    // The page's edit form does the same.
+    let csrf = csrf_in(&html);
+    let (code, _, location) = app
+        .form(
+            &format!("/incidents/{id}/edit"),
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("title", "Checkout down"),
+                ("severity", "P0"),
+            ],
+        )
+        .await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    assert_eq!(location.unwrap(), format!("/incidents/{id}?done=edit"));
+    let inc = app.incident(id).await;
+    assert_eq!(
+        (inc["title"].as_str(), inc["severity"].as_str()),
+        (Some("Checkout down"), Some("P0"))
+    );
+}
+
+/// Whether a timeline time like `2026-12-01 01:20:07 UTC` appears.
+fn regex_lite_seconds(html: &str) -> bool {
+    html.split("<time").skip(1).any(|t| {
+        let text = t.split('>').nth(1).unwrap_or("");
+        let text = text.split('<').next().unwrap_or("");
+        text.len() == "2026-12-01 01:20:07 UTC".len() && text.matches(':').count() == 2
+    })
+}

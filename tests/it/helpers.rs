@@ -323,6 +323,9 @@ pub async fn spawn_app_resolved(
         address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // The server closes idle connections after 5 s; reusing one it is closing
+            // races ("connection closed before message completed").
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap(),
         state,
