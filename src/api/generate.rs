@@ -37,6 +37,7 @@ pub fn file(
         format,
         state.slos.configured(),
         &state.settings.public_url(),
+        &state.settings.raw.alertmanager,
     )?;
     Ok(HttpResponse::Ok()
         .content_type(artefact.content_type())

@@ -276,13 +276,16 @@ impl Resolved {
 
     /// Base URL for links; falls back to the listen address.
     pub fn public_url(&self) -> String {
-        match &self.raw.server.public_url {
-            Some(u) => u.trim_end_matches('/').to_string(),
-            None => {
-                let listen = self.raw.server.listen.replace("0.0.0.0", "localhost");
-                format!("http://{listen}")
-            }
-        }
+        public_url_of(&self.raw.server)
+    }
+}
+
+/// `server.public_url`, else the listen address (0.0.0.0 as localhost): what links,
+/// the admin page and generated files use.
+pub fn public_url_of(server: &ServerSettings) -> String {
+    match &server.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", server.listen.replace("0.0.0.0", "localhost")),
     }
 }
 

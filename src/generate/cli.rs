@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use figment::Provider;
 use figment::providers::{Format, Toml};
 
 use crate::slo::spec::{SloSpec, SpecError};
@@ -64,6 +63,10 @@ pub struct RulesArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct AlertmanagerArgs {
+    /// Also route alerts from Alertmanager straight to PagerDuty, Slack and email by
+    /// severity (people then hear from Alertmanager and from Firewatch)
+    #[arg(long)]
+    pub direct_routes: bool,
     /// Directory holding the secret files (webhook token, PagerDuty key, Slack URL, SMTP password)
     #[arg(long, default_value = "/etc/alertmanager/secrets")]
     pub secrets_dir: String,
@@ -121,6 +124,7 @@ pub fn run(cmd: GenerateCommand) -> Result<(), (u8, String)> {
             opts.email_to = a.email_to;
             opts.smtp_from = a.smtp_from;
             opts.smtp_smarthost = a.smtp_smarthost;
+            opts.direct_routes = a.direct_routes;
             (Artefact::AlertmanagerConfig, Vec::new(), opts, a.common.out)
         }
         GenerateCommand::GrafanaDashboard(a) => {
@@ -141,17 +145,21 @@ pub fn run(cmd: GenerateCommand) -> Result<(), (u8, String)> {
 }
 
 fn base_options(common: &CommonArgs, settings: &Settings) -> GenerateOptions {
-    let mut opts = GenerateOptions::default();
-    if let Some(url) = common.public_url.clone().or(settings.public_url.clone()) {
-        opts.public_url = url;
-    }
+    let mut opts = GenerateOptions::default().with_severities(&settings.alertmanager);
+    opts.public_url = common
+        .public_url
+        .clone()
+        .unwrap_or_else(|| crate::config::public_url_of(&settings.server));
     opts
 }
 
-/// What generation needs from firewatch.toml.
+/// What generation needs from firewatch.toml (and `FIREWATCH__` variables, as the server
+/// reads them): the SLOs, the server's address (the same public URL the admin page shows)
+/// and how alert severities are read.
 struct Settings {
     slos: Vec<SloSpec>,
-    public_url: Option<String>,
+    server: crate::config::ServerSettings,
+    alertmanager: crate::config::AlertmanagerSettings,
 }
 
 impl Settings {
@@ -168,9 +176,11 @@ impl Settings {
             None => None,
         };
         let Some(path) = found.as_deref() else {
+            let (server, alertmanager) = sections(None)?;
             return Ok(Settings {
                 slos: Vec::new(),
-                public_url: None,
+                server,
+                alertmanager,
             });
         };
         let file = path.display().to_string();
@@ -179,14 +189,41 @@ impl Settings {
             message: e.to_string(),
         })?;
         let slos = native::load_native(&file, &text)?;
-        let public_url = Toml::string(&text).data().ok().and_then(|data| {
-            data.values().find_map(|dict| {
-                let server = dict.get("server")?.as_dict()?;
-                server.get("public_url")?.as_str().map(str::to_string)
-            })
-        });
-        Ok(Settings { slos, public_url })
+        let (server, alertmanager) = sections(Some((&file, &text)))?;
+        Ok(Settings {
+            slos,
+            server,
+            alertmanager,
+        })
     }
+}
+
+/// The `[server]` and `[alertmanager]` sections over their defaults, then the environment,
+/// as the server layers them (without checking the rest of the file).
+fn sections(
+    file: Option<(&str, &str)>,
+) -> Result<
+    (
+        crate::config::ServerSettings,
+        crate::config::AlertmanagerSettings,
+    ),
+    SpecError,
+> {
+    use figment::Figment;
+    use figment::providers::{Env, Serialized};
+    let mut figment = Figment::from(Serialized::defaults(crate::config::Settings::default()));
+    if let Some((_, text)) = file {
+        figment = figment.merge(Toml::string(text));
+    }
+    figment = figment.merge(Env::prefixed("FIREWATCH__").split("__"));
+    let invalid = |e: figment::Error| SpecError::Unreadable {
+        file: file.map(|f| f.0).unwrap_or("environment").to_string(),
+        message: e.to_string(),
+    };
+    Ok((
+        figment.extract_inner("server").map_err(invalid)?,
+        figment.extract_inner("alertmanager").map_err(invalid)?,
+    ))
 }
 
 fn parse_labels(items: &[String]) -> Result<BTreeMap<String, String>, String> {

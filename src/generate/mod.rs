@@ -100,6 +100,36 @@ pub struct GenerateOptions {
     pub email_to: String,
     pub smtp_from: String,
     pub smtp_smarthost: String,
+    /// The label alerts carry their severity in (`alertmanager.severity_label`).
+    pub severity_label: String,
+    /// The label values Firewatch reads as each priority: `P0` itself and every
+    /// `alertmanager.severity_map` value mapped to it (`critical`).
+    pub severity_values: BTreeMap<crate::severity::Severity, Vec<String>>,
+    /// Alertmanager also pages and posts to Slack and email itself (Firewatch notifies too,
+    /// so people hear twice); off by default: Alertmanager sends to Firewatch only.
+    pub direct_routes: bool,
+}
+
+impl GenerateOptions {
+    /// Severity label and values as Firewatch maps them at intake.
+    pub fn with_severities(mut self, am: &crate::config::AlertmanagerSettings) -> Self {
+        use crate::severity::Severity;
+        self.severity_label = am.severity_label.clone();
+        self.severity_values = Severity::ALL
+            .into_iter()
+            .map(|p| {
+                let mut values = vec![p.as_str().to_string()];
+                values.extend(
+                    am.severity_map
+                        .iter()
+                        .filter(|(_, v)| **v == p)
+                        .map(|(k, _)| k.clone()),
+                );
+                (p, values)
+            })
+            .collect();
+        self
+    }
 }
 
 impl Default for GenerateOptions {
@@ -116,7 +146,11 @@ impl Default for GenerateOptions {
             email_to: "oncall@example.com".into(),
             smtp_from: "alertmanager@example.com".into(),
             smtp_smarthost: "smtp.example.com:587".into(),
+            severity_label: String::new(),
+            severity_values: BTreeMap::new(),
+            direct_routes: false,
         }
+        .with_severities(&crate::config::AlertmanagerSettings::default())
     }
 }
 
@@ -247,6 +281,7 @@ pub fn for_server(
     artefact: Artefact,
     configured: &[SloSpec],
     public_url: &str,
+    alertmanager: &crate::config::AlertmanagerSettings,
     format: RulesFormat,
 ) -> Result<String, GenerateError> {
     let defaults;
@@ -261,7 +296,8 @@ pub fn for_server(
         format,
         self_monitoring,
         ..GenerateOptions::default()
-    };
+    }
+    .with_severities(alertmanager);
     generate(artefact, slos, &opts)
 }
 
@@ -282,6 +318,7 @@ pub fn download(
     format: Option<&str>,
     configured: &[SloSpec],
     public_url: &str,
+    alertmanager: &crate::config::AlertmanagerSettings,
 ) -> Result<(Artefact, String), DownloadError> {
     let artefact: Artefact = artefact
         .parse()
@@ -291,7 +328,7 @@ pub fn download(
         Some("prometheus-operator") => RulesFormat::PrometheusOperator,
         Some(other) => return Err(DownloadError::UnknownFormat(other.to_string())),
     };
-    let body = for_server(artefact, configured, public_url, format)?;
+    let body = for_server(artefact, configured, public_url, alertmanager, format)?;
     Ok((artefact, body))
 }
 

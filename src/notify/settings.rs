@@ -128,10 +128,7 @@ impl NotifyConfig {
                 password: secret("smtp.password", password, password_file)?,
             }),
         };
-        let public_url = match &s.server.public_url {
-            Some(u) => u.trim_end_matches('/').to_string(),
-            None => format!("http://{}", s.server.listen.replace("0.0.0.0", "localhost")),
-        };
+        let public_url = crate::config::public_url_of(&s.server);
         Ok(Self {
             receivers,
             routes,

@@ -342,8 +342,9 @@ pub async fn prometheus(
         (
             Artefact::AlertmanagerConfig,
             "Alertmanager configuration",
-            "P0 to PagerDuty and Slack #incidents, P1 to #incidents, P2 to #alerts and email, \
-             everything also to this Firewatch; inhibition rules; secrets read from files.",
+            "Every alert to this Firewatch, which pages and posts once per incident; \
+             FirewatchDown straight to PagerDuty and Slack; inhibition on the severity \
+             labels your alerts carry; secrets read from files.",
         ),
         (
             Artefact::GrafanaDashboard,
@@ -356,6 +357,7 @@ pub async fn prometheus(
             artefact,
             configured,
             &state.settings.public_url(),
+            &state.settings.raw.alertmanager,
             RulesFormat::Prometheus,
         )
         .map_err(|e| WebError::internal(e.to_string()))?;

@@ -499,10 +499,83 @@ fn alertmanager_config_passes_amtool_and_never_inlines_secrets() {
     }
     assert!(text.contains("https://fw.example.com/api/v1/alerts/alertmanager"));
     let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
-    let routes = doc["route"]["routes"].as_sequence().unwrap();
-    assert_eq!(routes[0]["receiver"].as_str(), Some("firewatch"));
-    assert_eq!(routes[0]["continue"].as_bool(), Some(true));
     assert_eq!(doc["inhibit_rules"].as_sequence().unwrap().len(), 2);
+    // Where alerts go, asked of amtool itself: by default everything to Firewatch (which
+    // notifies once per incident), FirewatchDown straight to PagerDuty and Slack.
+    let routes_to = |file: &Path, labels: &[&str]| {
+        let mut args = vec!["config", "routes", "test", "--config.file"];
+        let file = file.to_str().unwrap().to_string();
+        args.push(&file);
+        args.extend_from_slice(labels);
+        let out = tool("/usr/bin/amtool", &args);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        routes_to(&out_file, &["severity=critical", "service=checkout"]),
+        "firewatch"
+    );
+    assert_eq!(
+        routes_to(&out_file, &["alertname=FirewatchDown", "service=firewatch"]),
+        "pagerduty-and-slack-incidents"
+    );
+    // With --direct-routes, Alertmanager also routes by the severity values alerts carry
+    // (critical is P0 for Firewatch, so it pages).
+    let direct = dir.path().join("direct.yml");
+    stdout_ok(firewatch(
+        dir.path(),
+        &[
+            "generate",
+            "alertmanager-config",
+            "--direct-routes",
+            "--secrets-dir",
+            secrets.to_str().unwrap(),
+            "--out",
+            direct.to_str().unwrap(),
+        ],
+    ));
+    assert_tool_ok(
+        &tool(
+            "/usr/bin/amtool",
+            &["check-config", direct.to_str().unwrap()],
+        ),
+        "amtool check-config --direct-routes",
+    );
+    assert_eq!(
+        routes_to(&direct, &["severity=critical", "service=checkout"]),
+        "firewatch,pagerduty-and-slack-incidents"
+    );
+    assert_eq!(
+        routes_to(&direct, &["severity=warning", "service=checkout"]),
+        "firewatch,slack-alerts-and-email"
+    );
+}
+
+/// The generated files carry the public URL the admin page shows: `server.public_url`, or
+/// the listen address when it is not set, from the settings file and the environment.
+#[test]
+fn generated_files_use_the_public_url_the_server_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("firewatch.toml"),
+        "[server]\nlisten = \"127.0.0.1:9400\"\n",
+    )
+    .unwrap();
+    let text = stdout_ok(firewatch(dir.path(), &["generate", "alertmanager-config"]));
+    assert!(
+        text.contains("http://127.0.0.1:9400/api/v1/alerts/alertmanager"),
+        "{text}"
+    );
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env("FIREWATCH__SERVER__PUBLIC_URL", "https://fw.example.org/")
+        .args(["generate", "alertmanager-config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("https://fw.example.org/api/v1/alerts/alertmanager"),
+        "{text}"
+    );
 }
 
 #[test]
