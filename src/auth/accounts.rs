@@ -44,11 +44,7 @@ impl Accounts {
 
     pub async fn add_user(&self, name: &str, role: Role, password: &str) -> Result<i64, AuthError> {
         super::validate_name("name", name)?;
-        super::validate_password(password)?;
-        let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        let hash = new_hash(password).await?;
         let name = name.to_string();
         self.db
             .write(move |c| repo::insert_user(c, &name, role, &hash, now_ms()))
@@ -89,10 +85,7 @@ impl Accounts {
         self.db
             .read(move |c| existing_user(c, &lookup).map(|_| ()))
             .await?;
-        let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || super::hash_password(&password))
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        let hash = new_hash(password).await?;
         let name = name.to_string();
         self.db
             .write(move |c| {
@@ -266,6 +259,15 @@ impl Accounts {
             })
             .await
     }
+}
+
+/// Checks a new password and hashes it off the async executor (Argon2 is slow on purpose).
+async fn new_hash(password: &str) -> Result<String, AuthError> {
+    super::validate_password(password)?;
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || super::hash_password(&password))
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))?
 }
 
 fn existing_user(c: &crate::db::Conn, name: &str) -> Result<(Role, bool), AuthError> {

@@ -318,20 +318,8 @@ async fn query(client: &reqwest::Client, prom: &str, expr: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-struct Prometheus(std::process::Child);
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_query_and_rule_refers_to_metrics_that_exist_for_the_chosen_service() {
-    assert!(
-        Path::new("/usr/bin/prometheus").exists(),
-        "Prometheus is not installed: run scripts/test.sh (apt-get install prometheus)"
-    );
     let app = spawn_app().await;
     let now = firewatch::time::now_ms();
     for (service, version, ago) in [
@@ -407,46 +395,17 @@ async fn every_dashboard_query_and_rule_refers_to_metrics_that_exist_for_the_cho
 
     let target = start_target();
     let firewatch_host = app.address.trim_start_matches("http://").to_string();
-    let port = free_port();
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
+    let prometheus = Prometheus::start(
+        dir.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yaml]\n\
              scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{target}']}}]\n\
              \x20 - job_name: firewatch\n    static_configs: [{{targets: ['{firewatch_host}']}}]\n"
         ),
     )
-    .unwrap();
-    let child = std::process::Command::new("/usr/bin/prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prom = Prometheus(child);
-    let prom = format!("http://127.0.0.1:{port}");
+    .await;
+    let prom = prometheus.url.clone();
     let client = reqwest::Client::new();
-    let ready = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !client
-        .get(format!("{prom}/-/ready"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            std::time::Instant::now() < ready,
-            "Prometheus did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
 
     // What exists: Firewatch's own metrics, the service's, the recording rules' and
     // Prometheus's own series.

@@ -386,3 +386,59 @@ pub async fn login(app: &TestApp, name: &str, password: &str) -> String {
     assert!(raw.contains("SameSite=Lax"), "{raw}");
     format!("fw_session={session}")
 }
+
+/// A real Prometheus (Debian's package) on a free port with `config` (prometheus.yml text)
+/// and its data in `dir`, ready to answer; killed when dropped.
+pub struct Prometheus {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Prometheus {
+    pub async fn start(dir: &std::path::Path, config: &str) -> Self {
+        assert!(
+            std::path::Path::new("/usr/bin/prometheus").exists(),
+            "Prometheus is not installed: run scripts/test.sh (apt-get install prometheus)"
+        );
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, config).unwrap();
+        let port = free_port();
+        let child = std::process::Command::new("/usr/bin/prometheus")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start prometheus");
+        let prom = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let ready = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !client
+            .get(format!("{}/-/ready", prom.url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                std::time::Instant::now() < ready,
+                "Prometheus did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        prom
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -563,20 +563,8 @@ threshold = 0.5
     }
 }
 
-struct Prometheus(std::process::Child);
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
-    assert!(
-        std::path::Path::new("/usr/bin/prometheus").exists(),
-        "Prometheus is not installed: run scripts/test.sh (apt-get install prometheus)"
-    );
     let target = Target::start();
     // Steady traffic with 2 % errors.
     let feeder = {
@@ -594,28 +582,11 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
         .trim_start_matches("http://")
         .trim_end_matches("/metrics")
         .to_string();
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: checkout\n    static_configs:\n      - targets: ['{host}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let child = std::process::Command::new("/usr/bin/prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prom = Prometheus(child);
-    let prom_url = format!("http://127.0.0.1:{port}");
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: checkout\n    static_configs:\n      - targets: ['{host}']\n"
+    );
+    let prometheus = Prometheus::start(dir.path(), &config).await;
+    let prom_url = prometheus.url.clone();
     let both = format!(
         "{SLO}\n[[slo]]\nname = \"checkout-availability-prom\"\nservice = \"checkout\"\nobjective = 99.9\nperiod = \"30d\"\n\
          source = \"prometheus\"\n[slo.ratio]\nerrors = 'http_requests_total{{job=\"checkout\",code=~\"5..\"}}'\n\
