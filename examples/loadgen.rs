@@ -300,25 +300,39 @@ async fn poll(args: &[String]) {
     let seconds: u64 = arg(args, "--seconds").map_or(10, |v| v.parse().unwrap());
     // Pause between one client's requests (default none: as fast as answers come).
     let every = Duration::from_millis(arg(args, "--every-ms").map_or(0, |v| v.parse().unwrap()));
-    let client = reqwest::Client::new();
+    // Idle connections are dropped before the server's 5 s keep-alive closes them: reusing
+    // one the server is closing fails the request ("IncompleteMessage").
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
-            let (client, urls) = (client.clone(), urls.clone());
+            let (client, urls, errors) = (client.clone(), urls.clone(), errors.clone());
             tokio::spawn(async move {
                 let mut lat = Vec::new();
                 let mut n = c;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    let r = client
-                        .get(&urls[n % urls.len()])
-                        .send()
-                        .await
-                        .expect("request");
-                    assert!(r.status().is_success(), "{}", r.status());
-                    let _ = r.bytes().await;
-                    lat.push(t.elapsed());
+                    // A failed request is counted and reported, never the end of a client.
+                    match client.get(&urls[n % urls.len()]).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let _ = r.bytes().await;
+                            lat.push(t.elapsed());
+                        }
+                        Ok(r) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("poll: {} from {}", r.status(), urls[n % urls.len()]);
+                        }
+                        Err(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            eprintln!("poll: {e}");
+                        }
+                    }
                     n += 1;
                     tokio::time::sleep(every).await;
                 }
@@ -334,7 +348,7 @@ async fn poll(args: &[String]) {
         &format!("poll ({clients} clients, {} pages)", urls.len()),
         all,
         started.elapsed(),
-        "",
+        &format!(", {} errors", errors.load(Ordering::Relaxed)),
     );
 }
 
