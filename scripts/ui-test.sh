@@ -9,5 +9,7 @@ cd tests/ui
 if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   npm ci --no-audit --no-fund
 fi
-FIREWATCH_BIN="$PWD/../../target/debug/firewatch" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
+# The binary cargo just built, wherever the target directory is (CARGO_TARGET_DIR).
+TARGET_DIR=$(cd ../.. && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+FIREWATCH_BIN="$TARGET_DIR/debug/firewatch" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
   node --test --test-concurrency=1 ui.test.mjs
