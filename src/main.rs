@@ -403,7 +403,17 @@ async fn run(command: Command) -> Result<(), Failure> {
             use std::io::IsTerminal;
             let _ = rustls::crypto::ring::default_provider().install_default();
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let options = firewatch::status::Options { url, token, color };
+            // The terminal's width when the shell exports it, else a common one.
+            let width = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(100);
+            let options = firewatch::status::Options {
+                url,
+                token,
+                color,
+                width,
+            };
             loop {
                 let report = firewatch::status::report(&options).await;
                 if watch.is_some() && color {

@@ -9,6 +9,30 @@ pub struct Options {
     pub url: String,
     pub token: Option<String>,
     pub color: bool,
+    /// Terminal width: long titles are cut to fit.
+    pub width: usize,
+}
+
+/// Cuts `text` to `max` characters with an ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+        kept + "…"
+    }
+}
+
+/// "2026-12-01 01:20 UTC (4m ago)" from an RFC 3339 time.
+fn when(rfc3339: &str, now: i64) -> String {
+    match crate::time::parse_rfc3339(rfc3339) {
+        Ok(Some(ms)) => format!(
+            "{} ({} ago)",
+            crate::time::short(ms),
+            crate::time::human_duration(now - ms)
+        ),
+        _ => rfc3339.to_string(),
+    }
 }
 
 /// Exit codes: 0 all fine, 1 the server could not be reached, 2 something is critical.
@@ -127,39 +151,72 @@ pub async fn report(o: &Options) -> Report {
         }
     }
     out.push_str(&paint(c, "1", "\nOpen incidents\n"));
+    let now = crate::time::now_ms();
     match &incidents {
+        // The server's error was said once already (under SLOs).
+        Err(_) if unreachable => out.push_str("  -\n"),
         Err(e) => {
             out.push_str(&format!("  {}\n", paint(c, "31", e)));
             unreachable = true;
         }
         Ok(v) => {
-            let items = v["items"].as_array().cloned().unwrap_or_default();
+            let mut items = v["items"].as_array().cloned().unwrap_or_default();
             if items.is_empty() {
                 out.push_str(&format!("  {}\n", paint(c, "32", "none")));
             }
+            // Most urgent first, then the oldest.
+            items.sort_by_key(|i| {
+                (
+                    i["severity"].as_str().unwrap_or("P9").to_string(),
+                    i["created_at"].as_str().unwrap_or("").to_string(),
+                )
+            });
+            let id_width = items
+                .iter()
+                .map(|i| i["id"].to_string().len())
+                .max()
+                .unwrap_or(1);
+            let service_width = items
+                .iter()
+                .map(|i| i["service"].as_str().unwrap_or("").chars().count().min(16))
+                .max()
+                .unwrap_or(0)
+                .max("service".len());
             for i in items {
                 let sev = i["severity"].as_str().unwrap_or("?");
                 if sev == "P0" {
                     code = 2;
                 }
                 let col = match sev {
-                    "P0" => "31",
-                    "P1" => "31",
+                    "P0" | "P1" => "31",
                     "P2" => "33",
                     _ => "90",
                 };
-                out.push_str(&format!(
-                    "  {} #{:<5} {:<13} {}\n",
-                    paint(c, col, sev),
+                let age = crate::time::parse_rfc3339(i["created_at"].as_str().unwrap_or(""))
+                    .ok()
+                    .flatten()
+                    .map(|ms| crate::time::human_duration(now - ms))
+                    .unwrap_or_default();
+                let head = format!(
+                    "  {} #{:<id_width$} {:<12} {:>7}  {:<service_width$}  ",
+                    sev,
                     i["id"],
                     i["status"].as_str().unwrap_or(""),
-                    i["title"].as_str().unwrap_or("")
+                    age,
+                    cut(i["service"].as_str().unwrap_or(""), 16),
+                );
+                let room = o.width.saturating_sub(head.chars().count()).max(20);
+                out.push_str(&format!(
+                    "{}{}\n",
+                    head.replacen(sev, &paint(c, col, sev), 1),
+                    cut(i["title"].as_str().unwrap_or(""), room)
                 ));
             }
         }
     }
     out.push_str(&paint(c, "1", "\nRecent deployments\n"));
     match &deploys {
+        Err(_) if unreachable => out.push_str("  -\n"),
         Err(e) => {
             out.push_str(&format!("  {}\n", paint(c, "31", e)));
             unreachable = true;
@@ -172,13 +229,22 @@ pub async fn report(o: &Options) -> Report {
             for d in items {
                 out.push_str(&format!(
                     "  {}  {} {}\n",
-                    d["at"].as_str().unwrap_or(""),
+                    when(d["at"].as_str().unwrap_or(""), now),
                     d["service"].as_str().unwrap_or(""),
                     d["version"].as_str().unwrap_or("")
                 ));
             }
         }
     }
+    out.push_str(&paint(
+        c,
+        "90",
+        &format!(
+            "\nupdated {} from {}\n",
+            crate::time::short_secs(now),
+            o.url
+        ),
+    ));
     if unreachable && code == 0 {
         code = 1;
     }

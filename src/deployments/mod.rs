@@ -104,6 +104,19 @@ impl Deployments {
             .await
     }
 
+    /// Deployments of `service` in the `window_ms` before `at`, newest first (at most 3):
+    /// "what changed" before an incident opened.
+    pub async fn before(
+        &self,
+        service: String,
+        at: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        self.db
+            .read(move |c| repo::recent_before(c, &service, at, window_ms))
+            .await
+    }
+
     /// Newest first, optionally for one service.
     pub async fn list(
         &self,

@@ -134,6 +134,9 @@ struct DetailPage {
     trouble: Option<crate::notify::outbox::Trouble>,
     /// User names to pick assignee and commander from (free text still allowed).
     people: Vec<String>,
+    /// Deployments of the service shortly before the incident opened, in words:
+    /// (service, version, "4m before", by).
+    changes: Vec<(String, String, String, String)>,
     /// The SLO page of a burn-rate incident (raised by the engine or by the generated
     /// Prometheus rules), when that SLO is evaluated here.
     slo_link: Option<(String, String)>,
@@ -209,6 +212,21 @@ async fn detail_page(
         })
         .collect();
     let slo_link = d.alerts.iter().find_map(|a| slo_link(state, &a.labels));
+    let changes = if d.incident.service.is_empty() {
+        Vec::new()
+    } else {
+        let window = state.settings.deploy_window.as_millis() as i64;
+        state
+            .deployments
+            .before(d.incident.service.clone(), d.incident.created_at, window)
+            .await?
+            .into_iter()
+            .map(|dep| {
+                let before = crate::time::human_duration(d.incident.created_at - dep.at);
+                (dep.service, dep.version, before, dep.created_by)
+            })
+            .collect()
+    };
     let mut view = [IncidentView::new(d.incident, now_ms())];
     super::views::mark_silenced(state, &mut view).await?;
     let [view] = view;
@@ -229,6 +247,7 @@ async fn detail_page(
         done: None,
         trouble: state.notifications.trouble().await?,
         slo_link,
+        changes,
         people: if user.can_respond() {
             state
                 .accounts

@@ -491,6 +491,23 @@ async fn deployments_are_recorded_and_named_on_incidents_that_open_soon_after() 
         "{timeline}"
     );
     assert!(timeline.contains("new payment flow"));
+    // The incident page says it first, above everything else.
+    app.state
+        .accounts
+        .add_user("dora", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "dora", "viewer password 1").await;
+    let (_, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
+    let changed = html.find("What changed:").expect("a what-changed note");
+    assert!(
+        changed < html.find("<h2>Alerts</h2>").unwrap(),
+        "at the top"
+    );
+    assert!(
+        html.contains("checkout <code>v42</code> was deployed"),
+        "{html}"
+    );
     let (_, manual) = app
         .post_json(
             "/api/v1/incidents",

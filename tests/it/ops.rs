@@ -699,9 +699,45 @@ async fn status_shows_slos_incidents_and_deployments_and_fails_when_something_is
         vec![alert("DiskFull", "db-1", "critical", "firing")],
     ))
     .await;
+    let mut long = message("st2", vec![alert("Slow", "web-1", "warning", "firing")]);
+    long["commonAnnotations"]["title"] =
+        "Checkout answers slowly for customers in every region since the last deploy".into();
+    app.post_webhook_ok(&long).await;
     let bad = run(&app.viewer_token);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stdout).contains("HighErrorRate on checkout"));
+    let text = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert!(text.contains("HighErrorRate on checkout"), "{text}");
+    // Most urgent first, with age and service columns, and an "updated" line.
+    let p0 = text.find("  P0 #").expect("the P0 line");
+    let p2 = text.find("  P2 #").expect("the P2 line");
+    assert!(p0 < p2, "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  P0 #") && l.contains("checkout")),
+        "{text}"
+    );
+    assert!(text.contains("\nupdated "), "{text}");
+    // Long titles are cut to the terminal's width.
+    let narrow = Command::new(bin())
+        .args([
+            "status",
+            "--url",
+            &app.address,
+            "--token",
+            &app.viewer_token,
+        ])
+        .env("COLUMNS", "60")
+        .output()
+        .unwrap();
+    let narrow = String::from_utf8_lossy(&narrow.stdout).to_string();
+    let line = narrow
+        .lines()
+        .find(|l| l.starts_with("  P2 #"))
+        .expect("the P2 line");
+    assert!(
+        line.ends_with('…') && line.chars().count() <= 60,
+        "{line:?}"
+    );
     let unauth = run("fw_wrong");
     assert_eq!(unauth.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unauth.stdout).contains("unauthorized"));
@@ -716,7 +752,12 @@ fn status_says_what_it_cannot_reach_within_five_seconds() {
         .unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot reach http://127.0.0.1:1"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("cannot reach http://127.0.0.1:1").count(),
+        1,
+        "said once: {text}"
+    );
 }
 
 #[tokio::test]
