@@ -275,7 +275,8 @@ fn slo_service(
         raw.evaluation.min_events,
         raw.prometheus.is_some(),
     )
-    .with_time_zone(crate::config::time_zone(&raw.evaluation.time_zone)?);
+    .with_time_zone(crate::config::time_zone(&raw.evaluation.time_zone)?)
+    .with_min_coverage(raw.evaluation.min_coverage);
     let prometheus = raw.prometheus.as_ref().map(|p| PrometheusSource {
         url: p.url.clone(),
         timeout: crate::duration::parse(&p.timeout).unwrap_or(Duration::from_secs(10)),

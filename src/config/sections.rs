@@ -231,6 +231,10 @@ pub struct EvaluationSettings {
     /// Burn-rate alerts need at least this many events in the long window: a handful of
     /// requests must not page anyone.
     pub min_events: f64,
+    /// Share of the period (0..1) that must be measured before the period's budget can
+    /// make an SLO critical or warning; until then the SLO says "too early to judge the
+    /// period" and only burn-rate alerts change its state.
+    pub min_coverage: f64,
     /// Severity of the incident a page-level burn opens, and of a ticket-level one.
     pub page_severity: Severity,
     pub ticket_severity: Severity,
@@ -256,6 +260,7 @@ impl Default for EvaluationSettings {
         Self {
             interval: "30s".into(),
             min_events: 100.0,
+            min_coverage: 0.05,
             page_severity: Severity::P1,
             ticket_severity: Severity::P3,
             history_retention: "400d".into(),

@@ -72,6 +72,8 @@ pub struct Engine {
     slos: Arc<std::sync::Mutex<Vec<Slo>>>,
     pub latest: Arc<RwLock<Vec<SloStatus>>>,
     pub min_events: f64,
+    /// Share of the period that must be measured before its budget can judge the SLO.
+    pub min_coverage: f64,
     /// Time zone of calendar-month periods.
     pub tz: jiff::tz::TimeZone,
 }
@@ -145,8 +147,16 @@ impl Engine {
             slos: Arc::new(std::sync::Mutex::new(slos)),
             latest: Arc::new(RwLock::new(Vec::new())),
             min_events,
+            min_coverage: 0.0,
             tz: jiff::tz::TimeZone::UTC,
         }
+    }
+
+    /// The share of a period that must be measured before the period's budget can make
+    /// an SLO critical or warning (`evaluation.min_coverage`).
+    pub fn with_min_coverage(mut self, share: f64) -> Self {
+        self.min_coverage = share.clamp(0.0, 1.0);
+        self
     }
 
     pub fn with_time_zone(mut self, tz: jiff::tz::TimeZone) -> Self {
@@ -235,7 +245,7 @@ impl Engine {
                 conn,
                 s,
                 now,
-                self.min_events,
+                (self.min_events, self.min_coverage),
                 measured,
                 &self.tz,
             )?);
@@ -248,7 +258,7 @@ fn status_of(
     conn: &Conn,
     s: &Slo,
     now: i64,
-    min_events: f64,
+    (min_events, min_coverage): (f64, f64),
     prometheus: Option<Result<BTreeMap<String, WindowValue>, String>>,
     tz: &jiff::tz::TimeZone,
 ) -> StoreResult<SloStatus> {
@@ -308,7 +318,14 @@ fn status_of(
     };
     windows.insert("period".to_string(), period.clone());
     let alert = alert_for(&windows, days, min_events);
-    let status = match (&error, period.sli, alert, remaining) {
+    // How much data stands behind the period's numbers.
+    let measured_since = store::first_sample_at(conn, &id, period_start)?;
+    let period_ms = (days as f64 * 86_400_000.0).max(1.0);
+    let coverage = measured_since.map(|t| ((now - t) as f64 / period_ms).clamp(0.0, 1.0));
+    let too_early = coverage.is_some_and(|c| c < min_coverage);
+    // A young period cannot judge: only the burn-rate windows (which alert) decide then.
+    let judged = remaining.filter(|_| !too_early);
+    let status = match (&error, period.sli, alert, judged) {
         (Some(_), ..) | (_, None, _, _) => "no-data",
         (_, _, Some("page"), _) => "critical",
         (_, _, _, Some(r)) if r <= 0.0 => "critical",
@@ -335,6 +352,9 @@ fn status_of(
         error,
         evaluated_at: Some(crate::time::rfc3339(now)),
         latency,
+        measured_since,
+        coverage,
+        too_early,
     })
 }
 

@@ -77,6 +77,23 @@ pub fn sums(conn: &Conn, slo: &str, since: i64) -> StoreResult<(f64, f64, i64)> 
     Ok((raw.0 + hourly.0, raw.1 + hourly.1, raw.2 + hourly.2))
 }
 
+/// When the SLO's stored history since `since` starts: its oldest per-interval row or
+/// hourly rollup (two index seeks).
+pub fn first_sample_at(conn: &Conn, slo: &str, since: i64) -> StoreResult<Option<i64>> {
+    let raw: Option<i64> = conn
+        .sqlite()
+        .prepare_cached("SELECT MIN(at) FROM slo_samples WHERE slo = ?1 AND at > ?2")?
+        .query_row(params![slo, since], |r| r.get(0))?;
+    let hourly: Option<i64> = conn
+        .sqlite()
+        .prepare_cached("SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1 AND hour >= ?2")?
+        .query_row(params![slo, since - since.rem_euclid(HOUR)], |r| r.get(0))?;
+    Ok(match (raw, hourly) {
+        (Some(a), Some(b)) => Some(a.min(b.max(since))),
+        (a, b) => a.or(b.map(|h| h.max(since))),
+    })
+}
+
 /// Every SLO id with stored history, configured or not (one index seek per id).
 pub fn stored_ids(conn: &Conn) -> StoreResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();

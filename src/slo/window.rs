@@ -60,6 +60,14 @@ pub struct SloStatus {
     /// (seconds for `*_seconds`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<Percentiles>,
+    /// When the data behind the period's numbers starts (the oldest stored interval of
+    /// this period), and how much of the period that covers (0..1).
+    #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    pub measured_since: Option<i64>,
+    pub coverage: Option<f64>,
+    /// Less of the period is measured than `evaluation.min_coverage`: the period's budget
+    /// cannot turn the SLO critical or warning yet (burn-rate alerts still do).
+    pub too_early: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]

@@ -188,6 +188,22 @@ impl SloView {
                 (Some(_), None) => "Not burning budget right now.".into(),
             }
         };
+        // Every number says how much data stands behind it.
+        let measured = match (s.measured_since, s.coverage) {
+            (Some(since), Some(c)) => format!(
+                "Measured since {} ({} of the period).",
+                short(since),
+                coverage_pct(c)
+            ),
+            _ => String::new(),
+        };
+        let words = if s.too_early && s.error.is_none() && s.alert.is_none() {
+            format!("Too early to judge the period. {measured}")
+        } else if measured.is_empty() {
+            words
+        } else {
+            format!("{words} {measured}")
+        };
         Self {
             id: format!("{}-{}", s.service, s.name),
             name: s.name.clone(),
@@ -196,12 +212,28 @@ impl SloView {
             objective: format!("{} %", s.objective * 100.0),
             sli_1h: pct(w("1h").and_then(|w| w.sli)),
             sli_period: pct(w("period").and_then(|w| w.sli)),
-            budget: pct(s.error_budget.remaining),
+            budget: if s.too_early {
+                "too early".into()
+            } else {
+                pct(s.error_budget.remaining)
+            },
             burn_1h: burn("1h"),
             burn_6h: burn("6h"),
             words,
             spark: String::new(),
         }
+    }
+}
+
+/// "under 0.1 %", "0.3 %", "12 %", "100 %": how much of a period is measured.
+fn coverage_pct(c: f64) -> String {
+    let p = c * 100.0;
+    if p < 0.1 {
+        "under 0.1 %".into()
+    } else if p < 10.0 {
+        format!("{p:.1} %")
+    } else {
+        format!("{p:.0} %")
     }
 }
 

@@ -308,6 +308,37 @@ async fn a_handful_of_requests_never_pages() {
     let s = slo(&app).await;
     assert!(s["alert"].is_null());
     assert!(app.incidents("open").await.is_empty());
+    // Half the requests failed, so the period's budget is overspent on paper; but the
+    // period is minutes old: the SLO says so instead of turning critical.
+    assert!(
+        s["error_budget"]["remaining"].as_f64().unwrap() < 0.0,
+        "{s}"
+    );
+    assert_eq!(s["too_early"], true, "{s}");
+    assert_eq!(s["status"], "ok", "{s}");
+    assert!(s["coverage"].as_f64().unwrap() < 0.01, "{s}");
+    assert!(s["measured_since"].is_string(), "{s}");
+    app.state
+        .accounts
+        .add_user("yana", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "yana", "viewer password 1").await;
+    for path in ["/slos", "/slos/checkout-checkout-availability"] {
+        let (_, html) = app.page(path, &cookie).await;
+        assert!(
+            html.contains("Too early to judge the period. Measured since "),
+            "{path}: {html}"
+        );
+        assert!(html.contains(" of the period)."), "{path}");
+    }
+    // Once enough of the period is measured (evaluation.min_coverage, 5 %), the spent
+    // budget counts.
+    age_history(&app, 3 * 86_400_000);
+    evaluate(&app).await;
+    let s = slo(&app).await;
+    assert_eq!(s["too_early"], false, "{s}");
+    assert_eq!(s["status"], "critical", "{s}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
