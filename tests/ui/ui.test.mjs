@@ -73,7 +73,11 @@ before(async () => {
   });
   await new Promise((r) => slack.listen(0, "127.0.0.1", r));
   const config = join(dir, "firewatch.toml");
-  writeFileSync(config, `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n`);
+  // A second receiver nobody listens on: its deliveries fail, so the pages show the
+  // failing-deliveries banner (and axe checks it in every mode).
+  const dead = await freePort();
+  writeFileSync(config, `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n` +
+    `[[receiver]]\nname = "audit-hook"\ntype = "webhook"\nwebhook_url = "http://127.0.0.1:${dead}/hook"\n`);
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = spawn(BIN, ["serve", "--config", config], {
@@ -176,6 +180,7 @@ test("the on-call engineer works an incident from the list to resolution on a la
   await page.screenshot({ path: join(SHOTS, "incident-laptop.png"), fullPage: true });
 
   await page.goto(`${base}/`);
+  assert.match(await page.locator("#delivery-trouble").innerText(), /Notifications are failing\..*audit-hook/s);
   assert.match(await page.locator("section.tiles[aria-label='Open incidents by severity']").innerText(), /P0\s+open\s+0\s+P1/);
   await page.screenshot({ path: join(SHOTS, "dashboard-laptop.png"), fullPage: true });
 
@@ -255,6 +260,12 @@ test("the integrations page sends a test message and manages silences, on a lapt
   await Promise.all([page.waitForURL(/notice=Silence/), page.click("button:has-text('Silence')")]);
   assert.match(await page.locator("body").innerText(), /identity provider maintenance/);
   await page.screenshot({ path: join(SHOTS, "integrations-laptop.png"), fullPage: true });
+  // The incident the silence covers carries a badge in the list.
+  await page.goto(`${base}/incidents`);
+  const authRow = page.locator("li.row", { hasText: "on auth" });
+  assert.equal(await authRow.locator(".silenced").count(), 1);
+  await page.screenshot({ path: join(SHOTS, "incidents-silenced-laptop.png"), fullPage: true });
+  await page.goto(`${base}/integrations`);
   await Promise.all([page.waitForURL(/expired/), page.click("button:has-text('Expire')")]);
   assert.match(await page.locator("body").innerText(), /No active silences/);
   assert.deepEqual(problems, []);
