@@ -196,6 +196,9 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
     };
     let shutdown: Duration = state.settings.shutdown_timeout;
     let state_connections = state.settings.raw.server.max_connections;
+    let rate = Arc::new(crate::api::connection_rate::ConnectionRate::new(
+        state.settings.raw.server.max_connection_rate,
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -222,6 +225,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Re
             .configure(|cfg| crate::api::configure(cfg, webhook_limit))
             .configure(crate::web::configure)
     })
+    .on_connect(move |io, _| rate.check(io))
     .workers(workers)
     .max_connections((state_connections / workers).max(8))
     // Request head within 5 s, idle keep-alive connections closed after 5 s (the actix

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+pub mod connection_rate;
 mod deployments;
 pub mod error;
 pub mod generate;

@@ -50,6 +50,10 @@ pub struct ServerSettings {
     pub shutdown_timeout: String,
     /// Open connections at most, all workers together; more wait in the kernel's queue.
     pub max_connections: usize,
+    /// New connections per second from one client address (bursts of twice as many);
+    /// beyond it a connection is closed as soon as it is accepted. 0 turns it off. Behind
+    /// a proxy every client shares the proxy's address: keep upstream connections alive.
+    pub max_connection_rate: u32,
     /// Once its headers are in, how long a request may take to send its whole body
     /// (408 after that): a stalled body must not hold memory.
     pub body_timeout: String,
@@ -68,6 +72,7 @@ impl Default for ServerSettings {
             workers: 0,
             shutdown_timeout: "30s".into(),
             max_connections: 1024,
+            max_connection_rate: 200,
             body_timeout: "10s".into(),
             public_ops: true,
         }

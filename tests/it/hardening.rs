@@ -437,3 +437,41 @@ async fn errors_keep_their_shape_and_head_works() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// New connections from one address beyond `server.max_connection_rate` (bursts of twice
+/// as many) are closed as soon as they are accepted; the address gets through again once
+/// its rate allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_rate_are_closed_at_once() {
+    let app = spawn_app_with(|s| s.server.max_connection_rate = 5).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let health = move |address: String| {
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut s) = TcpStream::connect(&address) else {
+                return false;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .is_err()
+            {
+                return false;
+            }
+            let mut buf = [0u8; 64];
+            matches!(s.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1.1 200"))
+        })
+    };
+    let mut answered = 0;
+    for _ in 0..30 {
+        if health(address.clone()).await.unwrap() {
+            answered += 1;
+        }
+    }
+    // The burst is 10; the app's own self-scrape and readiness checks come from the same
+    // address, and a little refills while the loop runs.
+    assert!(
+        (7..=12).contains(&answered),
+        "a burst of about 10, then closed: {answered} answered"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(health(address.clone()).await.unwrap(), "the rate refills");
+}
