@@ -10,7 +10,9 @@
 //! - `--methods N`: N clients sending requests with invented HTTP methods;
 //! - `--stalled N`: N connections that announce a 1 MB sign-in form, send 10 bytes and
 //!   stall (reconnecting when the server closes them);
-//! - `--idle N`: N connections that send nothing (reconnecting when closed).
+//! - `--idle N`: N connections that send nothing (reconnecting when closed);
+//! - `--from IP`: send everything from this local address (e.g. 127.0.0.2), so the
+//!   legitimate client on 127.0.0.1 is another client for the server's per-address limits.
 //!
 //! Prints what the server answered, by kind. Run a legitimate client beside it (loadgen
 //! intake --rate) and watch its latency and the server's RSS.
@@ -35,6 +37,22 @@ fn count(tally: &Tally, key: impl Into<String>) {
     *tally.lock().unwrap().entry(key.into()).or_default() += 1;
 }
 
+/// The local address abuse comes from (`--from`), if any.
+static FROM: std::sync::OnceLock<Option<std::net::IpAddr>> = std::sync::OnceLock::new();
+
+/// A TCP connection to `addr`, from `--from` when given.
+async fn connect(addr: &str) -> std::io::Result<TcpStream> {
+    let Some(from) = FROM.get().copied().flatten() else {
+        return TcpStream::connect(addr).await;
+    };
+    let target: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::new(from, 0))?;
+    socket.connect(target).await
+}
+
 /// The status line's code of a raw HTTP answer, or what happened instead.
 async fn answer_of(s: &mut TcpStream, wait: Duration) -> String {
     let mut buf = [0u8; 512];
@@ -50,7 +68,10 @@ async fn answer_of(s: &mut TcpStream, wait: Duration) -> String {
 }
 
 async fn wrong_logins(base: String, c: u64, deadline: Instant, tally: Tally) {
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .local_address(FROM.get().copied().flatten())
+        .build()
+        .unwrap();
     let page = client.get(format!("{base}/login")).send().await.unwrap();
     let csrf = page
         .headers()
@@ -90,7 +111,7 @@ async fn invented_methods(addr: String, c: u64, deadline: Instant, tally: Tally)
     let mut n = 0u64;
     while Instant::now() < deadline {
         n += 1;
-        let Ok(mut s) = TcpStream::connect(&addr).await else {
+        let Ok(mut s) = connect(&addr).await else {
             count(&tally, "method: connect failed");
             continue;
         };
@@ -115,7 +136,7 @@ async fn hold(
     tally: Tally,
 ) {
     while Instant::now() < deadline {
-        let Ok(mut s) = TcpStream::connect(&addr).await else {
+        let Ok(mut s) = connect(&addr).await else {
             count(&tally, format!("{kind}: connect failed"));
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -146,6 +167,12 @@ async fn main() {
         .trim_end_matches('/')
         .to_string();
     let seconds = arg(&args, "--seconds", 60);
+    let from = args
+        .iter()
+        .position(|a| a == "--from")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("--from IP"));
+    FROM.set(from).expect("set once");
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let tally: Tally = Arc::default();
     let mut tasks = Vec::new();

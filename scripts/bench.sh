@@ -75,8 +75,9 @@ if [ "$MODE" = abuse ]; then
     --connections 8 --seconds 30 --workload realistic --rate 200 --prefix alone
   echo "  $(vitals "$A")"
   echo "beside 8 wrong-password clients, 4 invented-method clients, 300 stalled bodies and 300 idle connections, 60 s:"
+  # From 127.0.0.2: another client than the legitimate one for the per-address limits.
   target/release/examples/abuse --url "http://127.0.0.1:$APORT" --seconds 65 --logins 8 --methods 4 \
-    --stalled 300 --idle 300 > "$A.abuse" &
+    --stalled 300 --idle 300 --from 127.0.0.2 > "$A.abuse" &
   ABUSE=$!
   ( while kill -0 $ABUSE 2>/dev/null; do
       awk '/VmRSS/ {print $2}' /proc/$PID/status
