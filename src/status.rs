@@ -137,8 +137,12 @@ pub async fn report(o: &Options) -> Report {
                     (Some(v), _) => format!("  p99 {v:.3}"),
                     _ => String::new(),
                 };
+                let why = s["reason"]
+                    .as_str()
+                    .map(|r| format!("\n            {}", paint(c, "90", &format!("no data: {r}"))))
+                    .unwrap_or_default();
                 out.push_str(&format!(
-                    "  {:<9} {:<32} SLI 1h {:>9}  period {:>9}  budget {:>9}  burn 1h {:>7} 6h {:>7}{p99}\n",
+                    "  {:<9} {:<32} SLI 1h {:>9}  period {:>9}  budget {:>9}  burn 1h {:>7} 6h {:>7}{p99}{why}\n",
                     paint(c, col, &format!("{status:<9}")),
                     format!("{}/{}", s["service"].as_str().unwrap_or(""), s["name"].as_str().unwrap_or("")),
                     pct(&s["windows"]["1h"]["sli"]),

@@ -28,6 +28,8 @@ pub struct Slo {
     /// For the Prometheus source: the queries (with the window placeholder).
     prometheus: Option<super::spec::SlothQuery>,
     memory: Memory,
+    /// Why the last scrape gave this SLO no data, when its selectors explain it.
+    hint: Option<String>,
 }
 
 /// One SLO measured through a Prometheus-compatible API.
@@ -140,6 +142,7 @@ impl Engine {
                     compiled,
                     prometheus,
                     memory: Memory::default(),
+                    hint: None,
                 }
             })
             .collect();
@@ -194,7 +197,10 @@ impl Engine {
         slos.iter_mut()
             .map(|s| {
                 let m = match &s.compiled {
-                    Ok(c) => measure(c, &mut s.memory, &idx, now),
+                    Ok(c) => {
+                        s.hint = super::measure::no_data_reason(c, &idx);
+                        measure(c, &mut s.memory, &idx, now)
+                    }
                     Err(_) => None,
                 };
                 (s.spec.id(), m)
@@ -333,6 +339,9 @@ fn status_of(
         (_, _, _, Some(r)) if r < 0.25 => "warning",
         _ => "ok",
     };
+    let reason = (status == "no-data" && error.is_none())
+        .then(|| s.hint.clone())
+        .flatten();
     Ok(SloStatus {
         name: s.spec.name.clone(),
         service: s.spec.service.clone(),
@@ -355,6 +364,7 @@ fn status_of(
         measured_since,
         coverage,
         too_early,
+        reason,
     })
 }
 

@@ -333,6 +333,39 @@ pub struct Measured {
 }
 
 /// One SLO's measurement for this evaluation interval; None = no data.
+/// Why an SLO would have no data in this snapshot, when its selectors explain it: the
+/// total selector matches no series (a typo in a metric name or label?), or the latency
+/// threshold is not one of the histogram's buckets.
+pub(super) fn no_data_reason(c: &Compiled, idx: &Index) -> Option<String> {
+    let none = |sel: &Selector| idx.select(sel).next().is_none();
+    let unmatched = |sel: &Selector| {
+        format!(
+            "the selector {sel} matches no series on the scraped targets (is the metric name or a label misspelt?)"
+        )
+    };
+    match &c.total {
+        Counter::Sum(sel) | Counter::ProbeTotal(sel) if none(sel) => Some(unmatched(sel)),
+        Counter::Sum(_) | Counter::ProbeTotal(_) => match &c.bad {
+            Counter::SlowerThan { count, .. } if none(count) => Some(unmatched(count)),
+            Counter::SlowerThan { bucket, le, .. } => {
+                let mut les: Vec<f64> = idx.select(bucket).filter_map(le_of).collect();
+                les.sort_by(f64::total_cmp);
+                les.dedup();
+                let found = les.iter().any(|v| (v - le).abs() <= le.abs() * 1e-9);
+                (!les.is_empty() && !found).then(|| {
+                    let shown: Vec<String> = les.iter().map(|v| v.to_string()).collect();
+                    format!(
+                        "the latency threshold {le} is not a bucket of the histogram (its buckets: {})",
+                        shown.join(", ")
+                    )
+                })
+            }
+            _ => None,
+        },
+        Counter::SlowerThan { .. } | Counter::ProbeBad(_) => None,
+    }
+}
+
 pub(super) fn measure(c: &Compiled, mem: &mut Memory, idx: &Index, now: i64) -> Option<Measured> {
     mem.at(now);
     let plain = |(bad, total): (f64, f64)| Measured {
@@ -356,14 +389,19 @@ pub(super) fn measure(c: &Compiled, mem: &mut Memory, idx: &Index, now: i64) -> 
             let t = mem.increase("count", count, idx);
             let buckets = mem.increase_by("bucket", bucket, idx, le_of);
             let t = t?;
-            let fast = buckets
-                .as_ref()
-                .and_then(|b| {
-                    b.iter()
-                        .find(|(v, _)| (v - le).abs() <= le.abs() * 1e-9)
-                        .map(|(_, n)| *n)
-                })
-                .unwrap_or(0.0);
+            let threshold = buckets.as_ref().map(|b| {
+                b.iter()
+                    .find(|(v, _)| (v - le).abs() <= le.abs() * 1e-9)
+                    .map(|(_, n)| *n)
+            });
+            // Buckets without the threshold: a misconfiguration, not "every request was
+            // slow" (no data, and `no_data_reason` says why).
+            if let Some(None) = threshold
+                && buckets.as_ref().is_some_and(|b| !b.is_empty())
+            {
+                return None;
+            }
+            let fast = threshold.flatten().unwrap_or(0.0);
             let latency = mem.percentiles(now, buckets.as_ref());
             Some(Measured {
                 bad: (t - fast).max(0.0),

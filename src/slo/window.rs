@@ -68,6 +68,9 @@ pub struct SloStatus {
     /// Less of the period is measured than `evaluation.min_coverage`: the period's budget
     /// cannot turn the SLO critical or warning yet (burn-rate alerts still do).
     pub too_early: bool,
+    /// Why there is no data, when Firewatch can tell: a selector that matches no series,
+    /// a latency threshold that is not a histogram bucket.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]

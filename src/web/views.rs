@@ -171,7 +171,10 @@ impl SloView {
             e.clone()
         } else {
             match (s.error_budget.remaining, s.error_budget.hours_to_exhaustion) {
-                (None, _) => "No data yet: no events were measured in the period.".into(),
+                (None, _) => match &s.reason {
+                    Some(r) => format!("No data: {r}."),
+                    None => "No data yet: no events were measured in the period.".into(),
+                },
                 (Some(r), _) if r <= 0.0 => "The error budget is spent for this period.".into(),
                 (Some(_), Some(h)) if h < 48.0 => {
                     format!(

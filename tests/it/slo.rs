@@ -1065,3 +1065,79 @@ async fn sloth_spec_files_are_evaluated_through_the_prometheus_source() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yml"));
 }
+
+/// "No data" says why when the selectors explain it: a metric name nobody exports, a
+/// latency threshold that is not one of the histogram's buckets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_data_says_why_a_selector_matches_nothing_or_a_threshold_is_no_bucket() {
+    let target = Target::start();
+    target.add(100.0, 1.0);
+    let url = target.url.clone();
+    let app = spawn_app_with_slos(
+        |s| {
+            s.scrapes = vec![firewatch::config::ScrapeSettings {
+                job: "checkout".into(),
+                url,
+                interval: Some("1h".into()),
+                timeout: Some("2s".into()),
+            }];
+            s.evaluation.interval = "1h".into();
+        },
+        r#"
+[[slo]]
+name = "typo"
+service = "checkout"
+objective = 99.9
+[slo.ratio]
+errors = 'http_request_total{job="checkout",code=~"5.."}'
+total = 'http_request_total{job="checkout"}'
+
+[[slo]]
+name = "slow"
+service = "checkout"
+objective = 99
+[slo.latency]
+histogram = 'http_request_duration_seconds{job="checkout"}'
+threshold = 0.25
+"#,
+    )
+    .await;
+    evaluate(&app).await;
+    target.add(100.0, 1.0);
+    evaluate(&app).await;
+    let (_, body) = app.get_json("/api/v1/slos", &app.viewer_token).await;
+    let reason = |name: &str| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| {
+                (
+                    s["status"].clone(),
+                    s["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .unwrap()
+    };
+    let (status, why) = reason("typo");
+    assert_eq!(status, "no-data");
+    assert!(
+        why.contains(r#"http_request_total{job="checkout"} matches no series"#),
+        "{why}"
+    );
+    let (status, why) = reason("slow");
+    assert_eq!(status, "no-data", "{body}");
+    assert!(
+        why.contains("threshold 0.25 is not a bucket") && why.contains("0.1"),
+        "{why}"
+    );
+    app.state
+        .accounts
+        .add_user("zed", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "zed", "viewer password 1").await;
+    let (_, html) = app.page("/slos/checkout-typo", &cookie).await;
+    assert!(html.contains("No data: the selector "), "{html}");
+}
