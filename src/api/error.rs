@@ -169,6 +169,8 @@ impl From<SloError> for ApiError {
             SloError::NotFound(m) => ApiError::NotFound(m),
             // Only query parameters (range, step) are invalid here.
             SloError::Invalid(m) => ApiError::BadRequest(m),
+            // Not 409: the gate answers 409 for "do not deploy".
+            SloError::Ambiguous(m) => ApiError::BadRequest(m),
             SloError::Store(s) => s.into(),
         }
     }

@@ -20,6 +20,7 @@ pub struct ListParams {
     service: Option<String>,
     q: Option<String>,
     limit: Option<usize>,
+    sort: Option<String>,
     cursor: Option<String>,
 }
 
@@ -30,14 +31,15 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Viewer)?;
     let p = params.into_inner();
-    let q = ListQuery::from_params(
-        p.status.as_deref(),
-        p.severity.as_deref(),
-        p.service.as_deref(),
-        p.q.as_deref(),
-        p.limit,
-        p.cursor.as_deref(),
-    )
+    let q = ListQuery::from_params(crate::incidents::ListParams {
+        status: p.status.as_deref(),
+        severity: p.severity.as_deref(),
+        service: p.service.as_deref(),
+        q: p.q.as_deref(),
+        limit: p.limit,
+        sort: p.sort.as_deref(),
+        cursor: p.cursor.as_deref(),
+    })
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let (items, next) = state.incidents.list(q).await?;
     Ok(HttpResponse::Ok().json(json!({

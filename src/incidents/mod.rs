@@ -22,7 +22,7 @@ use crate::db::{Conn, StoreError};
 use crate::time::{ser_ms, ser_opt_ms};
 
 pub use crate::severity::Severity;
-pub use list::ListQuery;
+pub use list::{ListParams, ListQuery, Sort};
 pub use service::Incidents;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

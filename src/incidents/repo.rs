@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::list::{Cursor, Sort};
 use super::{Incident, ListQuery, Severity, Status, StatusFilter};
 use crate::db::{Conn, StoreResult};
 
@@ -95,8 +96,9 @@ pub fn get(conn: &Conn, id: i64) -> StoreResult<Option<Incident>> {
         .optional()?)
 }
 
-/// Newest first. Returns the page and the cursor of the next page, if any.
-pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<i64>)> {
+/// One page in the query's order. Returns the page and the cursor of the next page, if
+/// any.
+pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<Cursor>)> {
     let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1=1");
     let mut args: Vec<Value> = Vec::new();
     match q.status {
@@ -126,11 +128,31 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<i6
         args.push(Value::Text(pattern.clone()));
         args.push(Value::Text(pattern));
     }
-    if let Some(before) = q.before_id {
-        sql.push_str(" AND id < ?");
-        args.push(Value::Integer(before));
+    // Keyset pagination: after the previous page's last row in the same order.
+    match (q.sort, q.cursor) {
+        (_, None) => {}
+        (Sort::Newest, Some(c)) => {
+            sql.push_str(" AND id < ?");
+            args.push(Value::Integer(c.id));
+        }
+        (Sort::Oldest, Some(c)) => {
+            sql.push_str(" AND id > ?");
+            args.push(Value::Integer(c.id));
+        }
+        (Sort::Severity, Some(c)) => {
+            let sev = c.severity.map_or("P0", |s| s.as_str()).to_string();
+            sql.push_str(" AND (severity > ? OR (severity = ? AND id < ?))");
+            args.push(Value::Text(sev.clone()));
+            args.push(Value::Text(sev));
+            args.push(Value::Integer(c.id));
+        }
     }
-    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    // P0 < P1 < … as text, so severity order is text order.
+    sql.push_str(match q.sort {
+        Sort::Newest => " ORDER BY id DESC LIMIT ?",
+        Sort::Oldest => " ORDER BY id ASC LIMIT ?",
+        Sort::Severity => " ORDER BY severity ASC, id DESC LIMIT ?",
+    });
     args.push(Value::Integer(q.limit as i64 + 1));
     let mut stmt = conn.sqlite().prepare_cached(&sql)?;
     let mut items: Vec<Incident> = stmt
@@ -138,7 +160,10 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<i6
         .collect::<rusqlite::Result<_>>()?;
     let next = if items.len() > q.limit {
         items.truncate(q.limit);
-        items.last().map(|i| i.id)
+        items.last().map(|i| Cursor {
+            severity: (q.sort == Sort::Severity).then_some(i.severity),
+            id: i.id,
+        })
     } else {
         None
     };

@@ -128,7 +128,10 @@ impl Incidents {
         out
     }
 
-    pub async fn list(&self, q: ListQuery) -> Result<(Vec<Incident>, Option<i64>), IncidentError> {
+    pub async fn list(
+        &self,
+        q: ListQuery,
+    ) -> Result<(Vec<Incident>, Option<super::list::Cursor>), IncidentError> {
         self.db.read(move |c| Ok(repo::list(c, &q)?)).await
     }
 

@@ -91,6 +91,22 @@ impl Scraped {
         out
     }
 
+    /// Lists `targets` before their first scrape (down, never scraped), so that an SLO
+    /// without data can say it waits for one.
+    pub fn register(&self, targets: &[Target]) {
+        let mut map = self.inner.write().expect("scrape lock");
+        for t in targets {
+            map.entry(t.job.clone()).or_insert_with(|| TargetState {
+                health: TargetHealth {
+                    job: t.job.clone(),
+                    url: t.url.clone(),
+                    ..TargetHealth::default()
+                },
+                ..TargetState::default()
+            });
+        }
+    }
+
     /// Stores a target's latest scrape (None: the target is down, keep no samples).
     pub fn set(&self, job: &str, health: TargetHealth, series: Option<Vec<Series>>) {
         self.record(job, Instant::now(), health, series);
@@ -117,6 +133,13 @@ impl Scraped {
     }
 }
 
+/// A target's `instance` label: the host and port of its URL.
+pub fn instance_of(url: &str) -> &str {
+    url.split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(r))
+        .unwrap_or_default()
+}
+
 pub fn targets(
     settings: &[ScrapeSettings],
     default_interval: Duration,
@@ -136,11 +159,7 @@ pub fn targets(
         };
         let interval = dur("interval", &s.interval, default_interval)?;
         let timeout = dur("timeout", &s.timeout, interval.min(Duration::from_secs(10)))?;
-        let instance = s
-            .url
-            .split_once("://")
-            .map(|(_, r)| r.split('/').next().unwrap_or(r).to_string())
-            .unwrap_or_default();
+        let instance = instance_of(&s.url).to_string();
         out.push(Target {
             job: s.job.clone(),
             url: s.url.clone(),

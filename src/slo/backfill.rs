@@ -91,13 +91,19 @@ impl Slos {
         self.inner
             .db
             .write(move |c| {
+                // A point covers the `step` before it: as many evaluation intervals' rows,
+                // each with its share, so per-second rates and coverage read it as the
+                // live evaluation's rows.
+                let k = (step / interval).max(1);
                 for (at, bad, total) in &raw {
                     let m = Measured {
-                        bad: *bad,
-                        total: *total,
+                        bad: *bad / k as f64,
+                        total: *total / k as f64,
                         latency: None,
                     };
-                    store::record(c, &id, *at, &m)?;
+                    for i in 0..k {
+                        store::record(c, &id, at - (k - 1 - i) * interval, &m)?;
+                    }
                 }
                 for (at, bad, total) in &hourly {
                     store::add_hourly_if_absent(c, &id, at - HOUR, *bad, *total, HOUR / interval)?;

@@ -193,12 +193,13 @@ impl Engine {
     pub fn measure(&self, scraped: &Scraped, now: i64) -> Vec<(String, Option<Measured>)> {
         let snap = scraped.series();
         let idx = Index::new(&snap);
+        let health = scraped.health();
         let mut slos = self.slos.lock().expect("slo lock");
         slos.iter_mut()
             .map(|s| {
                 let m = match &s.compiled {
                     Ok(c) => {
-                        s.hint = super::measure::no_data_reason(c, &idx);
+                        s.hint = super::measure::no_data_reason(c, &idx, &health);
                         measure(c, &mut s.memory, &idx, now)
                     }
                     Err(_) => None,
@@ -365,6 +366,10 @@ fn status_of(
         coverage,
         too_early,
         reason,
+        latency_threshold: match &s.spec.sli {
+            Sli::Latency { threshold, .. } => Some(*threshold),
+            _ => None,
+        },
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::spec::{Sli, SloSpec};
-use crate::metrics::scrape::Series;
+use crate::metrics::scrape::{Series, TargetHealth, instance_of};
 use crate::metrics::selector::{MatchOp, Selector};
 
 /// Bad and total counters of one SLO in one scrape snapshot.
@@ -332,16 +332,61 @@ pub struct Measured {
     pub latency: Option<[f64; 3]>,
 }
 
-/// One SLO's measurement for this evaluation interval; None = no data.
-/// Why an SLO would have no data in this snapshot, when its selectors explain it: the
-/// total selector matches no series (a typo in a metric name or label?), or the latency
-/// threshold is not one of the histogram's buckets.
-pub(super) fn no_data_reason(c: &Compiled, idx: &Index) -> Option<String> {
+/// Why an SLO would have no data in this snapshot, when its selectors explain it: a
+/// target that could hold the series is down (or not scraped yet), the total selector
+/// matches no series (a typo in a metric name or label?), or the latency threshold is
+/// not one of the histogram's buckets. `targets` is every scrape target's health.
+pub(super) fn no_data_reason(
+    c: &Compiled,
+    idx: &Index,
+    targets: &[TargetHealth],
+) -> Option<String> {
     let none = |sel: &Selector| idx.select(sel).next().is_none();
     let unmatched = |sel: &Selector| {
-        format!(
+        // Targets whose job and instance the selector allows and that gave no series.
+        let could_hold = |t: &&TargetHealth| {
+            sel.matchers.iter().all(|m| match m.name.as_str() {
+                "job" => m.matches(&t.job),
+                "instance" => m.matches(instance_of(&t.url)),
+                _ => true,
+            })
+        };
+        let missing: Vec<&TargetHealth> = targets.iter().filter(could_hold).collect();
+        let down: Vec<String> = missing
+            .iter()
+            .filter(|t| !t.up && t.last_scrape_ms.is_some())
+            .map(|t| {
+                // The scrape error names the URL already: say it once.
+                let error = t.error.as_deref().unwrap_or("no answer");
+                let error = error
+                    .strip_prefix(&format!("cannot reach {}: ", t.url))
+                    .unwrap_or(error);
+                format!("{} ({}) is down: {error}", t.job, t.url)
+            })
+            .collect();
+        let up = missing.iter().any(|t| t.up);
+        let typo = format!(
             "the selector {sel} matches no series on the scraped targets (is the metric name or a label misspelt?)"
-        )
+        );
+        match (down.as_slice(), up) {
+            ([], _) => {}
+            (down, false) => {
+                return format!(
+                    "the target {}, so {sel} matches no series",
+                    down.join("; the target ")
+                );
+            }
+            (down, true) => return format!("{typo}; the target {}", down.join("; the target ")),
+        }
+        if !missing.is_empty() && missing.iter().all(|t| t.last_scrape_ms.is_none()) {
+            return format!("waiting for the first scrape of {}", missing[0].job);
+        }
+        if targets.is_empty() {
+            return format!(
+                "no scrape target is configured, so {sel} matches no series (add a [[scrape]] target)"
+            );
+        }
+        typo
     };
     match &c.total {
         Counter::Sum(sel) | Counter::ProbeTotal(sel) if none(sel) => Some(unmatched(sel)),
@@ -366,6 +411,7 @@ pub(super) fn no_data_reason(c: &Compiled, idx: &Index) -> Option<String> {
     }
 }
 
+/// One SLO's measurement for this evaluation interval; None = no data.
 pub(super) fn measure(c: &Compiled, mem: &mut Memory, idx: &Index, now: i64) -> Option<Measured> {
     mem.at(now);
     let plain = |(bad, total): (f64, f64)| Measured {

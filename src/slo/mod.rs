@@ -5,6 +5,7 @@
 
 mod backfill;
 mod burn;
+mod charts;
 pub mod definitions;
 pub mod engine;
 mod measure;
@@ -17,7 +18,8 @@ pub mod spec;
 pub mod store;
 pub mod window;
 
+pub use charts::{Axis, ChartData, ChartRange};
 pub use definitions::{load_spec_file, load_spec_text};
 pub use measure::{Measured, histogram_quantile};
-pub use service::{ChartData, Gate, History, SloError, SloOptions, Slos, SlosSetup};
+pub use service::{Gate, History, SloError, SloOptions, Slos, SlosSetup};
 pub use window::{Percentiles, SloStatus, WindowValue};

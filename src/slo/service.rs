@@ -15,7 +15,6 @@ use super::store::{self, HistoryPoint};
 use super::window::{SloStatus, gate};
 use crate::alerts::Intake;
 use crate::db::{Db, StoreError};
-use crate::deployments::Deployment;
 use crate::metrics::prometheus::PrometheusSource;
 use crate::metrics::scrape::{Scraped, Target, TargetHealth};
 use crate::severity::Severity;
@@ -28,6 +27,9 @@ pub enum SloError {
     /// A bad query parameter (history range, step).
     #[error("{0}")]
     Invalid(String),
+    /// A bare SLO name that more than one service uses.
+    #[error("{0}")]
+    Ambiguous(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -91,24 +93,11 @@ pub struct Gate {
     pub status: String,
 }
 
-/// What the charts of one SLO draw.
-pub struct ChartData {
-    /// 5-minute buckets over the last 24 hours.
-    pub recent: Vec<HistoryPoint>,
-    /// 6-hour buckets over the period.
-    pub period: Vec<HistoryPoint>,
-    /// The p99 history of the latency SLO shown beside it (5-minute buckets, 24 hours).
-    pub latency: Option<Vec<HistoryPoint>>,
-    pub deployments: Vec<Deployment>,
-}
-
 pub(super) const DAY: i64 = 86_400_000;
-const HOUR: i64 = 3_600_000;
-/// Chart buckets over the last 24 hours.
-const STEP: i64 = 300_000;
+pub(super) const HOUR: i64 = 3_600_000;
 
 /// `service-name`: how SLOs are told apart in the store and in addresses.
-fn id_of(s: &SloStatus) -> String {
+pub(super) fn id_of(s: &SloStatus) -> String {
     format!("{}-{}", s.service, s.name)
 }
 
@@ -125,11 +114,13 @@ pub struct SlosSetup {
 
 impl Slos {
     pub fn new(s: SlosSetup) -> Self {
+        let scraped = Scraped::default();
+        scraped.register(&s.targets);
         Self {
             inner: Arc::new(Inner {
                 db: s.db,
                 engine: s.engine,
-                scraped: Scraped::default(),
+                scraped,
                 targets: s.targets,
                 http: s.http,
                 prometheus: s.prometheus,
@@ -256,21 +247,28 @@ impl Slos {
         self.inner.engine.latest.read().expect("slo lock").clone()
     }
 
-    /// One SLO by name, or by `service-name` when two services share a name.
+    /// One SLO by `service-name`, or by its name alone when no other service has an SLO
+    /// of that name.
     pub fn find(&self, name: &str) -> Result<SloStatus, SloError> {
-        self.inner
-            .engine
-            .latest
-            .read()
-            .expect("slo lock")
-            .iter()
-            .find(|s| s.name == name || id_of(s) == name)
-            .cloned()
-            .ok_or_else(|| {
-                SloError::NotFound(format!(
-                    "no evaluated SLO named {name} (SLOs appear after their first evaluation)"
-                ))
-            })
+        let latest = self.inner.engine.latest.read().expect("slo lock");
+        if let Some(s) = latest.iter().find(|s| id_of(s) == name) {
+            return Ok(s.clone());
+        }
+        let named: Vec<&SloStatus> = latest.iter().filter(|s| s.name == name).collect();
+        match named.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(SloError::NotFound(format!(
+                "no evaluated SLO named {name} (SLOs appear after their first evaluation)"
+            ))),
+            many => {
+                let ids: Vec<String> = many.iter().map(|s| id_of(s)).collect();
+                Err(SloError::Ambiguous(format!(
+                    "{} services have an SLO named {name}: name it with its service ({})",
+                    many.len(),
+                    ids.join(", ")
+                )))
+            }
+        }
     }
 
     /// SLI history from Firewatch's own store (both sources record into it). `from` and
@@ -336,62 +334,6 @@ impl Slos {
             error_budget_remaining: s.error_budget.remaining,
             status: s.status,
         })
-    }
-
-    /// What the charts of `s` draw; `latency` names the latency SLO whose p99 to chart.
-    pub async fn chart_data(
-        &self,
-        s: &SloStatus,
-        latency: Option<&SloStatus>,
-        now: i64,
-    ) -> Result<ChartData, SloError> {
-        let (_, charts) = self.panels(&[], Some((s, latency)), 0, now).await?;
-        Ok(charts.expect("asked for charts"))
-    }
-
-    /// The dashboard's data in one read: the hourly SLI since `spark_from` of each of
-    /// `slos` (sparklines), and the chart data of the focused SLO, if any.
-    pub async fn panels(
-        &self,
-        slos: &[SloStatus],
-        focus: Option<(&SloStatus, Option<&SloStatus>)>,
-        spark_from: i64,
-        now: i64,
-    ) -> Result<(Vec<Vec<HistoryPoint>>, Option<ChartData>), SloError> {
-        let ids: Vec<String> = slos.iter().map(id_of).collect();
-        let focus = focus.map(|(s, latency)| {
-            let id = id_of(s);
-            let latency = latency.filter(|l| l.latency.is_some()).map(id_of);
-            (id, s.period_start, s.service.clone(), latency)
-        });
-        Ok(self
-            .inner
-            .db
-            .read(move |c| {
-                let hourly = ids
-                    .iter()
-                    .map(|id| store::history(c, id, spark_from, now, HOUR))
-                    .collect::<Result<Vec<_>, StoreError>>()?;
-                let Some((id, start, service, latency_id)) = focus else {
-                    return Ok((hourly, None));
-                };
-                let from = now - DAY;
-                let recent = store::history(c, &id, from, now, STEP)?;
-                let latency = match latency_id {
-                    Some(l) if l == id => Some(recent.clone()),
-                    Some(l) => Some(store::history(c, &l, from, now, STEP)?),
-                    None => None,
-                };
-                let charts = ChartData {
-                    // Six-hour steps read the hourly rollups.
-                    period: store::history(c, &id, start, now, DAY / 4)?,
-                    recent,
-                    latency,
-                    deployments: crate::deployments::repo::list(c, Some(&service), 200)?,
-                };
-                Ok::<_, StoreError>((hourly, Some(charts)))
-            })
-            .await?)
     }
 }
 

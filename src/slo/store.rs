@@ -88,9 +88,12 @@ pub fn first_sample_at(conn: &Conn, slo: &str, since: i64) -> StoreResult<Option
         .sqlite()
         .prepare_cached("SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1 AND hour >= ?2")?
         .query_row(params![slo, since - since.rem_euclid(HOUR)], |r| r.get(0))?;
+    // A rollup only tells of older data when its hour is before the first row's hour
+    // (rows pruned, or back-filled rollups); the first row's own hour starts with it.
     Ok(match (raw, hourly) {
-        (Some(a), Some(b)) => Some(a.min(b.max(since))),
-        (a, b) => a.or(b.map(|h| h.max(since))),
+        (Some(a), Some(h)) if h < a - a.rem_euclid(HOUR) => Some(h.max(since)),
+        (Some(a), _) => Some(a),
+        (None, h) => h.map(|h| h.max(since)),
     })
 }
 
@@ -159,6 +162,9 @@ pub struct HistoryPoint {
     pub sli: Option<f64>,
     pub error_ratio: Option<f64>,
     pub events: f64,
+    /// Evaluation intervals measured in the bucket (events per second are
+    /// `events / (intervals × interval)`, right for a partial or gappy bucket too).
+    pub intervals: i64,
     /// Latency SLIs: the event-weighted p99 of the bucket's intervals (histogram unit);
     /// null for other SLIs and for hourly steps.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,11 +190,12 @@ pub fn history(
         from
     };
     let sql = if hourly {
-        "SELECT (hour - ?2) / ?4 AS bucket, SUM(bad), SUM(total), NULL FROM slo_hourly \
+        "SELECT (hour - ?2) / ?4 AS bucket, SUM(bad), SUM(total), NULL, SUM(samples) \
+         FROM slo_hourly \
          WHERE slo = ?1 AND hour >= ?2 AND hour < ?3 GROUP BY bucket ORDER BY bucket"
     } else {
         "SELECT (at - ?2) / ?4 AS bucket, SUM(bad), SUM(total), \
-         SUM(p99 * total) / SUM(CASE WHEN p99 IS NULL THEN 0 ELSE total END) \
+         SUM(p99 * total) / SUM(CASE WHEN p99 IS NULL THEN 0 ELSE total END), COUNT(*) \
          FROM slo_samples WHERE slo = ?1 AND at >= ?2 AND at < ?3 GROUP BY bucket ORDER BY bucket"
     };
     let mut stmt = conn.sqlite().prepare_cached(sql)?;
@@ -207,8 +214,32 @@ pub fn history(
             sli,
             error_ratio: err,
             events: total,
+            intervals: r.get(4)?,
             p99: r.get(3)?,
         })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A latency SLI's p99 bucketed by `step_ms` between `from` and `to`, from the
+/// per-interval rows whatever the step (the hourly rollups keep no percentiles), so a
+/// week's chart shows the p99 as far back as `raw_history_retention`. Buckets without
+/// percentiles are left out.
+pub fn p99_history(
+    conn: &Conn,
+    slo: &str,
+    from: i64,
+    to: i64,
+    step_ms: i64,
+) -> StoreResult<Vec<(i64, f64)>> {
+    let mut stmt = conn.sqlite().prepare_cached(
+        "SELECT (at - ?2) / ?4 AS bucket, \
+         SUM(p99 * total) / SUM(total) FROM slo_samples \
+         WHERE slo = ?1 AND at >= ?2 AND at < ?3 AND p99 IS NOT NULL AND total > 0 \
+         GROUP BY bucket ORDER BY bucket",
+    )?;
+    let rows = stmt.query_map(params![slo, from, to, step_ms], |r| {
+        Ok((from + r.get::<_, i64>(0)? * step_ms, r.get::<_, f64>(1)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -60,6 +60,9 @@ pub struct SloStatus {
     /// (seconds for `*_seconds`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<Percentiles>,
+    /// Latency SLIs: the threshold a good request stays under, in the histogram's unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_threshold: Option<f64>,
     /// When the data behind the period's numbers starts (the oldest stored interval of
     /// this period), and how much of the period that covers (0..1).
     #[serde(serialize_with = "crate::time::ser_opt_ms")]

@@ -10,7 +10,8 @@ use super::views::{IncidentView, SloView, status_rank};
 use super::{WebError, html};
 use crate::auth::Role;
 use crate::incidents::repo::ResponseStats;
-use crate::incidents::{ListQuery, Severity, Status, StatusFilter};
+use crate::incidents::{ListQuery, Severity, Sort, Status, StatusFilter};
+use crate::slo::ChartRange;
 use crate::state::AppState;
 use crate::time::{human_duration, now_ms};
 
@@ -83,6 +84,8 @@ pub async fn home(
         .incidents
         .list(ListQuery {
             limit: 10,
+            // The 3 a.m. view: the most severe first.
+            sort: Sort::Severity,
             ..Default::default()
         })
         .await?;
@@ -134,13 +137,15 @@ pub async fn home(
             .cloned()
     });
     let spark_from = super::slos::spark_from(now);
-    let focus = focus_status.as_ref().map(|f| (f, latency_status.as_ref()));
+    let focus = focus_status
+        .as_ref()
+        .map(|f| (f, latency_status.as_ref(), ChartRange::Day));
     let (hourly, data) = state.slos.panels(&latest, focus, spark_from, now).await?;
 
     let charts = match (&focus_status, data) {
         (Some(f), Some(data)) => Some((
             f.clone(),
-            super::slo_charts::build(f, latency_status.as_ref(), &data, now),
+            super::slo_charts::build(f, latency_status.as_ref(), &data, ChartRange::Day),
             latency_status,
         )),
         _ => None,

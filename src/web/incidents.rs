@@ -13,106 +13,10 @@ use crate::api::ApiError;
 use crate::auth::Role;
 use crate::incidents::alert_rows::AlertCursor;
 use crate::incidents::service::{ALERTS_PAGE, ManualIncident, TIMELINE_PAGE};
-use crate::incidents::{IncidentError, ListQuery, Severity, Status};
+use crate::incidents::{IncidentError, Severity};
 use crate::notify::outbox::{ListFilter, Notification};
 use crate::state::AppState;
 use crate::time::{now_ms, short};
-
-#[derive(Deserialize)]
-pub struct ListParams {
-    status: Option<String>,
-    severity: Option<String>,
-    q: Option<String>,
-    cursor: Option<String>,
-    error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "incidents/list.html")]
-struct ListPage {
-    user: PageUser,
-    nav: &'static str,
-    items: Vec<IncidentView>,
-    status: String,
-    severity: String,
-    q: String,
-    tabs: Vec<(&'static str, &'static str, i64)>,
-    next_url: Option<String>,
-    first_page: bool,
-    error: Option<String>,
-}
-
-fn list_url(status: &str, severity: &str, q: &str, cursor: Option<i64>) -> String {
-    let mut url = format!("/incidents?status={}", session::encode_component(status));
-    if !severity.is_empty() {
-        url.push_str(&format!(
-            "&severity={}",
-            session::encode_component(severity)
-        ));
-    }
-    if !q.is_empty() {
-        url.push_str(&format!("&q={}", session::encode_component(q)));
-    }
-    if let Some(c) = cursor {
-        url.push_str(&format!("&cursor={c}"));
-    }
-    url
-}
-
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    params: web::Query<ListParams>,
-) -> Result<HttpResponse, WebError> {
-    let user = session::require(&req, &state, Role::Viewer).await?;
-    let p = params.into_inner();
-    let query = ListQuery::from_params(
-        p.status.as_deref(),
-        p.severity.as_deref(),
-        None,
-        p.q.as_deref(),
-        Some(50),
-        p.cursor.as_deref(),
-    )
-    .map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let status = query.status.as_str().to_string();
-    let severity = query.severity.map(|s| s.to_string()).unwrap_or_default();
-    let q = query.text.clone().unwrap_or_default();
-    let first_page = query.before_id.is_none();
-    let (items, next) = state.incidents.list(query).await?;
-    let counts = state.incidents.counts().await?;
-    let n =
-        |f: &dyn Fn(Status) -> bool| -> i64 { counts.iter().filter(|c| f(c.0)).map(|c| c.2).sum() };
-    let tabs = vec![
-        ("open", "Open", n(&|s| s != Status::Resolved)),
-        ("triggered", "Triggered", n(&|s| s == Status::Triggered)),
-        (
-            "acknowledged",
-            "Acknowledged",
-            n(&|s| s == Status::Acknowledged),
-        ),
-        ("resolved", "Resolved", n(&|s| s == Status::Resolved)),
-        ("all", "All", n(&|_| true)),
-    ];
-    let now = now_ms();
-    let mut items: Vec<IncidentView> = items
-        .into_iter()
-        .map(|i| IncidentView::new(i, now))
-        .collect();
-    super::views::mark_silenced(&state, &mut items).await?;
-    html(&ListPage {
-        nav: "incidents",
-        items,
-        next_url: next.map(|c| list_url(&status, &severity, &q, Some(c))),
-        tabs,
-        status,
-        severity,
-        q,
-        first_page,
-        error: p.error,
-        user,
-    })
-}
 
 #[derive(Template)]
 #[template(path = "incidents/detail.html")]

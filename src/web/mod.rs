@@ -5,6 +5,7 @@ mod admin;
 mod charts;
 mod error;
 mod home;
+mod incident_list;
 mod incidents;
 mod integrations;
 mod login;
@@ -51,7 +52,7 @@ pub fn form_config(limit: usize) -> web::FormConfig {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", crate::api::get().to(home::home))
-        .route("/incidents", crate::api::get().to(incidents::list))
+        .route("/incidents", crate::api::get().to(incident_list::list))
         .route("/incidents", web::post().to(incidents::create))
         .route("/incidents/new", crate::api::get().to(incidents::new))
         .route("/incidents/{id}", crate::api::get().to(incidents::detail))

@@ -3,12 +3,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use serde::Deserialize;
 
 use super::session::{self, PageUser};
 use super::views::{SloView, status_rank};
 use super::{WebError, html};
 use crate::auth::Role;
-use crate::slo::SloStatus;
+use crate::slo::{ChartRange, SloStatus};
 use crate::state::AppState;
 use crate::time::now_ms;
 
@@ -96,6 +97,8 @@ struct SloPage {
     user: PageUser,
     nav: &'static str,
     s: SloStatus,
+    /// The range picker: (key, label, chosen).
+    ranges: Vec<(&'static str, &'static str, bool)>,
     objective: String,
     words: String,
     charts: super::slo_charts::SloCharts,
@@ -104,19 +107,30 @@ struct SloPage {
     windows: Vec<(String, String, String, String, String)>,
 }
 
+#[derive(Deserialize)]
+pub struct PageParams {
+    range: Option<String>,
+}
+
 pub async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
     name: web::Path<String>,
+    params: web::Query<PageParams>,
 ) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Viewer).await?;
-    let s = state
-        .slos
-        .find(&name)
-        .map_err(|_| WebError::NotFound("There is no evaluated SLO with this name.".into()))?;
+    let range = match params.range.as_deref().filter(|r| !r.is_empty()) {
+        None => ChartRange::default(),
+        Some(r) => r.parse::<ChartRange>().map_err(WebError::BadRequest)?,
+    };
+    let s = state.slos.find(&name)?;
     let now = now_ms();
-    let data = state.slos.chart_data(&s, Some(&s), now).await?;
-    let charts = super::slo_charts::build(&s, Some(&s), &data, now);
+    let data = state.slos.chart_data(&s, Some(&s), range, now).await?;
+    let charts = super::slo_charts::build(&s, Some(&s), &data, range);
+    let ranges = ChartRange::ALL
+        .into_iter()
+        .map(|r| (r.key(), r.label(), r == range))
+        .collect();
     let (p1, p2, t1, t2) = crate::slo::window::factors(s.period_days);
     let burn = |w: &str| s.windows.get(w).and_then(|x| x.burn_rate);
     let fmt = |b: Option<f64>| {
@@ -161,6 +175,7 @@ pub async fn page(
     let view = SloView::new(&s);
     html(&SloPage {
         nav: "slos",
+        ranges,
         objective: view.objective.clone(),
         words: view.words,
         charts,

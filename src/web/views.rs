@@ -229,7 +229,7 @@ impl SloView {
 }
 
 /// "under 0.1 %", "0.3 %", "12 %", "100 %": how much of a period is measured.
-fn coverage_pct(c: f64) -> String {
+pub fn coverage_pct(c: f64) -> String {
     let p = c * 100.0;
     if p < 0.1 {
         "under 0.1 %".into()

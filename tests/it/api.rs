@@ -274,12 +274,55 @@ async fn listing_filters_by_status_and_severity_and_pages_with_a_cursor() {
     ids.reverse();
     assert_eq!(seen, ids, "newest first, each once");
 
+    // Every order pages through all incidents once, in that order.
+    let walk = |sort: &'static str| {
+        let app = &app;
+        async move {
+            let mut seen: Vec<(String, i64)> = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut path = format!("/api/v1/incidents?status=all&limit=2&sort={sort}");
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let (code, page) = app.get_json(&path, t).await;
+                assert_eq!(code, StatusCode::OK, "{path}: {page}");
+                for item in page["items"].as_array().unwrap() {
+                    seen.push((
+                        item["severity"].as_str().unwrap().to_string(),
+                        item["id"].as_i64().unwrap(),
+                    ));
+                }
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => break seen,
+                }
+            }
+        }
+    };
+    let newest: Vec<i64> = walk("newest").await.into_iter().map(|s| s.1).collect();
+    assert_eq!(newest, ids);
+    let oldest: Vec<i64> = walk("oldest").await.into_iter().map(|s| s.1).collect();
+    assert_eq!(oldest, ids.iter().rev().copied().collect::<Vec<_>>());
+    let by_severity = walk("severity").await;
+    let mut expected = by_severity.clone();
+    expected.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    assert_eq!(
+        by_severity, expected,
+        "most severe first, newest first within"
+    );
+    assert_eq!(by_severity.len(), 7);
+    assert_eq!(by_severity[0].0, "P0");
+
     for bad in [
         "status=bogus",
         "severity=P7",
         "limit=0",
         "limit=501",
         "cursor=zz",
+        "sort=age",
+        "sort=severity&cursor=12",
+        "cursor=P1.12",
         "colour=red",
     ] {
         let (code, body) = app.get_json(&format!("/api/v1/incidents?{bad}"), t).await;

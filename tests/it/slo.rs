@@ -301,6 +301,7 @@ async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handful_of_requests_never_pages() {
     let target = Target::start();
+    let started = firewatch::time::now_ms();
     let app = app_for(&target).await;
     evaluate(&app).await;
     target.add(5.0, 5.0); // 50 % errors, but 10 requests
@@ -317,7 +318,11 @@ async fn a_handful_of_requests_never_pages() {
     assert_eq!(s["too_early"], true, "{s}");
     assert_eq!(s["status"], "ok", "{s}");
     assert!(s["coverage"].as_f64().unwrap() < 0.01, "{s}");
-    assert!(s["measured_since"].is_string(), "{s}");
+    // Measured since the first evaluation, not the start of its hour.
+    let since = firewatch::time::parse_rfc3339(s["measured_since"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(since >= started, "{s}");
     app.state
         .accounts
         .add_user("yana", firewatch::auth::Role::Viewer, "viewer password 1")
@@ -828,6 +833,18 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
     .await
     .unwrap();
     assert_eq!(again, 0);
+    // The coverage counts the back-filled history: measured since before this install.
+    let started = firewatch::time::now_ms();
+    firewatch::scheduler::run_slo_evaluation_once(&fresh.state)
+        .await
+        .unwrap();
+    let s = fresh.state.slos.find("checkout-availability-prom").unwrap();
+    let since = s.measured_since.expect("measured");
+    assert!(
+        since < started - 10_000,
+        "measured since {since}, started {started}"
+    );
+    assert!(s.coverage.unwrap() > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -998,8 +1015,114 @@ async fn the_slo_page_draws_its_charts_with_deployment_markers() {
         assert!(html.contains(&format!("{w}: ")), "burn table has {w}");
     }
     assert!(html.contains("14.40x"), "page threshold shown");
+    // A young SLO: the charts start where data starts, and the burn-down says it is too
+    // early instead of drawing an extrapolation of a few minutes.
+    assert!(
+        html.contains(">too early to judge the period (")
+            && html.contains("SLI over the last 24 hours"),
+        "{html}"
+    );
+    // The range picker: every range draws, the chosen one is marked, a bad one is refused.
+    for (range, words) in [
+        ("1h", "last hour"),
+        ("6h", "last 6 hours"),
+        ("24h", "last 24 hours"),
+        ("7d", "last 7 days"),
+        ("30d", "last 30 days"),
+        ("period", "this period"),
+    ] {
+        let (code, html) = app
+            .page(
+                &format!("/slos/checkout-checkout-availability?range={range}"),
+                &cookie,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{range}");
+        assert!(html.contains(&format!("<h2>SLI, {words}</h2>")), "{range}");
+        assert!(
+            html.contains(&format!("href=\"?range={range}\" aria-current=\"true\"")),
+            "{range}"
+        );
+        assert!(html.contains("<polyline class=\"line\"") || html.contains("class=\"dot\""));
+        assert!(
+            html.contains("class=\"marker\""),
+            "{range}: the deployment is in range"
+        );
+    }
+    let (code, html) = app
+        .page("/slos/checkout-checkout-availability?range=2y", &cookie)
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(html.contains("is not a range (1h, 6h, 24h, 7d, 30d or period)"));
     let (code, _) = app.page("/slos/nope", &cookie).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_slo_name_two_services_share_is_told_apart_by_the_service() {
+    let target = Target::start();
+    target.add(100.0, 0.0);
+    let url = target.url.clone();
+    let app = spawn_app_with_slos(
+        |s| {
+            s.scrapes = vec![firewatch::config::ScrapeSettings {
+                job: "shop".into(),
+                url,
+                interval: Some("1h".into()),
+                timeout: Some("2s".into()),
+            }];
+            s.evaluation.interval = "1h".into();
+        },
+        r#"
+[[slo]]
+name = "availability"
+service = "checkout"
+objective = 99.9
+[slo.ratio]
+errors = 'http_request_total{code=~"5.."}'
+total = 'http_request_total'
+
+[[slo]]
+name = "availability"
+service = "search"
+objective = 99
+[slo.ratio]
+errors = 'http_request_total{code=~"5.."}'
+total = 'http_request_total'
+"#,
+    )
+    .await;
+    evaluate(&app).await;
+    let (code, body) = app
+        .get_json("/api/v1/slos/availability", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("checkout-availability, search-availability"),
+        "{message}"
+    );
+    let (code, body) = app
+        .get_json("/api/v1/slos/search-availability", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(body["service"], "search");
+    assert_eq!(body["objective"], 0.99);
+    app.state
+        .accounts
+        .add_user("ada", firewatch::auth::Role::Viewer, "viewer password 3")
+        .await
+        .unwrap();
+    let cookie = login(&app, "ada", "viewer password 3").await;
+    let (code, html) = app.page("/slos/search-availability", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains("<title>availability · search"), "{html}");
+    let (code, _) = app.page("/slos/availability", &cookie).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    let (code, _) = app
+        .get_json("/api/v1/slos/availability/gate", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "not the gate's 409");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1069,21 +1192,39 @@ async fn sloth_spec_files_are_evaluated_through_the_prometheus_source() {
 /// "No data" says why when the selectors explain it: a metric name nobody exports, a
 /// latency threshold that is not one of the histogram's buckets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_data_says_why_a_selector_matches_nothing_or_a_threshold_is_no_bucket() {
+async fn no_data_says_why_a_target_is_down_a_selector_matches_nothing_or_a_threshold_is_no_bucket()
+{
     let target = Target::start();
     target.add(100.0, 1.0);
     let url = target.url.clone();
     let app = spawn_app_with_slos(
         |s| {
-            s.scrapes = vec![firewatch::config::ScrapeSettings {
-                job: "checkout".into(),
-                url,
-                interval: Some("1h".into()),
-                timeout: Some("2s".into()),
-            }];
+            s.scrapes = vec![
+                firewatch::config::ScrapeSettings {
+                    job: "checkout".into(),
+                    url,
+                    interval: Some("1h".into()),
+                    timeout: Some("2s".into()),
+                },
+                firewatch::config::ScrapeSettings {
+                    job: "payments".into(),
+                    // Nothing listens on port 1.
+                    url: "http://127.0.0.1:1/metrics".into(),
+                    interval: Some("1h".into()),
+                    timeout: Some("2s".into()),
+                },
+            ];
             s.evaluation.interval = "1h".into();
         },
         r#"
+[[slo]]
+name = "charge"
+service = "payments"
+objective = 99.9
+[slo.ratio]
+errors = 'payment_total{job="payments",result="error"}'
+total = 'payment_total{job="payments"}'
+
 [[slo]]
 name = "typo"
 service = "checkout"
@@ -1124,6 +1265,14 @@ threshold = 0.25
     assert_eq!(status, "no-data");
     assert!(
         why.contains(r#"http_request_total{job="checkout"} matches no series"#),
+        "{why}"
+    );
+    let (status, why) = reason("charge");
+    assert_eq!(status, "no-data");
+    assert!(
+        why.starts_with(
+            "the target payments (http://127.0.0.1:1/metrics) is down: could not connect"
+        ) && why.ends_with(r#"so payment_total{job="payments"} matches no series"#),
         "{why}"
     );
     let (status, why) = reason("slow");

@@ -97,6 +97,31 @@ async fn the_pages_render_the_incident_data() {
     let filtered = app.page("/incidents?status=resolved", &cookie).await.1;
     assert!(!filtered.contains(&format!("/incidents/{id}\"")));
 
+    // Sorting: the most severe first, and the tabs keep the order.
+    let minor = app
+        .post_json(
+            "/api/v1/incidents",
+            &app.responder_token,
+            &serde_json::json!({"title": "minor thing", "severity": "P4"}),
+        )
+        .await
+        .1["id"]
+        .as_i64()
+        .unwrap();
+    let newest_first = app.page("/incidents", &cookie).await.1;
+    let at = |html: &str, id: i64| html.find(&format!("href=\"/incidents/{id}\"")).unwrap();
+    assert!(at(&newest_first, minor) < at(&newest_first, id));
+    let by_severity = app.page("/incidents?sort=severity", &cookie).await.1;
+    assert!(
+        at(&by_severity, id) < at(&by_severity, minor),
+        "{by_severity}"
+    );
+    assert!(by_severity.contains("<option value=\"severity\" selected>"));
+    assert!(
+        by_severity.contains("href=\"/incidents?status=resolved&#38;sort=severity\""),
+        "{by_severity}"
+    );
+
     let detail = app
         .client
         .get(app.url(&format!("/incidents/{id}")))

@@ -76,10 +76,23 @@ before(async () => {
   // A second receiver nobody listens on: its deliveries fail, so the pages show the
   // failing-deliveries banner (and axe checks it in every mode).
   const dead = await freePort();
-  writeFileSync(config, `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n` +
-    `[[receiver]]\nname = "audit-hook"\ntype = "webhook"\nwebhook_url = "http://127.0.0.1:${dead}/hook"\n`);
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  // Firewatch's own two SLOs over its /metrics, and two misconfigured ones: a misspelt
+  // metric name, and a target nothing listens on.
+  const ratio = (errors, total) => `[slo.ratio]\nerrors = '${errors}'\ntotal = '${total}'\n`;
+  writeFileSync(config, `[server]\npublic_ops = true\n` +
+    `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n` +
+    `[[receiver]]\nname = "audit-hook"\ntype = "webhook"\nwebhook_url = "http://127.0.0.1:${dead}/hook"\n` +
+    `[[scrape]]\njob = "firewatch"\nurl = "${base}/metrics"\n` +
+    `[[scrape]]\njob = "payments"\nurl = "http://127.0.0.1:${dead}/metrics"\ntimeout = "500ms"\n` +
+    `[[slo]]\nname = "api-availability"\nservice = "firewatch"\nobjective = 99.9\n` +
+    ratio('firewatch_http_requests_total{status=~"5.."}', "firewatch_http_requests_total") +
+    `[[slo]]\nname = "api-latency"\nservice = "firewatch"\nobjective = 99\n[slo.latency]\nhistogram = "firewatch_http_request_duration_seconds"\nthreshold = 0.256\n` +
+    `[[slo]]\nname = "typo"\nservice = "shop"\nobjective = 99.5\n` +
+    ratio('firewatch_http_request_totl{status=~"5.."}', "firewatch_http_request_totl") +
+    `[[slo]]\nname = "charge"\nservice = "payments"\nobjective = 99.9\n` +
+    ratio('payment_total{job="payments",result="error"}', 'payment_total{job="payments"}'));
   server = spawn(BIN, ["serve", "--config", config], {
     env: { ...process.env, FIREWATCH__STORAGE__DATA_DIR: dir, FIREWATCH__SERVER__LISTEN: `127.0.0.1:${port}`,
            FIREWATCH__ALERTMANAGER__WEBHOOK_TOKEN: TOKEN, FIREWATCH__LOG__LEVEL: "warn",
@@ -290,9 +303,11 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   await login(page, "oncall", ONCALL_PW);
   await page.goto(`${base}/`);
   assert.match(await page.locator(".slotable").innerText(), /api-availability/);
+  // A receiver nobody listens on: the dashboard says notifications are failing.
+  assert.match(await page.locator("#delivery-trouble").innerText(), /Notifications are failing\.[\s\S]*audit-hook/);
   // The table has a 24-hour sparkline per SLO; the panels show one SLO, chosen in the
   // selector: arrow keys move through it without leaving the page (WCAG 3.2.2), Go shows.
-  assert.equal(await page.locator(".slotable svg.spark").count(), 2);
+  assert.equal(await page.locator(".slotable svg.spark").count(), 4);
   assert.ok((await page.locator(".focus svg.chart").count()) >= 4);
   assert.match(await page.locator(".focus svg.chart").first().getAttribute("aria-label"), /: (latest .+, lowest .+, highest|no data)/);
   const before = page.url();
@@ -310,10 +325,31 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   await page.screenshot({ path: join(SHOTS, "dashboard-slo-laptop.png"), fullPage: true });
   await Promise.all([page.waitForURL(/\/slos\//), page.click(".slotable a:has-text('api-availability')")]);
   assert.equal(await page.locator("svg.chart").count(), 4);
-  assert.match(await page.locator("body").innerText(), /Burn rates/);
+  const sloText = await page.locator("body").innerText();
+  assert.match(sloText, /Burn rates/);
+  // A young SLO says how much data stands behind it and does not judge the period.
+  assert.match(sloText, /Measured since \d{4}-\d\d-\d\d \d\d:\d\d UTC \((under 0\.1|[\d.]+) % of the period\)/);
+  assert.match(await page.locator("svg.chart").nth(1).getAttribute("aria-label"), /too early to judge the period/);
+  // Ticks fall on round values: every y label of the SLI chart ends in a round step.
+  const ticks = await page.locator("svg.chart").first().locator("text.tick[text-anchor=end]").allInnerTexts();
+  assert.ok(ticks.length >= 3, ticks.join(" "));
   await page.screenshot({ path: join(SHOTS, "slo-laptop.png"), fullPage: true });
+  // The range picker: 24 hours by default; 1 hour redraws every range chart.
+  assert.equal(await page.locator(".rangepicker [aria-current=true]").innerText(), "24 h");
+  await Promise.all([page.waitForURL(/\?range=1h$/), page.click(".rangepicker a:has-text('1 h')")]);
+  assert.equal(await page.locator(".rangepicker [aria-current=true]").innerText(), "1 h");
+  assert.match(await page.locator("main").innerText(), /SLI, last hour[\s\S]*Requests and errors per second, last hour/);
+  assert.match(await page.locator("svg.chart").first().getAttribute("aria-label"), /^SLI over the last hour: latest [\d.]+%/);
+  await page.screenshot({ path: join(SHOTS, "slo-range-1h-laptop.png"), fullPage: true });
+  // Misconfigured SLOs say why they have no data.
+  await page.goto(`${base}/slos/shop-typo`);
+  assert.match(await page.locator(".lead").innerText(), /No data: the selector firewatch_http_request_totl matches no series on the scraped targets \(is the metric name or a label misspelt\?\); the target payments .* is down/);
+  await page.screenshot({ path: join(SHOTS, "slo-misconfigured-laptop.png"), fullPage: true });
+  await page.goto(`${base}/slos/payments-charge`);
+  assert.match(await page.locator(".lead").innerText(), /No data: the target payments \(http:\/\/127\.0\.0\.1:\d+\/metrics\) is down: could not connect/);
   await Promise.all([page.waitForURL(`${base}/slos`), page.click(".crumbs a:has-text('SLOs')")]);
-  assert.equal(await page.locator(".slotable tbody tr").count(), 2);
+  assert.equal(await page.locator(".slotable tbody tr").count(), 4);
+  assert.match(await page.locator(".slotable").innerText(), /typo[\s\S]*no data/);
   await page.screenshot({ path: join(SHOTS, "slos-laptop.png"), fullPage: true });
   assert.deepEqual(problems, []);
   await context.close();
@@ -326,6 +362,16 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   await phone.page.goto(`${base}/slos/firewatch-api-availability`);
   await noHorizontalScroll(phone.page);
   await phone.page.screenshot({ path: join(SHOTS, "slo-phone.png"), fullPage: true });
+  // Every range is one tap away on a phone.
+  const last = phone.page.locator(".rangepicker a").last();
+  await last.scrollIntoViewIfNeeded();
+  await Promise.all([phone.page.waitForURL(/\?range=period$/), last.tap()]);
+  assert.match(await phone.page.locator("main").innerText(), /SLI, this period/);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "slo-range-period-phone.png"), fullPage: true });
+  await phone.page.goto(`${base}/slos/shop-typo`);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "slo-misconfigured-phone.png"), fullPage: true });
   assert.deepEqual(phone.problems, []);
   await phone.context.close();
 });
@@ -406,7 +452,8 @@ async function axeViolations(page) {
 test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode and on a phone", async () => {
   const pages = ["/", "/?slo=firewatch-api-latency", "/incidents", "/incidents?status=all", "/incidents/new",
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
-    "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/integrations", "/integrations/prometheus",
+    "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/slos/firewatch-api-latency?range=7d",
+    "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
     "/runbooks", "/runbooks/firewatch-down", "/admin", "/no-such-page"];
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
