@@ -470,6 +470,9 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
       await page.goto(`${base}${path}`);
       for (const v of await axeViolations(page)) found.push(`${mode} ${path}: ${v}`);
       if (mode === "phone") await noHorizontalScroll(page);
+      if (mode === "dark" && path === "/slos/firewatch-api-latency?range=7d") {
+        await page.screenshot({ path: join(SHOTS, "slo-latency-dark-laptop.png"), fullPage: true });
+      }
     }
     // The unknown page answers 404 on purpose.
     assert.deepEqual(problems.filter((p) => !p.includes("status of 404")), []);
