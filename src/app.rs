@@ -112,7 +112,12 @@ impl Application {
         );
         let self_token = crate::auth::new_secret();
         let slos = slo_service(&settings, slos, port, &self_token, &db, &http, &intake)?;
+        let runbooks_dir = settings.raw.runbooks.dir.clone();
+        let runbooks =
+            tokio::task::spawn_blocking(move || crate::runbooks::Runbooks::new(runbooks_dir))
+                .await?;
         let state = web::Data::new(AppState {
+            runbooks,
             deployments,
             notifications,
             incidents,
@@ -133,6 +138,7 @@ impl Application {
             tokio::spawn(crate::notify::worker::run(state.notification_worker())),
             tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
             tokio::spawn(crate::scheduler::slo_loop(state.clone())),
+            tokio::spawn(crate::scheduler::runbooks_loop(state.clone())),
         ];
         let host = state
             .settings

@@ -21,6 +21,7 @@ pub struct AppState {
     pub notifications: Notifications,
     pub slos: Slos,
     pub deployments: Deployments,
+    pub runbooks: crate::runbooks::Runbooks,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,
     /// The bearer token Alertmanager must send.

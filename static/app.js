@@ -104,6 +104,30 @@
     });
   }
 
+  // A copy button on every command block of a runbook (clipboard needs a secure
+  // context or localhost; without it the button is not drawn).
+  function copyButtons() {
+    if (!navigator.clipboard) return;
+    document.querySelectorAll(".runbook pre").forEach(function (pre) {
+      if (pre.querySelector(".copy")) return;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "btn btn-sm copy";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy this command");
+      button.addEventListener("click", function () {
+        var code = pre.querySelector("code") || pre;
+        navigator.clipboard.writeText(code.textContent).then(function () {
+          button.textContent = "Copied";
+          announce("Copied to the clipboard");
+          setTimeout(function () { button.textContent = "Copy"; }, 2000);
+        });
+      });
+      pre.appendChild(button);
+    });
+  }
+  copyButtons();
+
   // The page as the server sent it, to tell whether a refresh brings anything new.
   var main = document.querySelector("main.page");
   var lastHtml = main ? main.innerHTML : "";

@@ -12,6 +12,7 @@ mod incidents;
 pub mod middleware;
 mod notifications;
 mod ops;
+mod runbooks;
 mod slos;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -88,6 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 .route("/targets", get().to(slos::targets))
                 .route("/deployments", get().to(deployments::list))
                 .route("/deployments", web::post().to(deployments::create))
+                .route("/runbooks", get().to(runbooks::list))
+                .route("/runbooks/{name}", get().to(runbooks::get))
                 .route("/openapi.json", get().to(ops::openapi))
                 .default_service(web::to(|req: HttpRequest| async move {
                     Err::<HttpResponse, _>(ApiError::NotFound(format!(

@@ -30,6 +30,7 @@ pub struct Resolved {
     pub retention_interval: Duration,
     pub body_timeout: Duration,
     pub deploy_window: Duration,
+    pub runbooks_reload: Duration,
     pub evaluation_interval: Duration,
     pub history_retention: Duration,
     pub raw_history_retention: Duration,
@@ -251,6 +252,8 @@ impl Settings {
                 "deployments.correlation_window",
                 &self.deployments.correlation_window,
             )?,
+            runbooks_reload: dur("runbooks.reload_interval", &self.runbooks.reload_interval)?
+                .max(Duration::from_millis(200)),
             webhook_token,
             reopen_window: dur(
                 "alertmanager.reopen_window",

@@ -19,6 +19,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub notify: NotifySettings,
     pub deployments: DeploymentSettings,
+    pub runbooks: RunbookSettings,
     pub evaluation: EvaluationSettings,
     #[serde(rename = "scrape")]
     pub scrapes: Vec<ScrapeSettings>,
@@ -330,6 +331,25 @@ impl Default for DeploymentSettings {
     fn default() -> Self {
         Self {
             correlation_window: "30m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunbookSettings {
+    /// A folder of the team's runbooks (Markdown with front matter); a file named like a
+    /// built-in runbook overrides it. None: the built-in runbooks only.
+    pub dir: Option<PathBuf>,
+    /// How often the folder is checked for changed, new and deleted files.
+    pub reload_interval: String,
+}
+
+impl Default for RunbookSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            reload_interval: "5s".into(),
         }
     }
 }

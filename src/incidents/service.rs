@@ -361,6 +361,30 @@ impl Incidents {
             .await
     }
 
+    /// Records on the timeline that `actor` opened runbook `name` from this incident;
+    /// the same person opening the same runbook again within 10 minutes adds nothing.
+    pub async fn runbook_opened(
+        &self,
+        id: i64,
+        actor: String,
+        name: String,
+    ) -> Result<(), IncidentError> {
+        const AGAIN: i64 = 10 * 60_000;
+        self.db
+            .write(move |c| {
+                load(c, id)?;
+                let now = now_ms();
+                let message = format!("Opened runbook {name}");
+                let recent = timeline::latest_of(c, id, "runbook", &actor)?;
+                if recent.is_some_and(|e| e.message == message && now - e.at < AGAIN) {
+                    return Ok(());
+                }
+                timeline::add(c, id, now, "runbook", &actor, &message, None)?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Deletes resolved incidents older than `older_than_ms`, in small batches so the
     /// writer is never held for long. Returns how many were deleted.
     pub async fn apply_retention(&self, older_than_ms: i64) -> Result<usize, IncidentError> {

@@ -52,6 +52,22 @@ pub fn add(
     Ok(c.last_insert_rowid())
 }
 
+/// The newest entry of `kind` by `actor` among the incident's latest 50.
+pub fn latest_of(
+    conn: &Conn,
+    incident_id: i64,
+    kind: &str,
+    actor: &str,
+) -> StoreResult<Option<TimelineEntry>> {
+    let mut stmt = conn.sqlite().prepare_cached(
+        "SELECT id, at, kind, actor, message, details FROM \
+         (SELECT * FROM timeline WHERE incident_id = ?1 ORDER BY id DESC LIMIT 50) \
+         WHERE kind = ?2 AND actor = ?3 ORDER BY id DESC LIMIT 1",
+    )?;
+    let mut rows = stmt.query_map(params![incident_id, kind, actor], entry_from_row)?;
+    Ok(rows.next().transpose()?)
+}
+
 /// Up to `limit` entries before entry `before` (the newest when None), oldest first, and
 /// the cursor of the older ones when there are more.
 pub fn page(

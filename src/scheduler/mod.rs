@@ -73,6 +73,24 @@ pub async fn reminders_loop(state: web::Data<AppState>) {
     every(period, "reminder job", || run_reminders_once(&state)).await;
 }
 
+/// Re-reads the runbooks folder when its files change (a no-op without a folder).
+pub async fn runbooks_loop(state: web::Data<AppState>) {
+    if state.settings.raw.runbooks.dir.is_none() {
+        return;
+    }
+    let period = state.settings.runbooks_reload;
+    every(period, "runbooks reload", || {
+        run_runbooks_reload_once(&state)
+    })
+    .await;
+}
+
+/// Re-reads the runbooks folder if it changed; returns whether it did.
+pub async fn run_runbooks_reload_once(state: &AppState) -> anyhow::Result<bool> {
+    let runbooks = state.runbooks.clone();
+    Ok(tokio::task::spawn_blocking(move || runbooks.reload_if_changed()).await?)
+}
+
 /// Scrapes run on their own intervals; evaluation reads what they have, one interval
 /// after the first scrapes. Prometheus-measured history is back-filled once at start.
 pub async fn slo_loop(state: web::Data<AppState>) {

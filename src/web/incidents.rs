@@ -44,6 +44,8 @@ struct DetailPage {
     /// The SLO page of a burn-rate incident (raised by the engine or by the generated
     /// Prometheus rules), when that SLO is evaluated here.
     slo_link: Option<(String, String)>,
+    /// Runbooks that cover the incident's alerts or service: (name, title).
+    runbooks: Vec<(String, String)>,
 }
 
 /// `/slos/<service>-<name>` and the SLO's name for an alert whose labels name an SLO
@@ -116,6 +118,15 @@ async fn detail_page(
         })
         .collect();
     let slo_link = d.alerts.iter().find_map(|a| slo_link(state, &a.labels));
+    let mut names: Vec<&str> = d.alerts.iter().map(|a| a.alertname.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let runbooks = state
+        .runbooks
+        .matching(&names, Some(&d.incident.service))
+        .into_iter()
+        .map(|r| (r.name.clone(), r.title.clone()))
+        .collect();
     let changes = if d.incident.service.is_empty() {
         Vec::new()
     } else {
@@ -135,6 +146,7 @@ async fn detail_page(
     super::views::mark_silenced(state, &mut view).await?;
     let [view] = view;
     Ok(DetailPage {
+        runbooks,
         notifications,
         nav: "incidents",
         view,

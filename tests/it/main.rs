@@ -13,6 +13,7 @@ mod hardening;
 mod layout;
 mod notify;
 mod ops;
+mod runbooks;
 mod slo;
 mod ui;
 mod webhook;

@@ -81,7 +81,12 @@ before(async () => {
   // Firewatch's own two SLOs over its /metrics, and two misconfigured ones: a misspelt
   // metric name, and a target nothing listens on.
   const ratio = (errors, total) => `[slo.ratio]\nerrors = '${errors}'\ntotal = '${total}'\n`;
-  writeFileSync(config, `[server]\npublic_ops = true\n` +
+  // A team runbook for the checkout alert, with placeholders filled from the incident.
+  const runbooks = join(dir, "runbooks");
+  mkdirSync(runbooks);
+  writeFileSync(join(runbooks, "high-error-rate.md"), "---\ntitle: Error rate is high\nseverity: P1\nalerts: [HighErrorRate]\nowner: Checkout team\n---\n" +
+    "# Error rate is high\n\n## Look at the pods\n\n```sh\nkubectl -n shop logs deploy/{{service}} --since=15m | grep -c ' 5[0-9][0-9] '\ncurl -sS http://{{instance}}/healthz\n```\n");
+  writeFileSync(config, `[server]\npublic_ops = true\n[runbooks]\ndir = "${runbooks}"\n` +
     `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n` +
     `[[receiver]]\nname = "audit-hook"\ntype = "webhook"\nwebhook_url = "http://127.0.0.1:${dead}/hook"\n` +
     `[[scrape]]\njob = "firewatch"\nurl = "${base}/metrics"\n` +
@@ -202,6 +207,28 @@ test("the on-call engineer works an incident from the list to resolution on a la
   assert.match(await page.locator("[data-refresh-control]").first().innerText(), /paused/);
   await page.click("[data-refresh-control] button");
   assert.match(await page.locator("[data-refresh-control]").first().innerText(), /every 30 s/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("the incident lists its runbook, which opens with the incident's labels filled in and copy buttons", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 900 });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await login(page, "oncall", ONCALL_PW);
+  await page.goto(`${base}/incidents/${firstIncident}`);
+  const link = page.locator("#runbooks a", { hasText: "Error rate is high" });
+  await Promise.all([page.waitForURL(new RegExp(`/runbooks/high-error-rate\\?incident=${firstIncident}$`)), link.click()]);
+  const code = await page.locator(".runbook pre code").innerText();
+  assert.match(code, /deploy\/checkout --since=15m/);
+  assert.match(code, /http:\/\/api-\d\/healthz/);
+  assert.match(await page.locator(".filled").innerText(), new RegExp(`Opened from #${firstIncident}`));
+  await page.locator(".runbook pre .copy").first().click();
+  await page.waitForFunction(() => document.querySelector(".runbook pre .copy").textContent === "Copied");
+  assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^kubectl -n shop logs deploy\/checkout/);
+  await page.screenshot({ path: join(SHOTS, "runbook-from-incident-laptop.png"), fullPage: true });
+  // The incident's timeline says who opened it.
+  await page.goto(`${base}/incidents/${firstIncident}`);
+  assert.match(await page.locator(".timeline").innerText(), /Opened runbook high-error-rate/);
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -454,7 +481,7 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
     "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/slos/firewatch-api-latency?range=7d",
     "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
-    "/runbooks", "/runbooks/firewatch-down", "/admin", "/no-such-page"];
+    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/admin", "/no-such-page"];
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
     ["dark", { width: 1280, height: 860 }, { colorScheme: "dark" }],
