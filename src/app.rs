@@ -32,6 +32,8 @@ pub struct Config {
     /// The SLOs of the settings file and `evaluation.slo_files` (empty: Firewatch watches
     /// itself).
     pub slos: Vec<SloSpec>,
+    /// Contacts and the on-call rotation.
+    pub oncall: crate::oncall::Oncall,
 }
 
 impl Config {
@@ -39,10 +41,18 @@ impl Config {
         let notify = NotifyConfig::from_settings(&settings.raw)
             .map_err(|(field, message)| ConfigError::invalid(field, message))?;
         let slos = crate::slo::definitions::load(&settings)?;
+        let raw = &settings.raw;
+        let oncall = crate::oncall::Oncall::from_settings(
+            &raw.contacts,
+            raw.oncall.as_ref(),
+            &raw.evaluation.time_zone,
+        )
+        .map_err(|(field, message)| ConfigError::invalid(field, message))?;
         Ok(Self {
             settings,
             notify,
             slos,
+            oncall,
         })
     }
 }
@@ -76,6 +86,7 @@ impl Application {
             settings,
             notify,
             slos,
+            oncall,
         } = config;
         let db_settings = settings.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&db_settings)).await??;
@@ -117,6 +128,7 @@ impl Application {
             tokio::task::spawn_blocking(move || crate::runbooks::Runbooks::new(runbooks_dir))
                 .await?;
         let state = web::Data::new(AppState {
+            oncall,
             runbooks,
             deployments,
             notifications,

@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod metrics;
 pub mod net;
 pub mod notify;
+pub mod oncall;
 pub mod runbooks;
 pub mod scheduler;
 pub mod severity;

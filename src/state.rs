@@ -22,6 +22,7 @@ pub struct AppState {
     pub slos: Slos,
     pub deployments: Deployments,
     pub runbooks: crate::runbooks::Runbooks,
+    pub oncall: crate::oncall::Oncall,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,
     /// The bearer token Alertmanager must send.

@@ -93,10 +93,11 @@ pub async fn report(o: &Options) -> Report {
             };
         }
     };
-    let (slos, incidents, deploys) = tokio::join!(
+    let (slos, incidents, deploys, oncall) = tokio::join!(
         get(&client, o, "/api/v1/slos"),
         get(&client, o, "/api/v1/incidents?status=open&limit=20"),
         get(&client, o, "/api/v1/deployments?limit=5"),
+        get(&client, o, "/api/v1/oncall"),
     );
     let c = o.color;
     let mut out = String::new();
@@ -217,6 +218,35 @@ pub async fn report(o: &Options) -> Report {
                 ));
             }
         }
+    }
+    // Who is on call (only when a rotation is configured: the API answers 404 otherwise).
+    if let Ok(v) = &oncall {
+        let person = |p: &Value| {
+            let phone = p["phone"].as_str().unwrap_or("");
+            let name = p["name"].as_str().unwrap_or("?");
+            if phone.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} ({phone})")
+            }
+        };
+        let until = v["until"]
+            .as_str()
+            .and_then(|t| crate::time::parse_rfc3339(t).ok().flatten())
+            .map(|t| {
+                format!(
+                    " until {} (in {})",
+                    crate::time::short(t),
+                    crate::time::human_duration(t - now)
+                )
+            })
+            .unwrap_or_default();
+        let second = match &v["secondary"] {
+            Value::Null => String::new(),
+            s => format!(", secondary {}", person(s)),
+        };
+        out.push_str(&paint(c, "1", "\nOn call\n"));
+        out.push_str(&format!("  {}{until}{second}\n", person(&v["primary"])));
     }
     out.push_str(&paint(c, "1", "\nRecent deployments\n"));
     match &deploys {

@@ -11,6 +11,7 @@ pub mod generate;
 mod incidents;
 pub mod middleware;
 mod notifications;
+mod oncall;
 mod ops;
 mod runbooks;
 mod slos;
@@ -90,6 +91,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 .route("/deployments", get().to(deployments::list))
                 .route("/deployments", web::post().to(deployments::create))
                 .route("/runbooks", get().to(runbooks::list))
+                .route("/oncall", get().to(oncall::get))
+                .route("/contacts", get().to(oncall::contacts))
                 .route("/runbooks/{name}", get().to(runbooks::get))
                 .route("/openapi.json", get().to(ops::openapi))
                 .default_service(web::to(|req: HttpRequest| async move {

@@ -6,6 +6,7 @@
 //! `app.rs`.
 
 mod sections;
+mod team;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use crate::duration::parse as parse_duration;
 pub use sections::*;
+pub use team::*;
 
 /// Settings after validation: durations parsed, secrets read.
 #[derive(Debug, Clone)]

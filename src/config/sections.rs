@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::team::{ContactSettings, OncallSettings, RunbookSettings};
+
 use crate::severity::Severity;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -20,6 +22,10 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub deployments: DeploymentSettings,
     pub runbooks: RunbookSettings,
+    /// `[[contact]]`: people to call (on-call members, escalation contacts).
+    #[serde(rename = "contact")]
+    pub contacts: Vec<ContactSettings>,
+    pub oncall: Option<OncallSettings>,
     pub evaluation: EvaluationSettings,
     #[serde(rename = "scrape")]
     pub scrapes: Vec<ScrapeSettings>,
@@ -331,25 +337,6 @@ impl Default for DeploymentSettings {
     fn default() -> Self {
         Self {
             correlation_window: "30m".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunbookSettings {
-    /// A folder of the team's runbooks (Markdown with front matter); a file named like a
-    /// built-in runbook overrides it. None: the built-in runbooks only.
-    pub dir: Option<PathBuf>,
-    /// How often the folder is checked for changed, new and deleted files.
-    pub reload_interval: String,
-}
-
-impl Default for RunbookSettings {
-    fn default() -> Self {
-        Self {
-            dir: None,
-            reload_interval: "5s".into(),
         }
     }
 }

@@ -36,6 +36,7 @@ struct HomePage {
     focus: Option<Focus>,
     /// Failing deliveries, for the banner.
     trouble: Option<crate::notify::outbox::Trouble>,
+    oncall: Option<super::views::OncallView>,
 }
 
 /// The dashboard's panels for one SLO, as on a Grafana SLO dashboard.
@@ -186,6 +187,7 @@ pub async fn home(
     super::views::mark_silenced(&state, &mut open).await?;
     html(&HomePage {
         trouble,
+        oncall: super::views::OncallView::now(&state),
         focus,
         burning,
         slos,

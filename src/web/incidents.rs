@@ -46,6 +46,7 @@ struct DetailPage {
     slo_link: Option<(String, String)>,
     /// Runbooks that cover the incident's alerts or service: (name, title).
     runbooks: Vec<(String, String)>,
+    oncall: Option<super::views::OncallView>,
 }
 
 /// `/slos/<service>-<name>` and the SLO's name for an alert whose labels name an SLO
@@ -146,6 +147,7 @@ async fn detail_page(
     super::views::mark_silenced(state, &mut view).await?;
     let [view] = view;
     Ok(DetailPage {
+        oncall: super::views::OncallView::now(state),
         runbooks,
         notifications,
         nav: "incidents",

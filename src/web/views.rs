@@ -250,3 +250,39 @@ impl TimelineView {
         }
     }
 }
+
+/// Who is on call, for the dashboard, the incident page and the card.
+pub struct OncallView {
+    pub primary: crate::oncall::Contact,
+    pub primary_tel: String,
+    pub secondary: Option<(crate::oncall::Contact, String)>,
+    /// "Mon 7 Dec 10:00 CET".
+    pub until: String,
+    pub reason: Option<String>,
+}
+
+/// A phone number as a `tel:` link target: the plus sign and digits only.
+fn tel(phone: &str) -> String {
+    phone
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect()
+}
+
+impl OncallView {
+    /// Who is on call now; None without a rotation.
+    pub fn now(state: &crate::state::AppState) -> Option<Self> {
+        let w = state.oncall.at(crate::time::now_ms())?;
+        let r = state.oncall.rotation()?;
+        Some(OncallView {
+            primary_tel: tel(&w.primary.phone),
+            primary: w.primary,
+            secondary: w.secondary.map(|s| {
+                let t = tel(&s.phone);
+                (s, t)
+            }),
+            until: r.local(w.until),
+            reason: w.override_reason,
+        })
+    }
+}

@@ -12,6 +12,7 @@ mod generate;
 mod hardening;
 mod layout;
 mod notify;
+mod oncall;
 mod ops;
 mod runbooks;
 mod slo;

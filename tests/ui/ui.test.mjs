@@ -87,6 +87,9 @@ before(async () => {
   writeFileSync(join(runbooks, "high-error-rate.md"), "---\ntitle: Error rate is high\nseverity: P1\nalerts: [HighErrorRate]\nowner: Checkout team\n---\n" +
     "# Error rate is high\n\n## Look at the pods\n\n```sh\nkubectl -n shop logs deploy/{{service}} --since=15m | grep -c ' 5[0-9][0-9] '\ncurl -sS http://{{instance}}/healthz\n```\n");
   writeFileSync(config, `[server]\npublic_ops = true\n[runbooks]\ndir = "${runbooks}"\n` +
+    `[[contact]]\nname = "Анна Петрова"\nrole = "SRE"\nphone = "+7 900 000-00-01"\nslack = "@anna"\n` +
+    `[[contact]]\nname = "Ben Okafor"\nrole = "SRE"\nphone = "+44 20 7946 0000"\n` +
+    `[oncall]\nmembers = ["Анна Петрова", "Ben Okafor"]\nhandover = "monday 10:00"\ntime_zone = "Europe/Moscow"\n` +
     `[[receiver]]\nname = "incidents"\ntype = "slack"\nwebhook_url = "http://127.0.0.1:${slack.address().port}/services/T0/B0/SECRET"\n` +
     `[[receiver]]\nname = "audit-hook"\ntype = "webhook"\nwebhook_url = "http://127.0.0.1:${dead}/hook"\n` +
     `[[scrape]]\njob = "firewatch"\nurl = "${base}/metrics"\n` +
@@ -330,6 +333,9 @@ test("the dashboard lists live SLOs and the SLO page draws its charts, on a lapt
   await login(page, "oncall", ONCALL_PW);
   await page.goto(`${base}/`);
   assert.match(await page.locator(".slotable").innerText(), /api-availability/);
+  // Who is on call, with a phone link, right under the page head.
+  assert.match(await page.locator("#oncall").innerText(), /On call\s+(Анна Петрова|Ben Okafor)[\s\S]*until [A-Z][a-z]{2} \d+ [A-Z][a-z]{2} 10:00 MSK[\s\S]*secondary/i);
+  assert.equal(await page.locator("#oncall a[href^='tel:+']").count(), 2);
   // A receiver nobody listens on: the dashboard says notifications are failing.
   assert.match(await page.locator("#delivery-trouble").innerText(), /Notifications are failing\.[\s\S]*audit-hook/);
   // The table has a 24-hour sparkline per SLO; the panels show one SLO, chosen in the

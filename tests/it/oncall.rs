@@ -1,0 +1,160 @@
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use firewatch::auth::Role;
+use firewatch::config::{ContactSettings, OncallSettings, OverrideSettings};
+
+fn contact(name: &str, phone: &str) -> ContactSettings {
+    ContactSettings {
+        name: name.into(),
+        role: "SRE".into(),
+        phone: phone.into(),
+        email: format!("{}@example.com", name.len()),
+        slack: String::new(),
+    }
+}
+
+fn team(s: &mut firewatch::config::Settings, overrides: Vec<OverrideSettings>) {
+    s.contacts = vec![
+        contact("Engineer One", "+7 900 000-00-01"),
+        contact("Engineer Two", "+7 900 000-00-02"),
+        contact("Инженер Три", "+7 900 000-00-03"),
+        contact("Team Lead", "+7 900 000-00-09"),
+    ];
+    s.oncall = Some(OncallSettings {
+        members: vec![
+            "Engineer One".into(),
+            "Engineer Two".into(),
+            "Инженер Три".into(),
+        ],
+        handover: "monday 10:00".into(),
+        time_zone: Some("Europe/Moscow".into()),
+        overrides,
+        ..OncallSettings::default()
+    });
+}
+
+#[tokio::test]
+async fn who_is_on_call_shows_in_the_api_pages_and_status() {
+    let app = spawn_app_with(|s| team(s, vec![])).await;
+    let (code, body) = app.get_json("/api/v1/oncall", &app.viewer_token).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let members = ["Engineer One", "Engineer Two", "Инженер Три"];
+    let primary = body["primary"]["name"].as_str().unwrap();
+    let i = members
+        .iter()
+        .position(|m| *m == primary)
+        .expect("a member");
+    assert_eq!(body["secondary"]["name"], members[(i + 1) % 3]);
+    assert_eq!(body["next"]["primary"]["name"], members[(i + 1) % 3]);
+    assert_eq!(body["handover"], "monday 10:00");
+    assert_eq!(body["time_zone"], "Europe/Moscow");
+    assert!(body["override"].is_null());
+    // The shift ends at the next Monday 10:00 Moscow time (07:00Z), within a week.
+    let until = firewatch::time::parse_rfc3339(body["until"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    let now = firewatch::time::now_ms();
+    assert!(until > now && until <= now + 7 * 86_400_000, "{body}");
+    assert!(
+        body["until"].as_str().unwrap().ends_with("T07:00:00Z"),
+        "{body}"
+    );
+    let (_, contacts) = app.get_json("/api/v1/contacts", &app.viewer_token).await;
+    assert_eq!(contacts["items"].as_array().unwrap().len(), 4);
+
+    app.state
+        .accounts
+        .add_user("vera", Role::Viewer, "viewer password 4")
+        .await
+        .unwrap();
+    let cookie = login(&app, "vera", "viewer password 4").await;
+    let (_, home) = app.page("/", &cookie).await;
+    assert!(home.contains("id=\"oncall\""), "{home}");
+    assert!(home.contains(&format!("<strong>{primary}</strong>")));
+    let phone = ["+79000000001", "+79000000002", "+79000000003"][i];
+    assert!(home.contains(&format!("href=\"tel:{phone}\"")), "{home}");
+    let id = app
+        .post_webhook_ok(&message(
+            "oc-1",
+            vec![alert("A", "i1", "critical", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let (_, detail) = app.page(&format!("/incidents/{id}"), &cookie).await;
+    assert!(detail.contains(&format!("<strong>{primary}</strong>")));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+        .args([
+            "status",
+            "--url",
+            &app.address,
+            "--token",
+            &app.viewer_token,
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("On call\n  {primary} (")) && text.contains(", secondary "),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_override_takes_over_and_no_rotation_is_a_404() {
+    let app = spawn_app_with(|s| {
+        team(
+            s,
+            vec![OverrideSettings {
+                from: "2000-01-01".into(),
+                to: "2100-01-01T00:00:00Z".into(),
+                primary: "Инженер Три".into(),
+                secondary: Some("Team Lead".into()),
+                reason: "covering for the team".into(),
+            }],
+        );
+    })
+    .await;
+    let (_, body) = app.get_json("/api/v1/oncall", &app.viewer_token).await;
+    assert_eq!(body["primary"]["name"], "Инженер Три");
+    assert_eq!(body["primary"]["phone"], "+7 900 000-00-03");
+    assert_eq!(body["secondary"]["name"], "Team Lead");
+    assert_eq!(body["override"], "covering for the team");
+    assert_eq!(body["until"], "2100-01-01T00:00:00Z");
+
+    let plain = spawn_app().await;
+    let (code, body) = plain.get_json("/api/v1/oncall", &plain.viewer_token).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no on-call rotation is configured")
+    );
+}
+
+#[test]
+fn a_member_who_is_no_contact_stops_the_start_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("fw.toml");
+    std::fs::write(
+        &cfg,
+        "[[contact]]\nname = \"Team Lead\"\n[oncall]\nmembers = [\"Team Lead\", \"Nobody\"]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("setting `oncall.members[1]`: `Nobody` is not the name of a [[contact]]"),
+        "{err}"
+    );
+}
