@@ -13,6 +13,7 @@ command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/n
 command -v promtool >/dev/null || need+=(prometheus)
 /usr/bin/python3 -c "import aiosmtpd" 2>/dev/null || need+=(python3-aiosmtpd)
 command -v chromium >/dev/null || need+=(chromium)
+command -v pdfinfo >/dev/null && command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v node >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing ${need[*]}"

@@ -71,6 +71,18 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The one-page on-call card (who is on call, contacts, severities, first steps, key
+    /// commands of the P0 runbook) as PDF or Markdown, from the settings and runbooks
+    OncallCard {
+        /// pdf or md
+        #[arg(long, default_value = "pdf", value_parser = ["pdf", "md"])]
+        format: String,
+        /// Write here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Generate Prometheus rules, Alertmanager config or a Grafana dashboard
     Generate {
         #[command(subcommand)]
@@ -395,6 +407,39 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .map_err(|e| Failure(1, format!("backup: {e}")))?;
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             println!("backup written to {} ({} bytes)", path.display(), size);
+        }
+        Command::OncallCard {
+            format,
+            out,
+            config,
+        } => {
+            let settings = load(&config)?;
+            let public_url = settings.public_url();
+            let runbooks_dir = settings.raw.runbooks.dir.clone();
+            let app =
+                Config::from_settings(settings).map_err(|e| Failure(2, format!("config: {e}")))?;
+            let runbooks = firewatch::runbooks::Runbooks::new(runbooks_dir);
+            let card = firewatch::oncall::card::Card::build(
+                &app.oncall,
+                &runbooks,
+                &public_url,
+                firewatch::time::now_ms(),
+            );
+            let bytes = match format.as_str() {
+                "md" => card.to_markdown().into_bytes(),
+                _ => firewatch::oncall::pdf::render(&card).map_err(|m| Failure(1, m))?,
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes)
+                        .map_err(|e| Failure(1, format!("{}: {e}", path.display())))?;
+                    eprintln!("on-call card written to {}", path.display());
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(&bytes)?;
+                }
+            }
         }
         Command::Generate { command } => {
             firewatch::generate::cli::run(command).map_err(|(code, m)| Failure(code, m))?;

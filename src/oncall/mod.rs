@@ -3,6 +3,9 @@
 //! DST change is an hour shorter or longer, the handover stays at 10:00 local);
 //! date-ranged overrides (holidays, swaps) take precedence. Pure computation: no storage.
 
+pub mod card;
+pub mod pdf;
+
 use jiff::civil::{Date, DateTime, Time, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};

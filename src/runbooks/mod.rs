@@ -190,11 +190,61 @@ impl Runbooks {
 /// HTML-escaped; placeholders without a value stay as they are, so the reader sees what
 /// to fill in). Raw HTML in the Markdown is shown as text, never passed through.
 pub fn render(rb: &Runbook, labels: &BTreeMap<String, String>) -> String {
-    let html = crate::markdown::to_html(&rb.markdown);
+    render_with(rb, labels, &BTreeMap::new())
+}
+
+/// Like [`render`]; a paragraph that is only `{{name}}` of `blocks` becomes that block,
+/// HTML made by Firewatch itself (the contacts table).
+pub fn render_with(
+    rb: &Runbook,
+    labels: &BTreeMap<String, String>,
+    blocks: &BTreeMap<&str, String>,
+) -> String {
+    let mut html = crate::markdown::to_html(&rb.markdown);
+    for (name, block) in blocks {
+        html = html.replace(&format!("<p>{{{{{name}}}}}</p>"), block);
+    }
     if labels.is_empty() {
         return html;
     }
     fill(&html, labels)
+}
+
+/// The command blocks marked for the on-call card (a fence whose info string has the word
+/// `card`, e.g. ```` ```sh card ````), each with the heading it is under.
+pub fn card_blocks(rb: &Runbook) -> Vec<(String, String)> {
+    use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
+    let mut out = Vec::new();
+    let (mut heading, mut in_heading) = (String::new(), false);
+    let mut block: Option<String> = None;
+    for event in Parser::new(&rb.markdown) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => {
+                in_heading = true;
+                heading.clear();
+            }
+            Event::End(TagEnd::Heading(_)) => in_heading = false,
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info)))
+                if info.split_whitespace().any(|w| w == "card") =>
+            {
+                block = Some(String::new());
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some(code) = block.take() {
+                    out.push((heading.clone(), code.trim_end().to_string()));
+                }
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(b) = block.as_mut() {
+                    b.push_str(&t);
+                } else if in_heading {
+                    heading.push_str(&t);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Replaces `{{ name }}` in rendered HTML with the escaped value of label `name`.
@@ -268,6 +318,34 @@ mod tests {
         assert!(runbooks.get("../Cargo").is_none());
         assert!(runbooks.get("firewatch-down.md").is_none());
         assert!(runbooks.get("nope").is_none());
+    }
+
+    #[test]
+    fn the_p0_runbook_marks_commands_for_the_card_and_has_its_scenarios() {
+        let rb = Runbooks::new(None).get("p0-incident").unwrap();
+        let blocks = card_blocks(&rb);
+        let headings: Vec<&str> = blocks.iter().map(|b| b.0.as_str()).collect();
+        assert!(
+            headings.contains(&"Universal rollback procedure"),
+            "{headings:?}"
+        );
+        assert!(blocks.len() >= 5);
+        assert!(blocks.iter().any(|b| b.1.contains("rollout undo")));
+        let html = render_with(
+            &rb,
+            &BTreeMap::new(),
+            &BTreeMap::from([("contacts", "<table id=\"c\"></table>".to_string())]),
+        );
+        assert!(html.contains("<table id=\"c\"></table>") && !html.contains("{{contacts}}"));
+        for scenario in [
+            "Scenario 1",
+            "Scenario 2",
+            "Scenario 3",
+            "Scenario 4",
+            "Scenario 5",
+        ] {
+            assert!(html.contains(scenario), "{scenario}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod incident_list;
 mod incidents;
 mod integrations;
 mod login;
+mod oncall;
 mod runbooks;
 pub mod session;
 mod slo_charts;
@@ -99,6 +100,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/slos", crate::api::get().to(slos::index))
         .route("/slos/{name}", crate::api::get().to(slos::page))
         .route("/runbooks", crate::api::get().to(runbooks::list))
+        .route("/oncall", crate::api::get().to(oncall::page))
+        .route("/oncall/card.pdf", crate::api::get().to(oncall::pdf))
+        .route("/oncall/card.md", crate::api::get().to(oncall::markdown))
         .route("/runbooks/{name}", crate::api::get().to(runbooks::page))
         .route("/admin", crate::api::get().to(admin::page))
         .route("/admin/tokens", web::post().to(admin::create_token))

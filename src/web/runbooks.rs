@@ -113,7 +113,14 @@ pub async fn page(
     let labels = incident.as_ref().map(|i| i.2.clone()).unwrap_or_default();
     html(&RunbookPage {
         nav: "runbooks",
-        html: crate::runbooks::render(&runbook, &labels),
+        html: crate::runbooks::render_with(
+            &runbook,
+            &labels,
+            &BTreeMap::from([(
+                "contacts",
+                super::views::contacts_table(state.oncall.contacts()),
+            )]),
+        ),
         incident: incident.map(|(id, title, labels)| OpenedFrom {
             id,
             title,

@@ -262,7 +262,7 @@ pub struct OncallView {
 }
 
 /// A phone number as a `tel:` link target: the plus sign and digits only.
-fn tel(phone: &str) -> String {
+pub fn tel(phone: &str) -> String {
     phone
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '+')
@@ -285,4 +285,20 @@ impl OncallView {
             reason: w.override_reason,
         })
     }
+}
+
+#[derive(askama::Template)]
+#[template(path = "contacts_table.html")]
+struct ContactsTable<'a> {
+    contacts: Vec<(&'a crate::oncall::Contact, String)>,
+}
+
+/// Every `[[contact]]` as an HTML table (the `{{contacts}}` block of runbooks).
+pub fn contacts_table(contacts: &[crate::oncall::Contact]) -> String {
+    use askama::Template;
+    ContactsTable {
+        contacts: contacts.iter().map(|c| (c, tel(&c.phone))).collect(),
+    }
+    .render()
+    .unwrap_or_default()
 }

@@ -158,3 +158,145 @@ fn a_member_who_is_no_contact_stops_the_start_naming_the_field() {
         "{err}"
     );
 }
+
+fn pdf_text(path: &std::path::Path) -> (String, String) {
+    let info = std::process::Command::new("pdfinfo")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .unwrap();
+    (
+        String::from_utf8_lossy(&info.stdout).into_owned(),
+        String::from_utf8_lossy(&text.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_card_is_one_a4_page_with_the_names_and_the_runbooks_card_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("fw.toml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[contact]]\nname = \"Анна Петрова\"\nrole = \"SRE\"\nphone = \"+7 900 000-00-01\"\n\
+                 [[contact]]\nname = \"Ben Okafor\"\nphone = \"+44 20 7946 0000\"\n{extra}\
+                 [oncall]\nmembers = [\"Анна Петрова\", \"Ben Okafor\"]\nhandover = \"monday 10:00\"\n\
+                 time_zone = \"Europe/Moscow\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    let card = |format: &str, out: &std::path::Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+            .args(["oncall-card", "--format", format, "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(out)
+            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    write("");
+    let pdf = dir.path().join("card.pdf");
+    card("pdf", &pdf);
+    let (info, text) = pdf_text(&pdf);
+    assert!(info.contains("Pages:           1"), "{info}");
+    assert!(info.contains("A4"), "{info}");
+    assert!(text.contains("Анна Петрова"), "Cyrillic renders: {text}");
+    assert!(text.contains("Ben Okafor"));
+    assert!(
+        text.contains("kubectl -n $NS rollout undo deploy/$SVC"),
+        "{text}"
+    );
+    assert!(text.contains("Universal rollback procedure"));
+    assert!(text.contains("Until"));
+
+    // Forty contacts with very long names: still exactly one page.
+    let many: String = (0..40)
+        .map(|i| {
+            format!(
+                "[[contact]]\nname = \"Очень длинное имя сотрудника номер {i} из отдела надёжности и эксплуатации\"\n\
+                 role = \"Escalation\"\nphone = \"+7 900 000-00-{i:02}\"\nemail = \"person{i}@example.com\"\n"
+            )
+        })
+        .collect();
+    write(&many);
+    card("pdf", &pdf);
+    let (info, text) = pdf_text(&pdf);
+    assert!(info.contains("Pages:           1"), "{info}");
+    assert!(text.contains("Анна Петрова"));
+
+    write("");
+    let md = dir.path().join("card.md");
+    card("md", &md);
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(md.starts_with("# On-call card\n"));
+    assert!(
+        md.contains("| Анна Петрова | SRE | +7 900 000-00-01 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("```sh\nkubectl -n $NS rollout undo deploy/$SVC"),
+        "{md}"
+    );
+}
+
+#[tokio::test]
+async fn the_card_is_served_as_a_page_pdf_and_markdown() {
+    let app = spawn_app_with(|s| team(s, vec![])).await;
+    app.state
+        .accounts
+        .add_user("wim", Role::Viewer, "viewer password 5")
+        .await
+        .unwrap();
+    let cookie = login(&app, "wim", "viewer password 5").await;
+    let (code, page) = app.page("/oncall", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        page.contains("Escalation contacts") && page.contains("Инженер Три"),
+        "{page}"
+    );
+    assert!(page.contains("rollout undo deploy/$SVC"));
+    let res = app
+        .client
+        .get(app.url("/oncall/card.pdf"))
+        .header(reqwest::header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("served.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    let (info, text) = pdf_text(&path);
+    assert!(info.contains("Pages:           1"), "{info}");
+    assert!(
+        text.contains("Инженер Три") || text.contains("Engineer"),
+        "{text}"
+    );
+    let (code, md) = app.page("/oncall/card.md", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(md.contains("## Escalation contacts"));
+    // The P0 runbook's contacts come from the configuration.
+    let (_, rb) = app.page("/runbooks/p0-incident", &cookie).await;
+    assert!(
+        rb.contains("<table class=\"table contacts\">") && rb.contains("Team Lead"),
+        "{rb}"
+    );
+    assert!(!rb.contains("{{contacts}}"));
+}

@@ -236,6 +236,31 @@ test("the incident lists its runbook, which opens with the incident's labels fil
   await context.close();
 });
 
+test("the on-call card prints on one A4 page and its PDF is one page too", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 900 });
+  await login(page, "oncall", ONCALL_PW);
+  await page.goto(`${base}/oncall`);
+  const text = await page.locator("main").innerText();
+  assert.match(text, /Анна Петрова/);
+  assert.match(text, /rollout undo deploy\/\$SVC/);
+  await page.screenshot({ path: join(SHOTS, "oncall-card-laptop.png"), fullPage: true });
+  await page.emulateMedia({ media: "print" });
+  const printed = join(SHOTS, "oncall-print.pdf");
+  await page.pdf({ path: printed, format: "A4", printBackground: true });
+  const info = spawnSync("pdfinfo", [printed], { encoding: "utf8" });
+  assert.equal(info.status, 0, info.stderr);
+  assert.match(info.stdout, /Pages:\s+1\n/, `the printed card has more than one page:\n${info.stdout}`);
+  // The PDF the server makes.
+  const res = await page.request.get(`${base}/oncall/card.pdf`);
+  assert.equal(res.status(), 200);
+  const served = join(dir, "oncall-card.pdf");
+  writeFileSync(served, await res.body());
+  assert.match(spawnSync("pdfinfo", [served], { encoding: "utf8" }).stdout, /Pages:\s+1\n/);
+  assert.match(spawnSync("pdftotext", [served, "-"], { encoding: "utf8" }).stdout, /Анна Петрова/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test("pages are readable on a phone without sideways scrolling", async () => {
   const { page, context, problems } = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   await login(page, "admin", ADMIN_PW);
@@ -487,7 +512,7 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
     "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/slos/firewatch-api-latency?range=7d",
     "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
-    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/admin", "/no-such-page"];
+    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/admin", "/no-such-page"];
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
     ["dark", { width: 1280, height: 860 }, { colorScheme: "dark" }],
