@@ -239,6 +239,22 @@ impl Accounts {
         Ok(found.map(|(name, role)| Principal::Token { name, role }))
     }
 
+    /// Moves a stored time mark (`settings` key) to `now` in one write and returns where
+    /// it was: how a periodic job knows what it already handled, across restarts.
+    pub async fn advance_mark(
+        &self,
+        key: &'static str,
+        now: i64,
+    ) -> Result<Option<i64>, AuthError> {
+        self.db
+            .write(move |c| {
+                let before = repo::get_setting(c, key)?.and_then(|v| v.parse::<i64>().ok());
+                repo::put_setting(c, key, &now.max(before.unwrap_or(now)).to_string())?;
+                Ok::<_, AuthError>(before)
+            })
+            .await
+    }
+
     /// The webhook token: the configured one, else the one generated on first start and
     /// kept in the database. Returns the token and whether it was just generated.
     pub async fn webhook_token(

@@ -29,13 +29,16 @@ pub struct Subject<'a> {
     pub incident: Option<&'a Incident>,
     pub event: Event,
     pub public_url: &'a str,
+    /// The text of a message without an incident (an on-call handover).
+    pub message: Option<&'a str>,
 }
 
 impl Subject<'_> {
     fn link(&self) -> String {
-        match self.incident {
-            Some(i) => format!("{}/incidents/{}", self.public_url, i.id),
-            None => format!("{}/integrations", self.public_url),
+        match (self.incident, self.event) {
+            (Some(i), _) => format!("{}/incidents/{}", self.public_url, i.id),
+            (None, Event::Handover) => format!("{}/oncall", self.public_url),
+            (None, _) => format!("{}/integrations", self.public_url),
         }
     }
 
@@ -48,6 +51,7 @@ impl Subject<'_> {
             Event::Reopened => "reopened",
             Event::Reminder => "still unacknowledged",
             Event::Test => "test",
+            Event::Handover => "on-call handover",
         }
     }
 
@@ -55,7 +59,10 @@ impl Subject<'_> {
     pub fn headline(&self) -> String {
         match self.incident {
             Some(i) => format!("[{}] #{} {}: {}", i.severity, i.id, i.title, self.verb()),
-            None => "Firewatch test notification: this receiver works".to_string(),
+            None => match (self.event, self.message) {
+                (Event::Handover, Some(m)) => m.to_string(),
+                _ => "Firewatch test notification: this receiver works".to_string(),
+            },
         }
     }
 }
@@ -101,7 +108,10 @@ pub fn slack_message(s: &Subject) -> Value {
     let Some(i) = s.incident else {
         return json!({
             "text": headline,
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!("{headline} <{link}|Open Firewatch>")}}]
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!(
+                "{headline} <{link}|{}>",
+                if s.event == Event::Handover { "On-call card" } else { "Open Firewatch" }
+            )}}]
         });
     };
     let mut fields = vec![

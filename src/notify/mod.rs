@@ -34,6 +34,8 @@ pub enum Event {
     /// A P0 still unacknowledged after `notify.reminder_interval`.
     Reminder,
     Test,
+    /// The on-call handover: a message of its own, no incident.
+    Handover,
 }
 
 impl From<crate::incidents::Event> for Event {
@@ -59,6 +61,7 @@ impl Event {
             Event::Reopened => "reopened",
             Event::Reminder => "reminder",
             Event::Test => "test",
+            Event::Handover => "handover",
         }
     }
     pub fn parse(s: &str) -> Event {
@@ -69,6 +72,7 @@ impl Event {
             "reopened" => Event::Reopened,
             "reminder" => Event::Reminder,
             "test" => Event::Test,
+            "handover" => Event::Handover,
             _ => Event::Triggered,
         }
     }

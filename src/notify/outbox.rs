@@ -26,10 +26,13 @@ pub struct Notification {
     pub created_at: i64,
     #[serde(serialize_with = "ser_opt_ms")]
     pub delivered_at: Option<i64>,
+    /// The text of a message without an incident (an on-call handover).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 const COLUMNS: &str = "id, incident_id, receiver, channel, event, status, attempts, \
-    next_attempt_at, last_error, created_at, delivered_at";
+    next_attempt_at, last_error, created_at, delivered_at, message";
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Notification> {
     Ok(Notification {
@@ -44,7 +47,26 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Notification> {
         last_error: r.get(8)?,
         created_at: r.get(9)?,
         delivered_at: r.get(10)?,
+        message: r.get(11)?,
     })
+}
+
+/// Queues a message without an incident (an on-call handover) with its text.
+pub fn insert_message(
+    conn: &Conn,
+    receiver: &str,
+    channel: &str,
+    event: &str,
+    message: &str,
+    now: i64,
+) -> StoreResult<i64> {
+    conn.sqlite()
+        .prepare_cached(
+            "INSERT INTO notifications (incident_id, receiver, channel, event, status, \
+         next_attempt_at, created_at, message) VALUES (NULL, ?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
+        )?
+        .execute(params![receiver, channel, event, now, message])?;
+    Ok(conn.sqlite().last_insert_rowid())
 }
 
 pub fn insert(

@@ -12,6 +12,7 @@ use super::silences::{self, NewSilence, Silence};
 use super::{Event, NotifyConfig, Route, routing};
 use crate::db::{Conn, Db, StoreError};
 use crate::incidents::EventSink;
+use crate::severity::Severity;
 use crate::time::{now_ms, ser_opt_ms};
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +150,39 @@ impl Notifications {
             .await?;
         self.wake.notify_one();
         Ok(id)
+    }
+
+    /// Queues `text` (an on-call handover) for the Slack receivers that P0 and P1
+    /// incidents are routed to — how the handover and the card reach #incidents. Returns
+    /// how many messages were queued.
+    pub async fn announce_handover(&self, text: String) -> Result<usize, NotifyError> {
+        let mut names: Vec<String> = Vec::new();
+        for sev in [Severity::P0, Severity::P1] {
+            for name in self.cfg.route(sev, "", &std::collections::BTreeMap::new()) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        let slack: Vec<String> = names
+            .into_iter()
+            .filter(|n| self.cfg.receiver(n).is_some_and(|r| r.channel() == "slack"))
+            .collect();
+        if slack.is_empty() {
+            return Ok(0);
+        }
+        let n = slack.len();
+        self.db
+            .write(move |c| {
+                let now = now_ms();
+                for name in &slack {
+                    outbox::insert_message(c, name, "slack", Event::Handover.as_str(), &text, now)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(n)
     }
 
     /// Every configured receiver with its masked target and delivery state.

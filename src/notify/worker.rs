@@ -123,6 +123,7 @@ impl Worker {
             incident: incident.as_ref(),
             event: Event::parse(&note.event),
             public_url: &self.cfg.public_url,
+            message: note.message.as_deref(),
         };
         let result = tokio::time::timeout(
             self.cfg.timeout,

@@ -91,6 +91,52 @@ pub async fn run_runbooks_reload_once(state: &AppState) -> anyhow::Result<bool> 
     Ok(tokio::task::spawn_blocking(move || runbooks.reload_if_changed()).await?)
 }
 
+/// Announces on-call handovers (a no-op without a rotation).
+pub async fn oncall_loop(state: web::Data<AppState>) {
+    if state.oncall.rotation().is_none() {
+        return;
+    }
+    every(Duration::from_secs(30), "on-call handover", || {
+        run_handover_once(&state, crate::time::now_ms())
+    })
+    .await;
+}
+
+/// Posts "<primary> is now on call until …, secondary <secondary>" with a link to the
+/// on-call card when a handover happened since the last check — once, even when
+/// Firewatch was down across several. The first check only sets the mark. Returns how
+/// many messages were queued.
+pub async fn run_handover_once(state: &AppState, now: i64) -> anyhow::Result<usize> {
+    let Some(rotation) = state.oncall.rotation() else {
+        return Ok(0);
+    };
+    let Some(last) = state
+        .accounts
+        .advance_mark("oncall.handover_checked_at", now)
+        .await?
+    else {
+        return Ok(0);
+    };
+    let Some(at) = rotation.handovers_between(last, now).pop() else {
+        return Ok(0);
+    };
+    let Some(w) = state.oncall.at(at) else {
+        return Ok(0);
+    };
+    let mut text = format!(
+        "{} is now on call until {}",
+        w.primary.name,
+        rotation.local(w.until)
+    );
+    if let Some(s) = &w.secondary {
+        text.push_str(&format!(", secondary {}", s.name));
+    }
+    text.push('.');
+    let n = state.notifications.announce_handover(text).await?;
+    tracing::info!(primary = %w.primary.name, messages = n, "on-call handover announced");
+    Ok(n)
+}
+
 /// Scrapes run on their own intervals; evaluation reads what they have, one interval
 /// after the first scrapes. Prometheus-measured history is back-filled once at start.
 pub async fn slo_loop(state: web::Data<AppState>) {

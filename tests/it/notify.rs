@@ -122,7 +122,7 @@ impl Recorder {
 
 pub const ROUTING_KEY: &str = "R0UTINGKEY0123456789abcdef012345";
 
-fn receivers(s: &mut firewatch::config::Settings, rec: &Recorder) {
+pub(crate) fn receivers(s: &mut firewatch::config::Settings, rec: &Recorder) {
     use firewatch::config::{ReceiverSettings, ReceiverType};
     let r = |name: &str, kind| ReceiverSettings {
         name: name.into(),

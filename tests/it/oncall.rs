@@ -300,3 +300,52 @@ async fn the_card_is_served_as_a_page_pdf_and_markdown() {
     );
     assert!(!rb.contains("{{contacts}}"));
 }
+
+#[tokio::test]
+async fn a_handover_is_posted_once_to_the_slack_receivers_with_a_link_to_the_card() {
+    let rec = crate::notify::Recorder::start(200);
+    let app = spawn_app_with(|s| {
+        crate::notify::receivers(s, &rec);
+        team(s, vec![]);
+    })
+    .await;
+    let (_, now) = app.get_json("/api/v1/oncall", &app.viewer_token).await;
+    let until = firewatch::time::parse_rfc3339(now["until"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    let hour = 3_600_000;
+    let run = |at: i64| firewatch::scheduler::run_handover_once(&app.state, at);
+    // Just after the next handover: the mark moves past it (the first check after the
+    // start already announced or skipped it); an hour later there is nothing new.
+    let first = run(until + hour).await.unwrap();
+    assert_eq!(run(until + 2 * hour).await.unwrap(), 0);
+    // A week on, the following handover: posted to each Slack receiver, once.
+    let n = run(until + 7 * 86_400_000 + 60_000).await.unwrap();
+    assert_eq!(n, 1, "the Slack receiver P0 and P1 incidents go to");
+    assert_eq!(run(until + 7 * 86_400_000 + 120_000).await.unwrap(), 0);
+    let expected = app.state.oncall.at(until + 7 * 86_400_000).unwrap();
+    // The first handover's message (if it was posted) comes before this one.
+    let seen = rec.wait_for("/slack/incidents", first + 1).await;
+    let text = seen.last().unwrap().body["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.starts_with(&format!("{} is now on call until ", expected.primary.name))
+            && text.contains(" 10:00 MSK, secondary ")
+            && text.ends_with(&format!("{}.", expected.secondary.unwrap().name)),
+        "{text}"
+    );
+    let block = seen.last().unwrap().body["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        block.ends_with("<https://firewatch.example.com/oncall|On-call card>"),
+        "{block}"
+    );
+    assert!(
+        rec.seen("/pagerduty").is_empty(),
+        "only Slack gets handovers"
+    );
+}
