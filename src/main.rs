@@ -422,6 +422,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let card = firewatch::oncall::card::Card::build(
                 &app.oncall,
                 &runbooks,
+                |sev| app.notify.reaches(sev),
                 &public_url,
                 firewatch::time::now_ms(),
             );

@@ -198,6 +198,18 @@ impl NotifyConfig {
         self.receivers.iter().find(|r| r.name == name)
     }
 
+    /// Who an incident of `severity` without service or labels reaches, for people:
+    /// "pager (pagerduty)" per receiver.
+    pub fn reaches(&self, severity: Severity) -> Vec<String> {
+        self.route(severity, "", &BTreeMap::new())
+            .into_iter()
+            .map(|name| match self.receiver(&name) {
+                Some(r) => format!("{name} ({})", r.channel()),
+                None => name,
+            })
+            .collect()
+    }
+
     /// Receivers for an incident: routes in order, the first match wins unless it says
     /// `continue`.
     pub fn route(

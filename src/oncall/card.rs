@@ -18,6 +18,9 @@ pub struct Card {
     pub handover: Option<String>,
     pub contacts: Vec<Contact>,
     pub severities: Vec<[&'static str; 5]>,
+    /// The receivers an incident of each severity of `severities` reaches (from the
+    /// notification routes).
+    pub reaches: Vec<String>,
     pub first_five: Vec<&'static str>,
     /// (heading, commands) from the P0 runbook.
     pub commands: Vec<(String, String)>,
@@ -74,7 +77,14 @@ pub const COMMANDER: [&str; 5] = [
 ];
 
 impl Card {
-    pub fn build(oncall: &Oncall, runbooks: &Runbooks, public_url: &str, now_ms: i64) -> Card {
+    /// `reaches(severity)`: the receivers an incident of that severity is sent to.
+    pub fn build(
+        oncall: &Oncall,
+        runbooks: &Runbooks,
+        reaches: impl Fn(crate::severity::Severity) -> Vec<String>,
+        public_url: &str,
+        now_ms: i64,
+    ) -> Card {
         let rotation = oncall.rotation();
         let made = match rotation {
             Some(r) => r.local(now_ms),
@@ -98,6 +108,16 @@ impl Card {
             handover: rotation.map(|r| format!("{} {}", r.handover(), r.time_zone())),
             contacts: oncall.contacts().to_vec(),
             severities: SEVERITIES.to_vec(),
+            reaches: SEVERITIES
+                .iter()
+                .map(|row| {
+                    let sev = row[0].parse().unwrap_or(crate::severity::Severity::P4);
+                    match reaches(sev).as_slice() {
+                        [] => "no receiver".to_string(),
+                        names => names.join(", "),
+                    }
+                })
+                .collect(),
             first_five: FIRST_FIVE.to_vec(),
             commands,
             commander: COMMANDER.to_vec(),

@@ -261,11 +261,11 @@ fn lay_out<'a>(card: &Card, fonts: &'a Fonts, size: f32) -> Layout<'a> {
         l.labelled(&c.name, &rest.join(" · "));
     }
     l.heading("Severity");
-    for row in &card.severities {
+    for (row, to) in card.severities.iter().zip(&card.reaches) {
         l.labelled(
             row[0],
             &format!(
-                "{}. Response: {}. Paged: {}. Channel: {}.",
+                "{}. Response: {}. Paged: {}. Channel: {}. Sent to: {to}.",
                 row[1], row[2], row[3], row[4]
             ),
         );

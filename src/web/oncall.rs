@@ -12,9 +12,11 @@ use crate::oncall::card::Card;
 use crate::state::AppState;
 
 fn card(state: &AppState) -> Card {
+    let notify = state.notifications.config();
     Card::build(
         &state.oncall,
         &state.runbooks,
+        |sev| notify.reaches(sev),
         &state.settings.public_url(),
         crate::time::now_ms(),
     )

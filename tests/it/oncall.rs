@@ -255,7 +255,12 @@ fn the_card_is_one_a4_page_with_the_names_and_the_runbooks_card_commands() {
 
 #[tokio::test]
 async fn the_card_is_served_as_a_page_pdf_and_markdown() {
-    let app = spawn_app_with(|s| team(s, vec![])).await;
+    let rec = crate::notify::Recorder::start(200);
+    let app = spawn_app_with(|s| {
+        crate::notify::receivers(s, &rec);
+        team(s, vec![]);
+    })
+    .await;
     app.state
         .accounts
         .add_user("wim", Role::Viewer, "viewer password 5")
@@ -269,6 +274,10 @@ async fn the_card_is_served_as_a_page_pdf_and_markdown() {
         "{page}"
     );
     assert!(page.contains("rollout undo deploy/$SVC"));
+    assert!(
+        page.contains("<th>Sent to</th>") && page.contains("incidents (slack)"),
+        "{page}"
+    );
     let res = app
         .client
         .get(app.url("/oncall/card.pdf"))
