@@ -199,27 +199,14 @@ impl Card {
 /// The card has no incident: `{{namespace}}` becomes `$NS`, `{{service}}` `$SVC`,
 /// `{{instance}}` `$HOST`, any other `{{label}}` `$LABEL`.
 fn shell_vars(code: &str) -> String {
-    let mut out = String::with_capacity(code.len());
-    let mut rest = code;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let var = match after[..end].trim() {
-            "namespace" => "NS".to_string(),
-            "service" => "SVC".to_string(),
-            "instance" => "HOST".to_string(),
-            other => other.to_ascii_uppercase(),
-        };
-        out.push('$');
-        out.push_str(&var);
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    out
+    crate::runbooks::placeholders(code, |key| {
+        Some(match key {
+            "namespace" => "$NS".to_string(),
+            "service" => "$SVC".to_string(),
+            "instance" => "$HOST".to_string(),
+            other => format!("${}", other.to_ascii_uppercase()),
+        })
+    })
 }
 
 /// "Name, +7 900 000-00-01, @slack".

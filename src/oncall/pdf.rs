@@ -191,6 +191,11 @@ impl Layout<'_> {
         self.y += line_height(s);
     }
 
+    /// A small grey line (who made the card, what to set first).
+    fn note(&mut self, text: &str) {
+        self.para(Face::Regular, self.size * 0.9, 0.0, 0.0, true, text);
+    }
+
     fn heading(&mut self, text: &str) {
         let s = self.size * 1.2;
         self.y += s * 0.6;
@@ -208,14 +213,7 @@ fn lay_out<'a>(card: &Card, fonts: &'a Fonts, size: f32) -> Layout<'a> {
         ops: Vec::new(),
     };
     l.para(Face::Bold, size * 2.0, 0.0, 0.0, false, "On-call card");
-    l.para(
-        Face::Regular,
-        size * 0.9,
-        0.0,
-        0.0,
-        true,
-        &format!("Made {} by Firewatch", card.made),
-    );
+    l.note(&format!("Made {} by Firewatch", card.made));
     l.heading("On call");
     match &card.oncall {
         Some((p, s, until, reason)) => {
@@ -275,12 +273,7 @@ fn lay_out<'a>(card: &Card, fonts: &'a Fonts, size: f32) -> Layout<'a> {
         l.labelled(&format!("{}.", i + 1), step);
     }
     l.heading("Key commands (P0 runbook)");
-    l.para(
-        Face::Regular,
-        size * 0.9,
-        0.0,
-        0.0,
-        true,
+    l.note(
         "Set NS (namespace), SVC (service), HOST (database host), FW (Firewatch's URL) and TOKEN first.",
     );
     for (heading, code) in &card.commands {

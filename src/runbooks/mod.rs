@@ -249,8 +249,14 @@ pub fn card_blocks(rb: &Runbook) -> Vec<(String, String)> {
 
 /// Replaces `{{ name }}` in rendered HTML with the escaped value of label `name`.
 fn fill(html: &str, labels: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
+    placeholders(html, |key| labels.get(key).map(|v| escape_html(v)))
+}
+
+/// Replaces every `{{ name }}` in `text` with `value(name)`; placeholders without a value
+/// (and an unclosed `{{`) stay as they are.
+pub fn placeholders(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
@@ -259,9 +265,9 @@ fn fill(html: &str, labels: &BTreeMap<String, String>) -> String {
             return out;
         };
         let key = after[..end].trim();
-        match labels.get(key) {
-            Some(v) if !key.is_empty() => out.push_str(&escape_html(v)),
-            _ => out.push_str(&rest[start..start + 2 + end + 2]),
+        match value(key).filter(|_| !key.is_empty()) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + 2 + end + 2]),
         }
         rest = &after[end + 2..];
     }
