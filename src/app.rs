@@ -127,7 +127,14 @@ impl Application {
         let runbooks =
             tokio::task::spawn_blocking(move || crate::runbooks::Runbooks::new(runbooks_dir))
                 .await?;
+        let postmortems = crate::postmortems::Postmortems::new(
+            db.clone(),
+            incidents.clone(),
+            slos.clone(),
+            crate::config::time_zone(&settings.raw.evaluation.time_zone)?,
+        );
         let state = web::Data::new(AppState {
+            postmortems,
             oncall,
             runbooks,
             deployments,

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod oncall;
+pub mod postmortems;
 pub mod runbooks;
 pub mod scheduler;
 pub mod severity;

@@ -23,6 +23,7 @@ pub struct AppState {
     pub deployments: Deployments,
     pub runbooks: crate::runbooks::Runbooks,
     pub oncall: crate::oncall::Oncall,
+    pub postmortems: crate::postmortems::Postmortems,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,
     /// The bearer token Alertmanager must send.

@@ -176,6 +176,18 @@ impl From<SloError> for ApiError {
     }
 }
 
+impl From<crate::postmortems::PostmortemError> for ApiError {
+    fn from(e: crate::postmortems::PostmortemError) -> Self {
+        use crate::postmortems::PostmortemError as E;
+        match e {
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::Invalid { .. } => ApiError::Unprocessable(e.to_string()),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<DeploymentError> for ApiError {
     fn from(e: DeploymentError) -> Self {
         match e {

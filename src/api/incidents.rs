@@ -63,6 +63,7 @@ pub async fn get(
     body["timeline"] =
         serde_json::to_value(&d.timeline).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["timeline_older_cursor"] = json!(d.timeline_older.map(|c| c.to_string()));
+    body["postmortem_id"] = json!(state.postmortems.of_incident(d.incident.id).await?);
     Ok(HttpResponse::Ok().json(body))
 }
 

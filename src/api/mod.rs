@@ -13,6 +13,7 @@ pub mod middleware;
 mod notifications;
 mod oncall;
 mod ops;
+mod postmortems;
 mod runbooks;
 mod slos;
 
@@ -90,6 +91,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 .route("/targets", get().to(slos::targets))
                 .route("/deployments", get().to(deployments::list))
                 .route("/deployments", web::post().to(deployments::create))
+                .route(
+                    "/incidents/{id}/postmortem",
+                    web::post().to(postmortems::create),
+                )
+                .route("/postmortems", get().to(postmortems::list))
+                .route("/postmortems/{id}", get().to(postmortems::get))
+                .route("/postmortems/{id}", web::patch().to(postmortems::patch))
+                .route(
+                    "/postmortems/{id}/markdown",
+                    get().to(postmortems::markdown),
+                )
                 .route("/runbooks", get().to(runbooks::list))
                 .route("/oncall", get().to(oncall::get))
                 .route("/contacts", get().to(oncall::contacts))

@@ -21,5 +21,5 @@ pub mod window;
 pub use charts::{Axis, ChartData, ChartRange};
 pub use definitions::{load_spec_file, load_spec_text};
 pub use measure::{Measured, histogram_quantile};
-pub use service::{Gate, History, SloError, SloOptions, Slos, SlosSetup};
+pub use service::{Gate, History, SloError, SloImpact, SloOptions, Slos, SlosSetup};
 pub use window::{Percentiles, SloStatus, WindowValue};

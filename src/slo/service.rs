@@ -337,6 +337,57 @@ impl Slos {
     }
 }
 
+/// What an incident window cost one SLO.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SloImpact {
+    /// `service-name`.
+    pub slo: String,
+    /// Share of the period's error budget the window's bad events used (0..; over 1 is
+    /// more than the whole budget).
+    pub budget_consumed: Option<f64>,
+    pub error_ratio: Option<f64>,
+    pub bad_events: f64,
+    pub events: f64,
+}
+
+impl Slos {
+    /// What `from..to` cost each SLO of `service`: bad events, error ratio, and the share
+    /// of the period's error budget (budget × the events of the period ending at `to`).
+    pub async fn impact(
+        &self,
+        service: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<SloImpact>, SloError> {
+        let slos: Vec<(String, f64, i64)> = self
+            .statuses()
+            .into_iter()
+            .filter(|s| !service.is_empty() && s.service == service)
+            .map(|s| (id_of(&s), 1.0 - s.objective, i64::from(s.period_days) * DAY))
+            .collect();
+        Ok(self
+            .inner
+            .db
+            .read(move |c| {
+                slos.iter()
+                    .map(|(id, budget, period)| {
+                        let (bad, total) = store::between(c, id, from, to)?;
+                        let (_, period_total) = store::between(c, id, to - period, to)?;
+                        Ok(SloImpact {
+                            slo: id.clone(),
+                            budget_consumed: (period_total > 0.0 && *budget > 0.0)
+                                .then(|| bad / (budget * period_total)),
+                            error_ratio: (total > 0.0).then(|| bad / total),
+                            bad_events: bad,
+                            events: total,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await?)
+    }
+}
+
 /// A time parameter: unix seconds (as Prometheus's query_range accepts) or RFC 3339.
 fn time_param(field: &str, v: Option<&str>, default: i64) -> Result<i64, SloError> {
     match v {

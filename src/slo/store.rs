@@ -77,6 +77,41 @@ pub fn sums(conn: &Conn, slo: &str, since: i64) -> StoreResult<(f64, f64, i64)> 
     Ok((raw.0 + hourly.0, raw.1 + hourly.1, raw.2 + hourly.2))
 }
 
+/// Bad and total events between `from` and `to` (ms): whole hours from the rollups, the
+/// partial hours at either end from the per-interval rows (while they are kept).
+pub fn between(conn: &Conn, slo: &str, from: i64, to: i64) -> StoreResult<(f64, f64)> {
+    let raw = |a: i64, b: i64| -> StoreResult<(f64, f64)> {
+        if b <= a {
+            return Ok((0.0, 0.0));
+        }
+        Ok(conn
+            .sqlite()
+            .prepare_cached(
+                "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM slo_samples \
+                 WHERE slo = ?1 AND at >= ?2 AND at < ?3",
+            )?
+            .query_row(params![slo, a, b], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    };
+    let first_hour =
+        from - from.rem_euclid(HOUR) + if from.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
+    let last_hour = to - to.rem_euclid(HOUR);
+    if first_hour >= last_hour {
+        return raw(from, to);
+    }
+    let (b1, t1) = raw(from, first_hour)?;
+    let (b2, t2): (f64, f64) = conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM slo_hourly \
+             WHERE slo = ?1 AND hour >= ?2 AND hour < ?3",
+        )?
+        .query_row(params![slo, first_hour, last_hour], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (b3, t3) = raw(last_hour, to)?;
+    Ok((b1 + b2 + b3, t1 + t2 + t3))
+}
+
 /// When the SLO's stored history since `since` starts: its oldest per-interval row or
 /// hourly rollup (two index seeks).
 pub fn first_sample_at(conn: &Conn, slo: &str, since: i64) -> StoreResult<Option<i64>> {

@@ -46,6 +46,7 @@ through_api!(
     crate::notify::NotifyError,
     crate::slo::SloError,
     crate::deployments::DeploymentError,
+    crate::postmortems::PostmortemError,
     crate::generate::DownloadError
 );
 

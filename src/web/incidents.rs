@@ -47,6 +47,7 @@ struct DetailPage {
     /// Runbooks that cover the incident's alerts or service: (name, title).
     runbooks: Vec<(String, String)>,
     oncall: Option<super::views::OncallView>,
+    postmortem_id: Option<i64>,
 }
 
 /// `/slos/<service>-<name>` and the SLO's name for an alert whose labels name an SLO
@@ -146,7 +147,9 @@ async fn detail_page(
     let mut view = [IncidentView::new(d.incident, now_ms())];
     super::views::mark_silenced(state, &mut view).await?;
     let [view] = view;
+    let postmortem_id = state.postmortems.of_incident(id).await?;
     Ok(DetailPage {
+        postmortem_id,
         oncall: super::views::OncallView::now(state),
         runbooks,
         notifications,

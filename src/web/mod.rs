@@ -10,6 +10,7 @@ mod incidents;
 mod integrations;
 mod login;
 mod oncall;
+mod postmortems;
 mod runbooks;
 pub mod session;
 mod slo_charts;
@@ -66,6 +67,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             crate::api::get().to(incidents::timeline),
         )
         .route(
+            "/incidents/{id}/postmortem",
+            web::post().to(postmortems::start),
+        )
+        .route(
             "/incidents/{id}/{action}",
             web::post().to(incidents::action),
         )
@@ -101,6 +106,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/slos/{name}", crate::api::get().to(slos::page))
         .route("/runbooks", crate::api::get().to(runbooks::list))
         .route("/oncall", crate::api::get().to(oncall::page))
+        .route("/postmortems", crate::api::get().to(postmortems::list))
+        .route("/postmortems/{id}", crate::api::get().to(postmortems::page))
+        .route("/postmortems/{id}", web::post().to(postmortems::save))
         .route("/oncall/card.pdf", crate::api::get().to(oncall::pdf))
         .route("/oncall/card.md", crate::api::get().to(oncall::markdown))
         .route("/runbooks/{name}", crate::api::get().to(runbooks::page))

@@ -14,6 +14,7 @@ mod layout;
 mod notify;
 mod oncall;
 mod ops;
+mod postmortems;
 mod runbooks;
 mod slo;
 mod ui;

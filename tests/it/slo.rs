@@ -11,7 +11,7 @@ use crate::helpers::*;
 
 /// A /metrics endpoint with counters the test sets.
 #[derive(Clone)]
-struct Target {
+pub(crate) struct Target {
     url: String,
     state: Arc<Mutex<TargetState>>,
 }
@@ -26,7 +26,7 @@ struct TargetState {
 }
 
 impl Target {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let state = Arc::new(Mutex::new(TargetState {
             ok: 0.0,
             errors: 0.0,
@@ -87,7 +87,7 @@ impl Target {
         }
     }
 
-    fn add(&self, ok: f64, errors: f64) {
+    pub(crate) fn add(&self, ok: f64, errors: f64) {
         let mut s = self.state.lock().unwrap();
         s.ok += ok;
         s.errors += errors;
@@ -106,7 +106,7 @@ errors = 'http_requests_total{job="checkout",code=~"5.."}'
 total = 'http_requests_total{job="checkout"}'
 "#;
 
-async fn app_for(target: &Target) -> TestApp {
+pub(crate) async fn app_for(target: &Target) -> TestApp {
     let url = target.url.clone();
     spawn_app_with_slos(
         |s| {
@@ -124,7 +124,7 @@ async fn app_for(target: &Target) -> TestApp {
     .await
 }
 
-async fn evaluate(app: &TestApp) {
+pub(crate) async fn evaluate(app: &TestApp) {
     firewatch::scheduler::run_slo_evaluation_once(&app.state)
         .await
         .unwrap();

@@ -16,7 +16,7 @@ const SHOTS = new URL("./screenshots/", import.meta.url).pathname;
 const ADMIN_PW = "admin password for ui";
 const ONCALL_PW = "oncall password for ui";
 
-let dir, server, base, browser, slack, firstIncident, searchIncident;
+let dir, server, base, browser, slack, firstIncident, searchIncident, postmortemPath;
 const AXE = readFileSync(new URL("./node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 const slackSeen = [];
 
@@ -507,12 +507,51 @@ async function axeViolations(page) {
       n.failureSummary.replace(/Fix (any|all) of the following:/g, "").replace(/\s+/g, " ").trim().slice(0, 240)}`));
 }
 
+test("a post-mortem is started from the incident, drafts itself and goes to review, on a laptop and a phone", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 900 });
+  await login(page, "oncall", ONCALL_PW);
+  await page.goto(`${base}/incidents/${searchIncident}`);
+  await Promise.all([page.waitForURL(/\/postmortems\/\d+$/), page.click("button:has-text('Start post-mortem')")]);
+  postmortemPath = new URL(page.url()).pathname;
+  assert.match(await page.locator(".pmstatus").first().innerText(), /draft/i);
+  // The draft names the alert and the durations.
+  assert.match(await page.locator("#s-timeline").inputValue(), /alert LatencyP99High on search-7 started firing/);
+  assert.match(await page.locator(".tiles").innerText(), /Time to detect/);
+  await page.fill("#s-root_causes", "A slow index rebuild held a lock on the search table.");
+  // Saving posts the form and lands on the same page again (after the redirect).
+  await Promise.all([
+    page.waitForResponse((r) => r.url() === `${base}${postmortemPath}` && r.request().method() === "GET"),
+    page.click("button:has-text('Save and ask for review')"),
+  ]);
+  await page.waitForLoadState();
+  assert.match(await page.locator(".pmstatus").first().innerText(), /in review/i);
+  assert.equal(await page.locator("#s-root_causes").inputValue(), "A slow index rebuild held a lock on the search table.");
+  await page.screenshot({ path: join(SHOTS, "postmortem-laptop.png"), fullPage: true });
+  // The incident links it, and its timeline says what happened.
+  await page.goto(`${base}/incidents/${searchIncident}`);
+  assert.equal(await page.locator(`a[href='${postmortemPath}']`).count(), 1);
+  assert.match(await page.locator(".timeline").innerText(), /Moved the post-mortem to in review/);
+  await page.goto(`${base}/postmortems`);
+  assert.match(await page.locator(".rows").innerText(), /in review/i);
+  assert.deepEqual(problems, []);
+  await context.close();
+
+  const phone = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await login(phone.page, "oncall", ONCALL_PW);
+  await phone.page.goto(`${base}${postmortemPath}`);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "postmortem-phone.png"), fullPage: true });
+  assert.deepEqual(phone.problems, []);
+  await phone.context.close();
+});
+
 test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode and on a phone", async () => {
   const pages = ["/", "/?slo=firewatch-api-latency", "/incidents", "/incidents?status=all", "/incidents/new",
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
     "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/slos/firewatch-api-latency?range=7d",
     "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
-    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/admin", "/no-such-page"];
+    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/admin", "/no-such-page"];
+  if (postmortemPath) pages.push(postmortemPath);
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
     ["dark", { width: 1280, height: 860 }, { colorScheme: "dark" }],

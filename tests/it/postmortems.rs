@@ -1,0 +1,210 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::slo::{Target, app_for, evaluate};
+use firewatch::auth::Role;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postmortem_drafts_itself_from_the_incident_and_goes_through_review() {
+    // SLO history: 1,000 requests of which 100 failed.
+    let target = Target::start();
+    target.add(1000.0, 0.0);
+    let app = app_for(&target).await;
+    evaluate(&app).await;
+    target.add(900.0, 100.0);
+    evaluate(&app).await;
+
+    // An incident through the real intake path, acknowledged and resolved.
+    let msg = message(
+        "pm-1",
+        vec![
+            alert("HighErrorRate", "api-1", "critical", "firing"),
+            alert("HighErrorRate", "api-2", "critical", "firing"),
+        ],
+    );
+    let id = app.post_webhook_ok(&msg).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let t = &app.responder_token;
+    app.post_json(
+        &format!("/api/v1/incidents/{id}/acknowledge"),
+        t,
+        &json!({}),
+    )
+    .await;
+    app.post_json(&format!("/api/v1/incidents/{id}/resolve"), t, &json!({}))
+        .await;
+    let inc = app.incident(id).await;
+    assert!(inc["postmortem_id"].is_null(), "{inc}");
+
+    let (code, pm) = app
+        .post_json(&format!("/api/v1/incidents/{id}/postmortem"), t, &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{pm}");
+    let pid = pm["id"].as_i64().unwrap();
+    assert_eq!(pm["incident_id"], id);
+    assert_eq!(pm["status"], "draft");
+    // The timeline names each alert of the incident.
+    let timeline = pm["sections"]["timeline"].as_str().unwrap();
+    for needle in [
+        "alert HighErrorRate on api-1 started firing",
+        "alert HighErrorRate on api-2 started firing",
+        "Acknowledged",
+    ] {
+        assert!(timeline.contains(needle), "{needle} in {timeline}");
+    }
+    // Durations from the incident's own times.
+    let created = firewatch::time::parse_rfc3339(inc["created_at"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    let started = firewatch::time::parse_rfc3339("2026-11-26T10:00:00Z")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pm["metrics"]["time_to_detect_s"].as_i64().unwrap(),
+        (created - started) / 1000
+    );
+    assert!(pm["metrics"]["time_to_acknowledge_s"].as_i64().unwrap() >= 0);
+    assert!(pm["metrics"]["time_to_resolve_s"].as_i64().unwrap() >= 0);
+    // SLO impact: the window's events in the store, and the share of the period's budget.
+    let impact = &pm["slo_impact"][0];
+    assert_eq!(impact["slo"], "checkout-checkout-availability", "{pm}");
+    let (bad, total): (f64, f64) = rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .query_row(
+            "SELECT SUM(bad), SUM(total) FROM slo_samples WHERE slo = 'checkout-checkout-availability' AND at >= ?1",
+            [started],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(impact["bad_events"].as_f64().unwrap(), bad);
+    assert_eq!(bad, 100.0);
+    assert!((impact["error_ratio"].as_f64().unwrap() - bad / total).abs() < 1e-9);
+    assert!(
+        (impact["budget_consumed"].as_f64().unwrap() - bad / (0.001 * total)).abs() < 1e-6,
+        "{impact}"
+    );
+    assert!(
+        pm["sections"]["impact"]
+            .as_str()
+            .unwrap()
+            .contains("100 bad events of 1000")
+    );
+
+    // One per incident; unknown incidents are 404.
+    let (code, _) = app
+        .post_json(&format!("/api/v1/incidents/{id}/postmortem"), t, &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    let (code, _) = app
+        .post_json("/api/v1/incidents/99999/postmortem", t, &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(app.incident(id).await["postmortem_id"], pid);
+
+    // Editing, and what is refused.
+    let patch = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .patch(app.url(&format!("/api/v1/postmortems/{pid}")))
+                .bearer_auth(&app.responder_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let code = res.status();
+            (code, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let hostile = "<script>alert(1)</script>\n\nSee [the graph](javascript:alert(2)).";
+    let (code, body) =
+        patch(json!({"sections": {"root_causes": "A cache stampede.", "summary": hostile}})).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(body["sections"]["root_causes"], "A cache stampede.");
+    let (code, body) = patch(json!({"sections": {"colour": "red"}})).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sections.colour"),
+        "{body}"
+    );
+    let (code, body) = patch(json!({"status": "done"})).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`done` is not a status")
+    );
+    assert_eq!(
+        patch(json!({"status": "in_review"})).await.0,
+        StatusCode::OK
+    );
+    let (_, body) = patch(json!({"status": "published"})).await;
+    assert_eq!(body["status"], "published");
+    assert!(body["published_at"].is_string());
+    let (code, _) = patch(json!({"sections": {"lessons": "too late"}})).await;
+    assert_eq!(code, StatusCode::CONFLICT, "published is read-only");
+    let (_, list) = app
+        .get_json("/api/v1/postmortems?status=published", &app.viewer_token)
+        .await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // Every change is on the incident's timeline.
+    let inc = app.incident(id).await;
+    let lines: Vec<String> = inc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "postmortem")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "Started the post-mortem",
+            "Edited the post-mortem (summary, root_causes)",
+            "Moved the post-mortem to in review",
+            "Moved the post-mortem to published"
+        ]
+    );
+
+    // Markdown export: one heading per section.
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/postmortems/{pid}/markdown")))
+        .bearer_auth(&app.viewer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let md = res.text().await.unwrap();
+    assert_eq!(md.matches("\n## ").count(), 14, "{md}");
+    assert!(md.contains("## Root causes and contributing factors\n\nA cache stampede."));
+
+    // The page renders hostile Markdown harmless, and viewers only read.
+    app.state
+        .accounts
+        .add_user("pia", Role::Viewer, "viewer password 6")
+        .await
+        .unwrap();
+    let cookie = login(&app, "pia", "viewer password 6").await;
+    let (code, page) = app.page(&format!("/postmortems/{pid}"), &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.contains("href=\"javascript:"), "{page}");
+    assert!(!page.contains("javascript:"), "{page}");
+    assert!(page.contains(">the graph</a>"), "the link text stays");
+    assert!(!page.contains("<textarea"), "viewers get no editor");
+    let (_, detail) = app.page(&format!("/incidents/{id}"), &cookie).await;
+    assert!(detail.contains(&format!("href=\"/postmortems/{pid}\"")));
+}
