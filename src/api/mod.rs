@@ -102,6 +102,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                     "/postmortems/{id}/markdown",
                     get().to(postmortems::markdown),
                 )
+                .route(
+                    "/postmortems/{id}/action-items",
+                    web::post().to(postmortems::add_item),
+                )
+                .route("/action-items", get().to(postmortems::items))
+                .route(
+                    "/action-items/{id}",
+                    web::patch().to(postmortems::patch_item),
+                )
                 .route("/runbooks", get().to(runbooks::list))
                 .route("/oncall", get().to(oncall::get))
                 .route("/contacts", get().to(oncall::contacts))

@@ -3,8 +3,10 @@
 //! SLO budget the incident burned — and that responders edit, review and publish. Every
 //! change is a line on the incident's timeline.
 
+pub mod items;
 pub mod repo;
 pub mod service;
+mod tracker;
 
 use std::collections::BTreeMap;
 
@@ -153,6 +155,9 @@ pub struct Postmortem {
     pub sections: BTreeMap<String, String>,
     pub metrics: Metrics,
     pub slo_impact: Vec<SloImpact>,
+    /// Filled when one post-mortem is read (not in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_items: Option<Vec<items::ActionItem>>,
     pub created_by: String,
     #[serde(serialize_with = "ser_ms")]
     pub created_at: i64,

@@ -1,7 +1,8 @@
-//! The owner of the `postmortems` table.
+//! The owner of the `postmortems` and `action_items` tables.
 
 use rusqlite::{OptionalExtension, params};
 
+use super::items::{ActionItem, ItemFilter};
 use super::{Postmortem, Status};
 use crate::db::{Conn, StoreResult};
 
@@ -22,6 +23,7 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Postmortem> {
         sections: serde_json::from_value(json(4)?).unwrap_or_default(),
         metrics: serde_json::from_value(json(5)?).unwrap_or_default(),
         slo_impact: serde_json::from_value(json(6)?).unwrap_or_default(),
+        action_items: None,
         created_by: r.get(7)?,
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
@@ -92,4 +94,110 @@ pub fn update(conn: &Conn, p: &Postmortem) -> StoreResult<()> {
             p.published_at,
         ])?;
     Ok(())
+}
+
+const ITEM_COLUMNS: &str = "a.id, a.postmortem_id, a.title, a.owner, a.kind, a.priority, a.due, \
+    a.status, a.url, a.created_by, a.created_at, a.updated_at, p.incident_id, i.service";
+const ITEM_FROM: &str = "action_items a JOIN postmortems p ON p.id = a.postmortem_id \
+    JOIN incidents i ON i.id = p.incident_id";
+
+/// An action item; `today` (YYYY-MM-DD) decides whether it is overdue.
+fn item_from_row(r: &rusqlite::Row, today: &str) -> rusqlite::Result<ActionItem> {
+    let due: String = r.get(6)?;
+    let status: String = r.get(7)?;
+    Ok(ActionItem {
+        id: r.get(0)?,
+        postmortem_id: r.get(1)?,
+        title: r.get(2)?,
+        owner: r.get(3)?,
+        kind: r.get(4)?,
+        priority: r.get(5)?,
+        overdue: super::items::overdue(&due, &status, today),
+        due,
+        status,
+        url: r.get(8)?,
+        created_by: r.get(9)?,
+        created_at: r.get(10)?,
+        updated_at: r.get(11)?,
+        incident_id: r.get(12)?,
+        service: r.get(13)?,
+    })
+}
+
+/// Stores a new action item; returns its id.
+pub fn insert_item(conn: &Conn, a: &ActionItem) -> StoreResult<i64> {
+    conn.sqlite()
+        .prepare_cached(
+            "INSERT INTO action_items (postmortem_id, title, owner, kind, priority, due, status, \
+             url, created_by, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        )?
+        .execute(params![
+            a.postmortem_id,
+            a.title,
+            a.owner,
+            a.kind,
+            a.priority,
+            a.due,
+            a.status,
+            a.url,
+            a.created_by,
+            a.created_at
+        ])?;
+    Ok(conn.sqlite().last_insert_rowid())
+}
+
+pub fn get_item(conn: &Conn, id: i64, today: &str) -> StoreResult<Option<ActionItem>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE a.id = ?1"
+        ))?
+        .query_row([id], |r| item_from_row(r, today))
+        .optional()?)
+}
+
+pub fn update_item(conn: &Conn, a: &ActionItem) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached(
+            "UPDATE action_items SET title = ?2, owner = ?3, kind = ?4, priority = ?5, due = ?6, \
+             status = ?7, url = ?8, updated_at = ?9 WHERE id = ?1",
+        )?
+        .execute(params![
+            a.id,
+            a.title,
+            a.owner,
+            a.kind,
+            a.priority,
+            a.due,
+            a.status,
+            a.url,
+            a.updated_at
+        ])?;
+    Ok(())
+}
+
+/// The tracker: items matching `f`, overdue ones first, then by due date; at most 1,000.
+pub fn list_items(conn: &Conn, f: &ItemFilter, today: &str) -> StoreResult<Vec<ActionItem>> {
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE (?1 IS NULL OR a.status = ?1) \
+         AND (?2 IS NULL OR a.owner = ?2) AND (?3 IS NULL OR i.service = ?3) \
+         AND (?4 = 0 OR (a.status IN ('open', 'in_progress') AND a.due < ?5)) \
+         AND (?6 IS NULL OR a.postmortem_id = ?6) \
+         ORDER BY (a.status IN ('open', 'in_progress') AND a.due < ?5) DESC, a.due, a.id \
+         LIMIT 1000"
+    );
+    let mut stmt = conn.sqlite().prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            f.status,
+            f.owner,
+            f.service,
+            i64::from(f.overdue),
+            today,
+            f.postmortem_id
+        ],
+        |r| item_from_row(r, today),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

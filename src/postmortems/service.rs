@@ -16,10 +16,10 @@ const MAX_SECTION: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct Postmortems {
-    db: Db,
+    pub(super) db: Db,
     incidents: Incidents,
     slos: Slos,
-    tz: jiff::tz::TimeZone,
+    pub(super) tz: jiff::tz::TimeZone,
 }
 
 /// A change: any sections (key → Markdown) and a new status.
@@ -168,6 +168,7 @@ impl Postmortems {
             sections,
             metrics,
             slo_impact: impact.to_vec(),
+            action_items: None,
             created_by: actor.to_string(),
             created_at: now,
             updated_at: now,
@@ -204,9 +205,21 @@ impl Postmortems {
             .collect()
     }
 
+    /// One post-mortem with its action items.
     pub async fn get(&self, id: i64) -> Result<Postmortem, PostmortemError> {
+        let today = self.today();
         self.db
-            .read(move |c| repo::get(c, id))
+            .read(move |c| {
+                let Some(mut p) = repo::get(c, id)? else {
+                    return Ok(None);
+                };
+                let filter = super::items::ItemFilter {
+                    postmortem_id: Some(id),
+                    ..Default::default()
+                };
+                p.action_items = Some(repo::list_items(c, &filter, &today)?);
+                Ok::<_, crate::db::StoreError>(Some(p))
+            })
             .await?
             .ok_or_else(|| PostmortemError::NotFound(format!("post-mortem {id} not found")))
     }

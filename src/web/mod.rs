@@ -1,6 +1,7 @@
 //! Server-rendered HTML pages (askama) and embedded static assets. One file per resource;
 //! view models live in `views.rs`. Handlers call the same service methods as the API.
 
+mod action_items;
 mod admin;
 mod charts;
 mod error;
@@ -109,6 +110,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/postmortems", crate::api::get().to(postmortems::list))
         .route("/postmortems/{id}", crate::api::get().to(postmortems::page))
         .route("/postmortems/{id}", web::post().to(postmortems::save))
+        .route(
+            "/postmortems/{id}/action-items",
+            web::post().to(action_items::add),
+        )
+        .route("/action-items", crate::api::get().to(action_items::list))
+        .route("/action-items.csv", crate::api::get().to(action_items::csv))
+        .route(
+            "/postmortems/{id}/markdown",
+            crate::api::get().to(postmortems::markdown),
+        )
+        .route("/action-items/{id}", web::post().to(action_items::update))
         .route("/oncall/card.pdf", crate::api::get().to(oncall::pdf))
         .route("/oncall/card.md", crate::api::get().to(oncall::markdown))
         .route("/runbooks/{name}", crate::api::get().to(runbooks::page))

@@ -56,7 +56,7 @@ pub struct SectionView {
 
 #[derive(Template)]
 #[template(path = "postmortem.html")]
-struct Page {
+pub(super) struct Page {
     user: PageUser,
     nav: &'static str,
     p: Postmortem,
@@ -64,9 +64,10 @@ struct Page {
     /// (label, value) of the durations.
     metrics: Vec<(&'static str, String)>,
     error: Option<String>,
+    items: Vec<crate::postmortems::items::ActionItem>,
 }
 
-fn page_of(user: PageUser, p: Postmortem, error: Option<String>) -> Page {
+pub(super) fn page_of(user: PageUser, p: Postmortem, error: Option<String>) -> Page {
     let d = |s: Option<i64>| {
         s.map(|s| crate::time::human_duration(s * 1000))
             .unwrap_or_else(|| "–".into())
@@ -92,6 +93,7 @@ fn page_of(user: PageUser, p: Postmortem, error: Option<String>) -> Page {
         .collect();
     Page {
         nav: "postmortems",
+        items: p.action_items.clone().unwrap_or_default(),
         sections,
         metrics,
         p,
@@ -108,6 +110,19 @@ pub async fn page(
     let user = session::require(&req, &state, Role::Viewer).await?;
     let p = state.postmortems.get(id.into_inner()).await?;
     html(&page_of(user, p, None))
+}
+
+/// The post-mortem as Markdown (for a wiki or Google Docs).
+pub async fn markdown(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, WebError> {
+    session::require(&req, &state, Role::Viewer).await?;
+    let p = state.postmortems.get(id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/markdown; charset=utf-8")
+        .body(p.to_markdown()))
 }
 
 /// Starts the post-mortem of an incident (or opens the one it has).

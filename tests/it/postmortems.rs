@@ -208,3 +208,176 @@ async fn a_postmortem_drafts_itself_from_the_incident_and_goes_through_review() 
     let (_, detail) = app.page(&format!("/incidents/{id}"), &cookie).await;
     assert!(detail.contains(&format!("href=\"/postmortems/{pid}\"")));
 }
+
+#[tokio::test]
+async fn action_items_are_tracked_filtered_exported_and_overdue_after_their_day() {
+    let app = spawn_app_with(|s| s.evaluation.time_zone = "Pacific/Kiritimati".into()).await;
+    let t = &app.responder_token;
+    let id = app
+        .post_webhook_ok(&message(
+            "ai-1",
+            vec![alert("DiskFull", "db-1", "critical", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let (_, pm) = app
+        .post_json(&format!("/api/v1/incidents/{id}/postmortem"), t, &json!({}))
+        .await;
+    let pid = pm["id"].as_i64().unwrap();
+    // "Today" in UTC+14, where the day starts first: yesterday there is overdue today.
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::get("Pacific/Kiritimati").unwrap())
+        .date();
+    let yesterday = today.yesterday().unwrap().to_string();
+    let add = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.post_json(&format!("/api/v1/postmortems/{pid}/action-items"), t, &body)
+                .await
+        }
+    };
+    let (code, late) = add(json!({"title": "Alert on disk at 80 %", "owner": "olga",
+        "kind": "prevent", "priority": "high", "due": yesterday,
+        "url": "https://tracker.example.com/OPS-1"}))
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{late}");
+    assert_eq!(late["overdue"], true, "{late}");
+    assert_eq!(late["status"], "open");
+    let (_, due_today) = add(json!({"title": "Runbook for a full disk", "owner": "ben",
+        "kind": "process", "due": today.to_string()}))
+    .await;
+    assert_eq!(due_today["overdue"], false, "due today is not overdue yet");
+    assert_eq!(due_today["priority"], "medium");
+    for (body, field) in [
+        (json!({"title": "x", "owner": "a"}), "due: is required"),
+        (
+            json!({"title": "x", "owner": "a", "due": "soon"}),
+            "due: `soon` is not a date",
+        ),
+        (
+            json!({"title": "x", "owner": "a", "due": "2026-12-01", "kind": "fix"}),
+            "kind: `fix`",
+        ),
+        (
+            json!({"title": "x", "owner": "a", "due": "2026-12-01", "url": "javascript:x"}),
+            "url:",
+        ),
+    ] {
+        let (code, err) = add(body).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().starts_with(field),
+            "{err}"
+        );
+    }
+
+    let list = |q: &'static str| {
+        let app = &app;
+        async move {
+            let (_, body) = app
+                .get_json(&format!("/api/v1/action-items{q}"), &app.viewer_token)
+                .await;
+            body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["title"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("").await,
+        ["Alert on disk at 80 %", "Runbook for a full disk"]
+    );
+    assert_eq!(list("?overdue=true").await, ["Alert on disk at 80 %"]);
+    assert_eq!(list("?owner=ben").await, ["Runbook for a full disk"]);
+    assert_eq!(list("?service=checkout").await.len(), 2);
+    assert!(list("?service=search").await.is_empty());
+    let (code, _) = app
+        .get_json("/api/v1/action-items?status=finished", &app.viewer_token)
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Done is not overdue any more, and closing it is on the incident's timeline.
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/v1/action-items/{}", late["id"])))
+        .bearer_auth(t)
+        .json(&json!({"status": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let done: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (done["status"].as_str(), done["overdue"].as_bool()),
+        (Some("done"), Some(false))
+    );
+    assert!(list("?overdue=true").await.is_empty());
+    let inc = app.incident(id).await;
+    let lines: Vec<&str> = inc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "postmortem")
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines.contains(&"Action item \"Alert on disk at 80 %\" is now done"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Added action item: Runbook for a full disk (ben, due "))
+    );
+
+    // The post-mortem carries its items; the CSV has a header row and one row per item.
+    let (_, pm) = app
+        .get_json(&format!("/api/v1/postmortems/{pid}"), &app.viewer_token)
+        .await;
+    assert_eq!(pm["action_items"].as_array().unwrap().len(), 2);
+    let res = app
+        .client
+        .get(app.url("/api/v1/action-items?format=csv"))
+        .bearer_auth(&app.viewer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = res.text().await.unwrap();
+    let rows: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[0].starts_with("id,postmortem_id,incident_id,service,title,owner"));
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",Alert on disk at 80 %,olga,prevent,high,"))
+    );
+
+    // The tracker page highlights what is overdue.
+    app.state
+        .accounts
+        .add_user("ola", Role::Responder, "responder password 2")
+        .await
+        .unwrap();
+    let cookie = login(&app, "ola", "responder password 2").await;
+    let (code, page) = app.page("/action-items", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("Runbook for a full disk") && page.contains("Alert on disk at 80 %"));
+    let (_, page) = app.page(&format!("/postmortems/{pid}"), &cookie).await;
+    assert!(page.contains("id=\"action-items\"") && page.contains("Runbook for a full disk"));
+    // The page's exports work with the session (not only with an API token).
+    let (code, csv) = app.page("/action-items.csv?overdue=true", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        csv.trim_end().split("\r\n").count(),
+        1,
+        "only the header: nothing overdue"
+    );
+    let (code, md) = app
+        .page(&format!("/postmortems/{pid}/markdown"), &cookie)
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(md.starts_with("# Post-mortem: "));
+}

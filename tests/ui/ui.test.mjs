@@ -526,6 +526,17 @@ test("a post-mortem is started from the incident, drafts itself and goes to revi
   await page.waitForLoadState();
   assert.match(await page.locator(".pmstatus").first().innerText(), /in review/i);
   assert.equal(await page.locator("#s-root_causes").inputValue(), "A slow index rebuild held a lock on the search table.");
+  // An action item, due yesterday: overdue on the tracker.
+  const yesterday = new Date(Date.now() - 86400000).toISOString().slice(0, 10);
+  await page.fill(".itemform input[name=title]", "Alert on index rebuilds longer than 5 minutes");
+  await page.fill(".itemform input[name=owner]", "oncall");
+  await page.fill(".itemform input[name=due]", yesterday);
+  await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(`${base}${postmortemPath}`) && r.request().method() === "GET"),
+    page.click(".itemform button[type=submit]"),
+  ]);
+  await page.waitForLoadState();
+  assert.match(await page.locator("#action-items").innerText(), /Alert on index rebuilds longer than 5 minutes/);
   await page.screenshot({ path: join(SHOTS, "postmortem-laptop.png"), fullPage: true });
   // The incident links it, and its timeline says what happened.
   await page.goto(`${base}/incidents/${searchIncident}`);
@@ -533,6 +544,9 @@ test("a post-mortem is started from the incident, drafts itself and goes to revi
   assert.match(await page.locator(".timeline").innerText(), /Moved the post-mortem to in review/);
   await page.goto(`${base}/postmortems`);
   assert.match(await page.locator(".rows").innerText(), /in review/i);
+  await page.goto(`${base}/action-items?overdue=true`);
+  assert.match(await page.locator("tr.overdue").first().innerText(), /Alert on index rebuilds[\s\S]*overdue/);
+  await page.screenshot({ path: join(SHOTS, "action-items-laptop.png"), fullPage: true });
   assert.deepEqual(problems, []);
   await context.close();
 
@@ -550,7 +564,7 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
     "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/slos/firewatch-api-latency?range=7d",
     "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
-    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/admin", "/no-such-page"];
+    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/action-items", "/admin", "/no-such-page"];
   if (postmortemPath) pages.push(postmortemPath);
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
