@@ -132,6 +132,10 @@ impl Application {
             incidents.clone(),
             slos.clone(),
             crate::config::time_zone(&settings.raw.evaluation.time_zone)?,
+        )
+        .with_policy(
+            settings.raw.postmortems.required_for.clone(),
+            settings.postmortems_due_within,
         );
         let state = web::Data::new(AppState {
             postmortems,
@@ -159,6 +163,7 @@ impl Application {
             tokio::spawn(crate::scheduler::slo_loop(state.clone())),
             tokio::spawn(crate::scheduler::runbooks_loop(state.clone())),
             tokio::spawn(crate::scheduler::oncall_loop(state.clone())),
+            tokio::spawn(crate::scheduler::postmortem_reminders_loop(state.clone())),
         ];
         let host = state
             .settings

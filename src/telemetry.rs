@@ -153,6 +153,9 @@ pub struct Metrics {
     pub alerts_received: Family<StatusLabel, Counter>,
     pub webhook_requests: Family<OutcomeLabel, Counter>,
     pub incidents: Family<IncidentLabels, Gauge>,
+    action_items: Family<StatusLabel, Gauge>,
+    action_items_overdue: Gauge,
+    postmortems_overdue: Gauge,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: Family<RouteLabels, Histogram>,
 }
@@ -183,6 +186,24 @@ impl Metrics {
             "incidents",
             "Incidents in the database, by status and severity",
             incidents.clone(),
+        );
+        let action_items = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "action_items",
+            "Post-mortem action items, by status (open, in_progress, done, wont_do)",
+            action_items.clone(),
+        );
+        let action_items_overdue = Gauge::default();
+        registry.register(
+            "action_items_overdue",
+            "Action items open or in progress after their due date",
+            action_items_overdue.clone(),
+        );
+        let postmortems_overdue = Gauge::default();
+        registry.register(
+            "postmortems_overdue",
+            "Resolved incidents past the [postmortems] due time without a published post-mortem",
+            postmortems_overdue.clone(),
         );
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
@@ -287,6 +308,9 @@ impl Metrics {
             alerts_received,
             webhook_requests,
             incidents,
+            action_items,
+            action_items_overdue,
+            postmortems_overdue,
             http_requests,
             http_duration,
         }
@@ -309,6 +333,26 @@ impl Metrics {
                     .set(n);
             }
         }
+    }
+
+    /// Action items per status (every status exported, 0 when none), the overdue ones,
+    /// and the overdue post-mortems.
+    pub fn set_followups(
+        &self,
+        items: &[(String, i64)],
+        overdue_items: i64,
+        overdue_postmortems: i64,
+    ) {
+        for status in ["open", "in_progress", "done", "wont_do"] {
+            let n = items.iter().find(|(s, _)| s == status).map_or(0, |c| c.1);
+            self.action_items
+                .get_or_create(&StatusLabel {
+                    status: status.into(),
+                })
+                .set(n);
+        }
+        self.action_items_overdue.set(overdue_items);
+        self.postmortems_overdue.set(overdue_postmortems);
     }
 
     /// Records a deployment in `firewatch_last_deployment_timestamp_seconds`: each service

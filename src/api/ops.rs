@@ -40,6 +40,18 @@ pub async fn metrics(caller: Caller, state: web::Data<AppState>) -> Result<HttpR
     let (depth, oldest_ms) = state.notifications.queue_stats().await?;
     state.metrics.notification_queue_depth.set(depth);
     state.metrics.set_slos(&state.slos.statuses());
+    let (items, overdue_items) = state.postmortems.item_counts().await?;
+    let now = crate::time::now_ms();
+    let overdue_pms = state
+        .postmortems
+        .due(now)
+        .await?
+        .iter()
+        .filter(|d| d.overdue)
+        .count();
+    state
+        .metrics
+        .set_followups(&items, overdue_items, overdue_pms as i64);
     state
         .metrics
         .notification_oldest_pending

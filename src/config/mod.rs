@@ -33,6 +33,7 @@ pub struct Resolved {
     pub body_timeout: Duration,
     pub deploy_window: Duration,
     pub runbooks_reload: Duration,
+    pub postmortems_due_within: Duration,
     pub evaluation_interval: Duration,
     pub history_retention: Duration,
     pub raw_history_retention: Duration,
@@ -254,6 +255,7 @@ impl Settings {
                 "deployments.correlation_window",
                 &self.deployments.correlation_window,
             )?,
+            postmortems_due_within: dur("postmortems.due_within", &self.postmortems.due_within)?,
             runbooks_reload: dur("runbooks.reload_interval", &self.runbooks.reload_interval)?
                 .max(Duration::from_millis(200)),
             webhook_token,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::team::{ContactSettings, OncallSettings, RunbookSettings};
+use super::team::{ContactSettings, OncallSettings, PostmortemSettings, RunbookSettings};
 
 use crate::severity::Severity;
 
@@ -26,6 +26,7 @@ pub struct Settings {
     #[serde(rename = "contact")]
     pub contacts: Vec<ContactSettings>,
     pub oncall: Option<OncallSettings>,
+    pub postmortems: PostmortemSettings,
     pub evaluation: EvaluationSettings,
     #[serde(rename = "scrape")]
     pub scrapes: Vec<ScrapeSettings>,

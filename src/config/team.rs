@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::severity::Severity;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactSettings {
@@ -77,6 +79,28 @@ impl Default for RunbookSettings {
         Self {
             dir: None,
             reload_interval: "5s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostmortemSettings {
+    /// Resolved incidents of these severities need a published post-mortem.
+    pub required_for: Vec<Severity>,
+    /// How long after resolution it is due.
+    pub due_within: String,
+    /// Remind the incident's receivers (at most once a day) of overdue post-mortems and
+    /// action items.
+    pub reminders: bool,
+}
+
+impl Default for PostmortemSettings {
+    fn default() -> Self {
+        Self {
+            required_for: vec![Severity::P0, Severity::P1],
+            due_within: "5d".into(),
+            reminders: true,
         }
     }
 }

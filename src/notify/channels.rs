@@ -52,13 +52,19 @@ impl Subject<'_> {
             Event::Reminder => "still unacknowledged",
             Event::Test => "test",
             Event::Handover => "on-call handover",
+            Event::PostmortemDue => "post-mortem overdue",
+            Event::ActionItemOverdue => "action item overdue",
         }
     }
 
     /// One line: `[P0] #12 HighErrorRate on checkout: opened`.
     pub fn headline(&self) -> String {
         match self.incident {
-            Some(i) => format!("[{}] #{} {}: {}", i.severity, i.id, i.title, self.verb()),
+            Some(i) => match self.message {
+                // A follow-up (post-mortem or action item overdue) says its own words.
+                Some(m) => format!("[{}] #{} {}: {m}", i.severity, i.id, i.title),
+                None => format!("[{}] #{} {}: {}", i.severity, i.id, i.title, self.verb()),
+            },
             None => match (self.event, self.message) {
                 (Event::Handover, Some(m)) => m.to_string(),
                 _ => "Firewatch test notification: this receiver works".to_string(),

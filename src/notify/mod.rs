@@ -36,6 +36,10 @@ pub enum Event {
     Test,
     /// The on-call handover: a message of its own, no incident.
     Handover,
+    /// A required post-mortem is past its due date (a message of its own).
+    PostmortemDue,
+    /// An action item of the incident's post-mortem is overdue (a message of its own).
+    ActionItemOverdue,
 }
 
 impl From<crate::incidents::Event> for Event {
@@ -62,6 +66,8 @@ impl Event {
             Event::Reminder => "reminder",
             Event::Test => "test",
             Event::Handover => "handover",
+            Event::PostmortemDue => "postmortem_due",
+            Event::ActionItemOverdue => "action_item_overdue",
         }
     }
     pub fn parse(s: &str) -> Event {
@@ -73,6 +79,8 @@ impl Event {
             "reminder" => Event::Reminder,
             "test" => Event::Test,
             "handover" => Event::Handover,
+            "postmortem_due" => Event::PostmortemDue,
+            "action_item_overdue" => Event::ActionItemOverdue,
             _ => Event::Triggered,
         }
     }

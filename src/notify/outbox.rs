@@ -51,9 +51,11 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Notification> {
     })
 }
 
-/// Queues a message without an incident (an on-call handover) with its text.
+/// Queues a message with its own text: without an incident (an on-call handover) or
+/// about one (a post-mortem or action item overdue).
 pub fn insert_message(
     conn: &Conn,
+    incident_id: Option<i64>,
     receiver: &str,
     channel: &str,
     event: &str,
@@ -63,10 +65,28 @@ pub fn insert_message(
     conn.sqlite()
         .prepare_cached(
             "INSERT INTO notifications (incident_id, receiver, channel, event, status, \
-         next_attempt_at, created_at, message) VALUES (NULL, ?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
+         next_attempt_at, created_at, message) VALUES (?6, ?1, ?2, ?3, 'pending', ?4, ?4, ?5)",
         )?
-        .execute(params![receiver, channel, event, now, message])?;
+        .execute(params![receiver, channel, event, now, message, incident_id])?;
     Ok(conn.sqlite().last_insert_rowid())
+}
+
+/// Whether `receiver` was sent (or is sending) this message about the incident since
+/// `since`: follow-ups go out at most once a day.
+pub fn sent_since(
+    conn: &Conn,
+    incident_id: i64,
+    receiver: &str,
+    message: &str,
+    since: i64,
+) -> StoreResult<bool> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT 1 FROM notifications WHERE incident_id = ?1 AND receiver = ?2 \
+             AND message = ?3 AND created_at >= ?4",
+        )?
+        .exists(params![incident_id, receiver, message, since])?)
 }
 
 pub fn insert(

@@ -176,12 +176,67 @@ impl Notifications {
             .write(move |c| {
                 let now = now_ms();
                 for name in &slack {
-                    outbox::insert_message(c, name, "slack", Event::Handover.as_str(), &text, now)?;
+                    outbox::insert_message(
+                        c,
+                        None,
+                        name,
+                        "slack",
+                        Event::Handover.as_str(),
+                        &text,
+                        now,
+                    )?;
                 }
                 Ok::<_, StoreError>(())
             })
             .await?;
         self.wake.notify_one();
+        Ok(n)
+    }
+
+    /// Queues a follow-up about an incident (`text`, e.g. "the post-mortem is overdue")
+    /// to the receivers its alerts route to, except PagerDuty (follow-ups are not pages),
+    /// at most once a day per receiver and text. Returns how many were queued.
+    pub async fn follow_up(
+        &self,
+        incident_id: i64,
+        event: Event,
+        text: String,
+    ) -> Result<usize, NotifyError> {
+        let cfg = self.cfg.clone();
+        let n = self
+            .db
+            .write(move |c| {
+                let Some(facts) = crate::incidents::repo::routing_facts(c, incident_id)? else {
+                    return Ok::<_, StoreError>(0);
+                };
+                let now = now_ms();
+                let mut n = 0;
+                for name in cfg.route(facts.severity, &facts.service, &facts.labels) {
+                    let Some(r) = cfg.receiver(&name) else {
+                        continue;
+                    };
+                    if r.channel() == "pagerduty"
+                        || outbox::sent_since(c, incident_id, &name, &text, now - 86_400_000)?
+                    {
+                        continue;
+                    }
+                    outbox::insert_message(
+                        c,
+                        Some(incident_id),
+                        &name,
+                        r.channel(),
+                        event.as_str(),
+                        &text,
+                        now,
+                    )?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+            .await?;
+        if n > 0 {
+            self.wake.notify_one();
+        }
         Ok(n)
     }
 

@@ -4,6 +4,7 @@
 //! change is a line on the incident's timeline.
 
 pub mod items;
+pub mod policy;
 pub mod repo;
 pub mod service;
 mod tracker;

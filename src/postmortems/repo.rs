@@ -201,3 +201,65 @@ pub fn list_items(conn: &Conn, f: &ItemFilter, today: &str) -> StoreResult<Vec<A
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// A resolved incident that needs a post-mortem not yet published.
+pub struct DueRow {
+    pub incident_id: i64,
+    pub title: String,
+    pub severity: String,
+    pub service: String,
+    pub resolved_at: i64,
+    pub postmortem: Option<(i64, String)>,
+}
+
+/// Incidents of `severities` resolved since `since` without a published post-mortem,
+/// oldest first (at most 200).
+pub fn due(conn: &Conn, severities: &[&str], since: i64) -> StoreResult<Vec<DueRow>> {
+    if severities.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; severities.len()].join(", ");
+    let sql = format!(
+        "SELECT i.id, i.title, i.severity, i.service, i.resolved_at, p.id, p.status \
+         FROM incidents i LEFT JOIN postmortems p ON p.incident_id = i.id \
+         WHERE i.resolved_at >= ? AND i.status = 'resolved' AND i.severity IN ({marks}) \
+         AND (p.id IS NULL OR p.status != 'published') ORDER BY i.resolved_at LIMIT 200"
+    );
+    let mut args: Vec<rusqlite::types::Value> = vec![since.into()];
+    args.extend(
+        severities
+            .iter()
+            .map(|s| rusqlite::types::Value::Text(s.to_string())),
+    );
+    let mut stmt = conn.sqlite().prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        let pid: Option<i64> = r.get(5)?;
+        let status: Option<String> = r.get(6)?;
+        Ok(DueRow {
+            incident_id: r.get(0)?,
+            title: r.get(1)?,
+            severity: r.get(2)?,
+            service: r.get(3)?,
+            resolved_at: r.get(4)?,
+            postmortem: pid.zip(status),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Action items per status, and how many are overdue on `today`.
+pub fn item_counts(conn: &Conn, today: &str) -> StoreResult<(Vec<(String, i64)>, i64)> {
+    let mut stmt = conn
+        .sqlite()
+        .prepare_cached("SELECT status, COUNT(*) FROM action_items GROUP BY status")?;
+    let counts = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let overdue = conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT COUNT(*) FROM action_items WHERE status IN ('open', 'in_progress') AND due < ?1",
+        )?
+        .query_row([today], |r| r.get(0))?;
+    Ok((counts, overdue))
+}

@@ -20,6 +20,9 @@ pub struct Postmortems {
     incidents: Incidents,
     slos: Slos,
     pub(super) tz: jiff::tz::TimeZone,
+    /// `[postmortems] required_for` and `due_within` (ms).
+    pub(super) required_for: Vec<crate::severity::Severity>,
+    pub(super) due_within: i64,
 }
 
 /// A change: any sections (key → Markdown) and a new status.
@@ -36,10 +39,13 @@ impl Postmortems {
             incidents,
             slos,
             tz,
+            required_for: Vec::new(),
+            due_within: 5 * 86_400_000,
         }
     }
 
-    fn local(&self, ms: i64) -> String {
+    /// `ms` in the configured time zone: "2026-12-01 10:00:00 CET".
+    pub fn local(&self, ms: i64) -> String {
         jiff::Timestamp::from_millisecond(ms)
             .map(|t| {
                 t.to_zoned_datetime(self.tz.clone())

@@ -137,6 +137,57 @@ pub async fn run_handover_once(state: &AppState, now: i64) -> anyhow::Result<usi
     Ok(n)
 }
 
+/// Reminds of overdue post-mortems and action items (each at most once a day per
+/// receiver, so checking often is harmless).
+pub async fn postmortem_reminders_loop(state: web::Data<AppState>) {
+    if !state.settings.raw.postmortems.reminders {
+        return;
+    }
+    every(Duration::from_secs(600), "post-mortem reminders", || {
+        run_postmortem_reminders_once(&state, crate::time::now_ms())
+    })
+    .await;
+}
+
+/// Queues reminders to the incident's receivers (not PagerDuty): a required post-mortem
+/// past its due time, an action item past its due date. Returns how many were queued.
+pub async fn run_postmortem_reminders_once(state: &AppState, now: i64) -> anyhow::Result<usize> {
+    use crate::notify::Event;
+    let mut n = 0;
+    for d in state
+        .postmortems
+        .due(now)
+        .await?
+        .into_iter()
+        .filter(|d| d.overdue)
+    {
+        let stage = d.postmortem_status.map_or("not started", |s| s.words());
+        let text = format!(
+            "the post-mortem was due {} and is {stage}",
+            state.postmortems.local(d.deadline)
+        );
+        n += state
+            .notifications
+            .follow_up(d.incident_id, Event::PostmortemDue, text)
+            .await?;
+    }
+    let overdue = crate::postmortems::items::ItemFilter {
+        overdue: true,
+        ..Default::default()
+    };
+    for item in state.postmortems.items(overdue).await? {
+        let text = format!(
+            "action item \"{}\" ({}) was due {}",
+            item.title, item.owner, item.due
+        );
+        n += state
+            .notifications
+            .follow_up(item.incident_id, Event::ActionItemOverdue, text)
+            .await?;
+    }
+    Ok(n)
+}
+
 /// Scrapes run on their own intervals; evaluation reads what they have, one interval
 /// after the first scrapes. Prometheus-measured history is back-filled once at start.
 pub async fn slo_loop(state: web::Data<AppState>) {

@@ -37,6 +37,9 @@ struct HomePage {
     /// Failing deliveries, for the banner.
     trouble: Option<crate::notify::outbox::Trouble>,
     oncall: Option<super::views::OncallView>,
+    /// Post-mortems due: (severity, title, link, "due Mon 7 Dec", stage, overdue).
+    due: Vec<(String, String, String, String, &'static str, bool)>,
+    overdue_items: i64,
 }
 
 /// The dashboard's panels for one SLO, as on a Grafana SLO dashboard.
@@ -188,6 +191,28 @@ pub async fn home(
     html(&HomePage {
         trouble,
         oncall: super::views::OncallView::now(&state),
+        due: state
+            .postmortems
+            .due(now)
+            .await?
+            .into_iter()
+            .map(|d| {
+                let link = match d.postmortem_id {
+                    Some(p) => format!("/postmortems/{p}"),
+                    None => format!("/incidents/{}", d.incident_id),
+                };
+                let stage = d.postmortem_status.map_or("not started", |s| s.words());
+                (
+                    d.severity,
+                    d.title,
+                    link,
+                    crate::time::short(d.deadline),
+                    stage,
+                    d.overdue,
+                )
+            })
+            .collect(),
+        overdue_items: state.postmortems.item_counts().await?.1,
         focus,
         burning,
         slos,

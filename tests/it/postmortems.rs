@@ -381,3 +381,120 @@ async fn action_items_are_tracked_filtered_exported_and_overdue_after_their_day(
     assert_eq!(code, StatusCode::OK);
     assert!(md.starts_with("# Post-mortem: "));
 }
+
+#[tokio::test]
+async fn overdue_postmortems_and_action_items_are_reminded_once_a_day_and_counted() {
+    let rec = crate::notify::Recorder::start(200);
+    let app = spawn_app_with(|s| crate::notify::receivers(s, &rec)).await;
+    let t = &app.responder_token;
+    let id = app
+        .post_webhook_ok(&message(
+            "due-1",
+            vec![alert("DiskFull", "db-1", "critical", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    app.post_json(&format!("/api/v1/incidents/{id}/resolve"), t, &json!({}))
+        .await;
+    let inc = app.incident(id).await;
+    assert!(
+        ["P0", "P1"].contains(&inc["severity"].as_str().unwrap()),
+        "{inc}"
+    );
+    let now = firewatch::time::now_ms();
+    let remind = || firewatch::scheduler::run_postmortem_reminders_once(&app.state, now);
+    // Resolved just now: due in 5 days, not overdue, nobody reminded.
+    assert_eq!(remind().await.unwrap(), 0);
+    // Resolved six days ago: overdue.
+    rusqlite::Connection::open(app.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE incidents SET resolved_at = ?1 WHERE id = ?2",
+            [now - 6 * 86_400_000, id],
+        )
+        .unwrap();
+    let first = remind().await.unwrap();
+    assert!(first >= 1, "the incident's receivers are reminded");
+    assert_eq!(remind().await.unwrap(), 0, "at most once a day");
+    let text = slack_text(&rec, |t| t.contains(": the post-mortem was due ")).await;
+    assert!(
+        text.contains(&format!("#{id} "))
+            && text.contains(": the post-mortem was due ")
+            && text.ends_with(" and is not started"),
+        "{text}"
+    );
+
+    // An action item past its due date is reminded too, and both are counted.
+    let (_, pm) = app
+        .post_json(&format!("/api/v1/incidents/{id}/postmortem"), t, &json!({}))
+        .await;
+    let pid = pm["id"].as_i64().unwrap();
+    app.post_json(
+        &format!("/api/v1/postmortems/{pid}/action-items"),
+        t,
+        &json!({"title": "Grow the volume", "owner": "olga", "due": "2026-01-05"}),
+    )
+    .await;
+    assert!(
+        remind().await.unwrap() >= 2,
+        "the draft's new stage and the item"
+    );
+    slack_text(&rec, |t| {
+        t.ends_with(": action item \"Grow the volume\" (olga) was due 2026-01-05")
+    })
+    .await;
+    slack_text(&rec, |t| t.ends_with(" and is draft")).await;
+    assert!(
+        rec.seen("/pagerduty")
+            .iter()
+            .all(|s| !s.body.to_string().contains("was due")),
+        "reminders are not pages"
+    );
+
+    let res = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.viewer_token)
+        .send()
+        .await
+        .unwrap();
+    let metrics = res.text().await.unwrap();
+    for line in [
+        "firewatch_action_items{status=\"open\"} 1",
+        "firewatch_action_items{status=\"done\"} 0",
+        "firewatch_action_items_overdue 1",
+        "firewatch_postmortems_overdue 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+
+    // The dashboard lists the overdue post-mortem and the overdue item.
+    app.state
+        .accounts
+        .add_user("uma", Role::Viewer, "viewer password 8")
+        .await
+        .unwrap();
+    let cookie = login(&app, "uma", "viewer password 8").await;
+    let (_, home) = app.page("/", &cookie).await;
+    assert!(home.contains("id=\"followups\""), "{home}");
+    assert!(home.contains(&format!("href=\"/postmortems/{pid}\">Post-mortem: ")));
+    assert!(home.contains("1 overdue action item<"));
+}
+
+/// Waits for a Slack message to #incidents whose text satisfies `want`; returns it.
+async fn slack_text(rec: &crate::notify::Recorder, want: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let texts: Vec<String> = rec
+            .seen("/slack/incidents")
+            .iter()
+            .map(|s| s.body["text"].as_str().unwrap_or("").to_string())
+            .collect();
+        if let Some(t) = texts.iter().find(|t| want(t)) {
+            return t.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{texts:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
