@@ -538,6 +538,12 @@ test("a post-mortem is started from the incident, drafts itself and goes to revi
   await page.waitForLoadState();
   assert.match(await page.locator("#action-items").innerText(), /Alert on index rebuilds longer than 5 minutes/);
   await page.screenshot({ path: join(SHOTS, "postmortem-laptop.png"), fullPage: true });
+  // On paper: the written text, not the editor.
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.locator(".pmform").isVisible(), false);
+  assert.match(await page.locator("article.printonly").innerText(), /A slow index rebuild held a lock on the search table/);
+  await page.pdf({ path: join(SHOTS, "postmortem-print.pdf"), format: "A4" });
+  await page.emulateMedia({ media: "screen" });
   // The incident links it, and its timeline says what happened.
   await page.goto(`${base}/incidents/${searchIncident}`);
   assert.equal(await page.locator(`a[href='${postmortemPath}']`).count(), 1);
