@@ -2,13 +2,12 @@
 
 use std::collections::HashMap;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::session::{self, PageUser};
-use super::{WebError, html, html_status, see_other};
-use crate::api::ApiError;
+use super::{WebError, html, see_other};
 use crate::auth::Role;
 use crate::postmortems::PostmortemError;
 use crate::postmortems::items::{ActionItem, ItemFields, ItemFilter};
@@ -150,9 +149,7 @@ pub async fn add(
     id: web::Path<i64>,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, WebError> {
-    let mut form = form.into_inner();
-    let csrf = form.remove("csrf").unwrap_or_default();
-    let user = session::require_form(&req, &state, Role::Responder, &csrf).await?;
+    let (user, mut form) = super::postmortems::responder_form(&req, &state, form).await?;
     let id = id.into_inner();
     let mut fields = fields_of(&mut form);
     // The form always sends these; an empty one is "required", not "keep".
@@ -168,10 +165,7 @@ pub async fn add(
     {
         Ok(_) => Ok(see_other(&format!("/postmortems/{id}#action-items"))),
         Err(e @ PostmortemError::Invalid { .. }) => {
-            let message = e.to_string();
-            let status = ResponseError::status_code(&ApiError::from(e));
-            let p = state.postmortems.get(id).await?;
-            html_status(&super::postmortems::page_of(user, p, Some(message)), status)
+            super::postmortems::refused(&state, user, id, e).await
         }
         Err(e) => Err(e.into()),
     }
@@ -184,9 +178,7 @@ pub async fn update(
     id: web::Path<i64>,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, WebError> {
-    let mut form = form.into_inner();
-    let csrf = form.remove("csrf").unwrap_or_default();
-    let user = session::require_form(&req, &state, Role::Responder, &csrf).await?;
+    let (user, mut form) = super::postmortems::responder_form(&req, &state, form).await?;
     let back = form.remove("back");
     let fields = fields_of(&mut form);
     match state

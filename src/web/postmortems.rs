@@ -144,6 +144,32 @@ pub async fn start(
     }
 }
 
+/// A responder's form: its fields without the CSRF token, once the token is checked.
+pub(super) async fn responder_form(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    form: web::Form<HashMap<String, String>>,
+) -> Result<(PageUser, HashMap<String, String>), WebError> {
+    let mut form = form.into_inner();
+    let csrf = form.remove("csrf").unwrap_or_default();
+    let user = session::require_form(req, state, Role::Responder, &csrf).await?;
+    Ok((user, form))
+}
+
+/// The post-mortem page again with why a change was refused, answered with the status
+/// the API gives for it (409, 422).
+pub(super) async fn refused(
+    state: &AppState,
+    user: PageUser,
+    id: i64,
+    e: PostmortemError,
+) -> Result<HttpResponse, WebError> {
+    let message = e.to_string();
+    let status = ResponseError::status_code(&ApiError::from(e));
+    let p = state.postmortems.get(id).await?;
+    html_status(&page_of(user, p, Some(message)), status)
+}
+
 /// Saves the sections of the form and, when a workflow button was pressed, the status.
 pub async fn save(
     req: HttpRequest,
@@ -151,9 +177,7 @@ pub async fn save(
     id: web::Path<i64>,
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, WebError> {
-    let mut form = form.into_inner();
-    let csrf = form.remove("csrf").unwrap_or_default();
-    let user = session::require_form(&req, &state, Role::Responder, &csrf).await?;
+    let (user, mut form) = responder_form(&req, &state, form).await?;
     let id = id.into_inner();
     let status = form.remove("status").filter(|s| !s.is_empty());
     let sections = form
@@ -171,10 +195,7 @@ pub async fn save(
     {
         Ok(p) => Ok(see_other(&format!("/postmortems/{}", p.id))),
         Err(e @ (PostmortemError::Conflict(_) | PostmortemError::Invalid { .. })) => {
-            let message = e.to_string();
-            let status = ResponseError::status_code(&ApiError::from(e));
-            let p = state.postmortems.get(id).await?;
-            html_status(&page_of(user, p, Some(message)), status)
+            refused(&state, user, id, e).await
         }
         Err(e) => Err(e.into()),
     }
