@@ -20,7 +20,14 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Postmortem> {
         incident_id: r.get(1)?,
         status: status.parse().unwrap_or(Status::Draft),
         title: r.get(3)?,
-        sections: serde_json::from_value(json(4)?).unwrap_or_default(),
+        sections: {
+            let mut s: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(json(4)?).unwrap_or_default();
+            for (k, _, _) in super::SECTIONS {
+                s.entry(k.to_string()).or_default();
+            }
+            s
+        },
         metrics: serde_json::from_value(json(5)?).unwrap_or_default(),
         slo_impact: serde_json::from_value(json(6)?).unwrap_or_default(),
         action_items: None,

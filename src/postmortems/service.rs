@@ -122,7 +122,11 @@ impl Postmortems {
             duration_s: Some(secs(first_signal, i.resolved_at.unwrap_or(now))),
         };
         let human = |s: Option<i64>| s.map(|s| crate::time::human_duration(s * 1000));
-        let mut sections = BTreeMap::new();
+        // Every section is there from the start, empty until written.
+        let mut sections: BTreeMap<String, String> = SECTIONS
+            .iter()
+            .map(|(k, _, _)| (k.to_string(), String::new()))
+            .collect();
         let service = if i.service.is_empty() {
             "no service".to_string()
         } else {

@@ -45,6 +45,22 @@ async fn a_postmortem_drafts_itself_from_the_incident_and_goes_through_review() 
     let pid = pm["id"].as_i64().unwrap();
     assert_eq!(pm["incident_id"], id);
     assert_eq!(pm["status"], "draft");
+    let keys: Vec<&String> = pm["sections"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys.len(),
+        14,
+        "every section, empty until written: {keys:?}"
+    );
+    for k in [
+        "summary",
+        "five_whys",
+        "went_well",
+        "lucky",
+        "messaging",
+        "lessons",
+    ] {
+        assert!(pm["sections"][k].is_string(), "{k}");
+    }
     // The timeline names each alert of the incident.
     let timeline = pm["sections"]["timeline"].as_str().unwrap();
     for needle in [
