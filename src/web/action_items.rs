@@ -36,18 +36,34 @@ pub struct TrackerParams {
     overdue: Option<String>,
 }
 
+impl TrackerParams {
+    /// The tracker's filter from the page's query (`overdue` is a checkbox: "on" or "true").
+    fn filter(self) -> ItemFilter {
+        let overdue = self
+            .overdue
+            .as_deref()
+            .is_some_and(|v| v == "true" || v == "on");
+        ItemFilter::from_params(self.status, self.owner, self.service, overdue)
+    }
+}
+
+/// The items matching `filter`; a bad filter value is a 400 page.
+async fn items_of(state: &AppState, filter: ItemFilter) -> Result<Vec<ActionItem>, WebError> {
+    match state.postmortems.items(filter).await {
+        Ok(items) => Ok(items),
+        Err(e @ PostmortemError::Invalid { .. }) => Err(WebError::BadRequest(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     params: web::Query<TrackerParams>,
 ) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Viewer).await?;
-    let p = params.into_inner();
-    let overdue = p
-        .overdue
-        .as_deref()
-        .is_some_and(|v| v == "true" || v == "on");
-    let filter = ItemFilter::from_params(p.status, p.owner, p.service, overdue);
+    let filter = params.into_inner().filter();
+    let overdue = filter.overdue;
     let mut query = String::new();
     for (k, v) in [
         ("status", &filter.status),
@@ -66,13 +82,7 @@ pub async fn list(
         filter.owner.clone().unwrap_or_default(),
         filter.service.clone().unwrap_or_default(),
     );
-    let items = match state.postmortems.items(filter).await {
-        Ok(items) => items,
-        Err(e @ PostmortemError::Invalid { .. }) => {
-            return Err(WebError::BadRequest(e.to_string()));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let items = items_of(&state, filter).await?;
     html(&TrackerPage {
         nav: "postmortems",
         today: state.postmortems.today(),
@@ -93,19 +103,7 @@ pub async fn csv(
     params: web::Query<TrackerParams>,
 ) -> Result<HttpResponse, WebError> {
     session::require(&req, &state, Role::Viewer).await?;
-    let p = params.into_inner();
-    let overdue = p
-        .overdue
-        .as_deref()
-        .is_some_and(|v| v == "true" || v == "on");
-    let filter = ItemFilter::from_params(p.status, p.owner, p.service, overdue);
-    let items = match state.postmortems.items(filter).await {
-        Ok(items) => items,
-        Err(e @ PostmortemError::Invalid { .. }) => {
-            return Err(WebError::BadRequest(e.to_string()));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let items = items_of(&state, params.into_inner().filter()).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
