@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod deployments;
+pub mod drill;
 pub mod duration;
 pub mod generate;
 pub mod incidents;

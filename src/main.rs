@@ -101,6 +101,27 @@ enum Command {
         #[arg(long, num_args = 0..=1, default_missing_value = "5")]
         watch: Option<u64>,
     },
+    /// Run a simulated P0 end to end against a running server: an alert through the
+    /// webhook, the incident, its notifications (marked DRILL; PagerDuty only with
+    /// --page), acknowledge, resolve and a post-mortem draft. Exit 0 only if every step
+    /// passed
+    Drill {
+        /// Firewatch's URL
+        #[arg(long, env = "FIREWATCH_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A responder's API token (`firewatch token create NAME --role responder`)
+        #[arg(long, env = "FIREWATCH_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The service the simulated incident is on
+        #[arg(long, default_value = "firewatch-drill")]
+        service: String,
+        /// Page PagerDuty too (by default a drill leaves PagerDuty out)
+        #[arg(long)]
+        page: bool,
+        /// Seconds to wait for each step's notifications to be delivered
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -445,37 +466,32 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Generate { command } => {
             firewatch::generate::cli::run(command).map_err(|(code, m)| Failure(code, m))?;
         }
-        Command::Status { url, token, watch } => {
+        Command::Drill {
+            url,
+            token,
+            service,
+            page,
+            wait,
+        } => {
             use std::io::IsTerminal;
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            // The terminal's width when the shell exports it, else a common one.
-            let width = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|w| w.parse().ok())
-                .unwrap_or(100);
-            let options = firewatch::status::Options {
+            let options = firewatch::drill::Options {
                 url,
                 token,
-                color,
-                width,
+                service,
+                page,
+                wait: std::time::Duration::from_secs(wait.max(1)),
+                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
-            loop {
-                let report = firewatch::status::report(&options).await;
-                if watch.is_some() && color {
-                    print!("\x1b[2J\x1b[H");
-                }
-                print!("{}", report.text);
-                match watch {
-                    None if report.code == 0 => return Ok(()),
-                    None => {
-                        return Err(Failure(report.code, "attention needed (see above)".into()));
-                    }
-                    Some(secs) => {
-                        tokio::time::sleep(std::time::Duration::from_secs(secs.max(1))).await;
-                    }
-                }
-            }
+            firewatch::drill::cli(&options)
+                .await
+                .map_err(|(code, m)| Failure(code, m))?;
+        }
+        Command::Status { url, token, watch } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            firewatch::status::cli(url, token, watch)
+                .await
+                .map_err(|(code, m)| Failure(code, m))?;
         }
     }
     Ok(())

@@ -79,6 +79,40 @@ async fn get(client: &reqwest::Client, o: &Options, path: &str) -> Result<Value,
     Ok(body)
 }
 
+/// The `firewatch status` command: prints the report once, or every `watch` seconds
+/// until interrupted. Err(exit code, message) when attention is needed.
+pub async fn cli(
+    url: String,
+    token: Option<String>,
+    watch: Option<u64>,
+) -> Result<(), (u8, String)> {
+    use std::io::IsTerminal;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // The terminal's width when the shell exports it, else a common one.
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(100);
+    let options = Options {
+        url,
+        token,
+        color,
+        width,
+    };
+    loop {
+        let report = report(&options).await;
+        if watch.is_some() && color {
+            print!("\x1b[2J\x1b[H");
+        }
+        print!("{}", report.text);
+        match watch {
+            None if report.code == 0 => return Ok(()),
+            None => return Err((report.code, "attention needed (see above)".into())),
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs.max(1))).await,
+        }
+    }
+}
+
 pub async fn report(o: &Options) -> Report {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(4))

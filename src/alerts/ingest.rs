@@ -286,6 +286,7 @@ impl<'a> Apply<'a> {
                 labels: &n.labels,
                 created_by: self.actor(),
                 at: now,
+                drill: n.drill,
             },
         )?;
         timeline::add(
@@ -294,7 +295,15 @@ impl<'a> Apply<'a> {
             now,
             "created",
             self.actor(),
-            &format!("Incident opened by {} ({severity})", self.opened_by()),
+            &if n.drill.is_drill() {
+                format!(
+                    "Drill opened by {} ({severity}): a simulated incident, left out of \
+                     MTTA, MTTR and reports",
+                    self.opened_by()
+                )
+            } else {
+                format!("Incident opened by {} ({severity})", self.opened_by())
+            },
             Some(&serde_json::json!({ "group_key": n.group_key, "receiver": n.receiver })),
         )?;
         note_recent_deployments(self.conn, id, &n.service, now, self.rules.deploy_window_ms)?;

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::rules::SeverityRules;
 use super::{ValidAlert, WebhookMessage};
-use crate::incidents::Severity;
 use crate::incidents::alert_rows::{AlertRow, KnownAlert};
+use crate::incidents::{Drill, Severity};
 
 /// One alert as it will be stored.
 pub struct PreparedAlert {
@@ -54,6 +54,8 @@ pub struct Prepared {
     pub service: String,
     pub runbook: Option<String>,
     pub labels: String,
+    /// A drill (an alert labelled `firewatch_drill`): its alerts are P0.
+    pub drill: Drill,
 }
 
 /// Does everything to a validated notification that needs no database.
@@ -72,10 +74,21 @@ pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRu
                 .filter_map(|a| a.annotations.get("runbook_url")),
         )
         .find_map(|u| crate::incidents::service::safe_url(u));
+    // A drill is a simulated P0, whatever the team's severity labels say.
+    let drill = Drill::from_label(
+        by_fp
+            .values()
+            .find_map(|a| a.labels.get(Drill::LABEL))
+            .map(String::as_str),
+    );
     let alerts = by_fp
         .into_values()
         .map(|a| PreparedAlert {
-            severity: rules.severity_of(&a.labels),
+            severity: if drill.is_drill() {
+                Severity::P0
+            } else {
+                rules.severity_of(&a.labels)
+            },
             labels: serde_json::to_string(&a.labels).expect("labels serialize"),
             annotations: serde_json::to_string(&a.annotations).expect("annotations serialize"),
             line: describe(&a, &msg.group_labels),
@@ -110,6 +123,7 @@ pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRu
             .unwrap_or_default(),
         runbook,
         labels: serde_json::to_string(&msg.common_labels).expect("labels serialize"),
+        drill,
     }
 }
 

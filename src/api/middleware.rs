@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError};
 
 use super::ApiError;
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::state::AppState;
 use crate::telemetry::{HttpLabels, RouteLabels};
 
@@ -115,7 +115,18 @@ async fn check(req: &ServiceRequest) -> Result<Option<Principal>, ApiError> {
         .ok_or_else(|| ApiError::Internal("no app state".into()))?;
     let token = super::bearer(req.request());
     if req.path() == WEBHOOK_PATH {
-        if !token.is_some_and(|t| crate::auth::secrets_equal(&t, &state.webhook_token)) {
+        if token
+            .as_deref()
+            .is_some_and(|t| crate::auth::secrets_equal(t, &state.webhook_token))
+        {
+            return Ok(None);
+        }
+        // A responder's API token may post alerts too (`firewatch drill` does).
+        let principal = match &token {
+            Some(t) => state.token_principal(t).await?,
+            None => None,
+        };
+        if !principal.as_ref().is_some_and(|p| p.can(Role::Responder)) {
             state
                 .metrics
                 .webhook_requests
@@ -124,10 +135,12 @@ async fn check(req: &ServiceRequest) -> Result<Option<Principal>, ApiError> {
                 })
                 .inc();
             return Err(ApiError::Unauthorized(
-                "missing or wrong webhook token (alertmanager.webhook_token)".into(),
+                "missing or wrong webhook token (alertmanager.webhook_token), and no \
+                 responder's API token"
+                    .into(),
             ));
         }
-        return Ok(None);
+        return Ok(principal);
     }
     let principal = match token {
         Some(t) => state

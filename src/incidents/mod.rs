@@ -119,6 +119,45 @@ pub struct Incident {
     pub resolved_by: Option<String>,
     pub alert_count: i64,
     pub firing_count: i64,
+    /// Opened by a drill (`firewatch drill`): left out of MTTA, MTTR and reports.
+    pub drill: bool,
+}
+
+/// Whether an incident is a drill, and whether its drill may page PagerDuty. Alerts say
+/// so with the label `firewatch_drill`: `page` pages, any other value except `false`
+/// keeps PagerDuty out of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Drill {
+    #[default]
+    No = 0,
+    Quiet = 1,
+    Paging = 2,
+}
+
+impl Drill {
+    pub const LABEL: &str = "firewatch_drill";
+
+    pub fn from_label(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            None | Some("") => Drill::No,
+            Some(v) if v.eq_ignore_ascii_case("false") => Drill::No,
+            Some(v) if v.eq_ignore_ascii_case("page") => Drill::Paging,
+            Some(_) => Drill::Quiet,
+        }
+    }
+
+    /// The stored value: 0 real, 1 drill, 2 drill that may page.
+    pub fn from_column(v: i64) -> Self {
+        match v {
+            1 => Drill::Quiet,
+            2 => Drill::Paging,
+            _ => Drill::No,
+        }
+    }
+
+    pub fn is_drill(self) -> bool {
+        self != Drill::No
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -197,4 +236,22 @@ pub trait EventSink: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The change is durable: start acting on it (wake the delivery worker).
     fn committed(&self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Drill;
+
+    #[test]
+    fn the_drill_label_says_whether_and_how_an_incident_is_a_drill() {
+        assert_eq!(Drill::from_label(None), Drill::No);
+        assert_eq!(Drill::from_label(Some("")), Drill::No);
+        assert_eq!(Drill::from_label(Some("False")), Drill::No);
+        assert_eq!(Drill::from_label(Some("true")), Drill::Quiet);
+        assert_eq!(Drill::from_label(Some("q4-2026")), Drill::Quiet);
+        assert_eq!(Drill::from_label(Some(" PAGE ")), Drill::Paging);
+        for d in [Drill::No, Drill::Quiet, Drill::Paging] {
+            assert_eq!(Drill::from_column(d as i64), d);
+        }
+    }
 }

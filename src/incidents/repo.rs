@@ -7,12 +7,12 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::list::{Cursor, Sort};
-use super::{Incident, ListQuery, Severity, Status, StatusFilter};
+use super::{Drill, Incident, ListQuery, Severity, Status, StatusFilter};
 use crate::db::{Conn, StoreResult};
 
 const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
     group_key, runbook_url, assignee, commander, created_by, created_at, updated_at, \
-    acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count, firing_count";
+    acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count, firing_count, drill";
 
 pub(super) fn parse_col<T: std::str::FromStr<Err = String>>(
     row: &Row,
@@ -46,6 +46,7 @@ fn incident_from_row(row: &Row) -> rusqlite::Result<Incident> {
         resolved_by: row.get(17)?,
         alert_count: row.get(18)?,
         firing_count: row.get(19)?,
+        drill: row.get::<_, i64>(20)? != 0,
     })
 }
 
@@ -62,14 +63,15 @@ pub struct NewIncident<'a> {
     pub labels: &'a str,
     pub created_by: &'a str,
     pub at: i64,
+    pub drill: Drill,
 }
 
 pub fn insert_incident(conn: &Conn, n: &NewIncident) -> StoreResult<i64> {
     let c = conn.sqlite();
     c.prepare_cached(
         "INSERT INTO incidents (title, description, status, severity, service, source, \
-         group_key, runbook_url, labels, created_by, created_at, updated_at) \
-         VALUES (?1, ?2, 'triggered', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+         group_key, runbook_url, labels, created_by, created_at, updated_at, drill) \
+         VALUES (?1, ?2, 'triggered', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
     )?
     .execute(params![
         n.title,
@@ -81,7 +83,8 @@ pub fn insert_incident(conn: &Conn, n: &NewIncident) -> StoreResult<i64> {
         n.runbook_url,
         n.labels,
         n.created_by,
-        n.at
+        n.at,
+        n.drill as i64
     ])?;
     Ok(c.last_insert_rowid())
 }
@@ -419,7 +422,7 @@ pub fn response_stats(conn: &Conn, since: i64) -> StoreResult<ResponseStats> {
             "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
              COALESCE(SUM(acknowledged_at - created_at), 0), \
              COALESCE(SUM(resolved_at - created_at), 0) \
-             FROM incidents WHERE created_at >= ?1 AND created_at < ?2",
+             FROM incidents WHERE created_at >= ?1 AND created_at < ?2 AND drill = 0",
         )?
         .query_row(params![since, first_hour], sums)?;
     let t: Vec<i64> = whole.iter().zip(part).map(|(a, b)| a + b).collect();
@@ -438,12 +441,13 @@ pub struct RoutingFacts {
     pub severity: Severity,
     pub service: String,
     pub labels: BTreeMap<String, String>,
+    pub drill: Drill,
 }
 
 pub fn routing_facts(conn: &Conn, incident_id: i64) -> StoreResult<Option<RoutingFacts>> {
     Ok(conn
         .sqlite()
-        .prepare_cached("SELECT severity, service, labels FROM incidents WHERE id = ?1")?
+        .prepare_cached("SELECT severity, service, labels, drill FROM incidents WHERE id = ?1")?
         .query_row([incident_id], |r| {
             let sev: String = r.get(0)?;
             let labels: String = r.get(2)?;
@@ -451,6 +455,7 @@ pub fn routing_facts(conn: &Conn, incident_id: i64) -> StoreResult<Option<Routin
                 severity: sev.parse().unwrap_or(Severity::P3),
                 service: r.get(1)?,
                 labels: serde_json::from_str(&labels).unwrap_or_default(),
+                drill: Drill::from_column(r.get(3)?),
             })
         })
         .optional()?)
@@ -462,7 +467,7 @@ pub fn open_p0_for_service(conn: &Conn, service: &str, except: i64) -> StoreResu
         .sqlite()
         .prepare_cached(
             "SELECT id FROM incidents WHERE status != 'resolved' AND severity = 'P0' \
-             AND service = ?1 AND id != ?2 ORDER BY id DESC LIMIT 1",
+             AND service = ?1 AND id != ?2 AND drill = 0 ORDER BY id DESC LIMIT 1",
         )?
         .query_row(params![service, except], |r| r.get(0))
         .optional()?)

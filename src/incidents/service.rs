@@ -240,6 +240,7 @@ impl Incidents {
                     labels: "{}",
                     created_by: &actor,
                     at: now,
+                    drill: crate::incidents::Drill::No,
                 },
             )?;
             timeline::add(

@@ -57,14 +57,24 @@ impl Subject<'_> {
         }
     }
 
-    /// One line: `[P0] #12 HighErrorRate on checkout: opened`.
+    /// One line: `[P0] #12 HighErrorRate on checkout: opened`; a drill's starts with
+    /// `DRILL`.
     pub fn headline(&self) -> String {
         match self.incident {
-            Some(i) => match self.message {
-                // A follow-up (post-mortem or action item overdue) says its own words.
-                Some(m) => format!("[{}] #{} {}: {m}", i.severity, i.id, i.title),
-                None => format!("[{}] #{} {}: {}", i.severity, i.id, i.title, self.verb()),
-            },
+            Some(i) => {
+                let drill = if i.drill { "DRILL " } else { "" };
+                match self.message {
+                    // A follow-up (post-mortem or action item overdue) says its own words.
+                    Some(m) => format!("{drill}[{}] #{} {}: {m}", i.severity, i.id, i.title),
+                    None => format!(
+                        "{drill}[{}] #{} {}: {}",
+                        i.severity,
+                        i.id,
+                        i.title,
+                        self.verb()
+                    ),
+                }
+            }
             None => match (self.event, self.message) {
                 (Event::Handover, Some(m)) => m.to_string(),
                 _ => "Firewatch test notification: this receiver works".to_string(),
@@ -237,7 +247,7 @@ pub fn pagerduty_event(routing_key: &str, s: &Subject) -> Value {
                 "event_action": "trigger",
                 "dedup_key": dedup_key,
                 "payload": {
-                    "summary": truncate(&format!("[{}] #{} {}", i.severity, i.id, i.title), 1024),
+                    "summary": truncate(&format!("{}[{}] #{} {}", if i.drill { "DRILL " } else { "" }, i.severity, i.id, i.title), 1024),
                     "source": if i.service.is_empty() { "firewatch".to_string() } else { i.service.clone() },
                     "severity": pagerduty_severity(i.severity),
                     "timestamp": crate::time::rfc3339(i.created_at),

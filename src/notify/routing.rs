@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{Event, NotifyConfig, outbox, silences};
 use crate::config::ReceiverType;
 use crate::db::{Conn, StoreResult};
+use crate::incidents::Drill;
 use crate::incidents::repo::{self as incidents, RoutingFacts};
 use crate::incidents::timeline;
 use crate::severity::Severity;
@@ -22,6 +23,7 @@ fn held_back(
         severity,
         service,
         labels,
+        ..
     } = facts;
     for silence in silences::active(conn, now)? {
         if matchers_hold(&silence.matchers, *severity, service, labels) {
@@ -121,10 +123,16 @@ pub fn enqueue(
         return Ok(0);
     }
     let mut n = 0;
+    let mut not_paged: Vec<String> = Vec::new();
     for name in cfg.route(facts.severity, &facts.service, &facts.labels) {
         let Some(r) = cfg.receiver(&name) else {
             continue;
         };
+        // A drill pages nobody unless it was started with --page.
+        if facts.drill == Drill::Quiet && r.kind == ReceiverType::Pagerduty {
+            not_paged.push(name);
+            continue;
+        }
         let already = outbox::has_opening_message(conn, incident_id, &name)?;
         let event = match event {
             // A receiver that never got the opening message gets it now.
@@ -145,6 +153,20 @@ pub fn enqueue(
             now,
         )?;
         n += 1;
+    }
+    if event == Event::Triggered && !not_paged.is_empty() {
+        timeline::add(
+            conn,
+            incident_id,
+            now,
+            "notification_held",
+            "firewatch",
+            &format!(
+                "Drill: PagerDuty not paged ({}); start the drill with --page to include it",
+                not_paged.join(", ")
+            ),
+            None,
+        )?;
     }
     Ok(n)
 }

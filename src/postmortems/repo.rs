@@ -229,7 +229,8 @@ pub fn due(conn: &Conn, severities: &[&str], since: i64) -> StoreResult<Vec<DueR
     let sql = format!(
         "SELECT i.id, i.title, i.severity, i.service, i.resolved_at, p.id, p.status \
          FROM incidents i LEFT JOIN postmortems p ON p.incident_id = i.id \
-         WHERE i.resolved_at >= ? AND i.status = 'resolved' AND i.severity IN ({marks}) \
+         WHERE i.resolved_at >= ? AND i.status = 'resolved' AND i.drill = 0 \
+         AND i.severity IN ({marks}) \
          AND (p.id IS NULL OR p.status != 'published') ORDER BY i.resolved_at LIMIT 200"
     );
     let mut args: Vec<rusqlite::types::Value> = vec![since.into()];

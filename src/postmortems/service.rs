@@ -135,7 +135,8 @@ impl Postmortems {
         sections.insert(
             "summary".into(),
             format!(
-                "{} incident on {service}: {}. It lasted {}.",
+                "{}{} incident on {service}: {}. It lasted {}.",
+                if i.drill { "Drill: a simulated " } else { "" },
                 i.severity,
                 i.title,
                 human(metrics.duration_s).unwrap_or_default()
@@ -174,7 +175,11 @@ impl Postmortems {
             id: 0,
             incident_id: i.id,
             status: Status::Draft,
-            title: i.title.clone(),
+            title: if i.drill {
+                format!("Drill: {}", i.title)
+            } else {
+                i.title.clone()
+            },
             sections,
             metrics,
             slo_impact: impact.to_vec(),

@@ -295,11 +295,11 @@ async fn the_webhook_needs_its_token() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    // An API token, even an admin's, is not the webhook token.
+    // A viewer's API token may not post alerts (a responder's may: `firewatch drill`).
     let api = app
         .client
         .post(app.url("/api/v1/alerts/alertmanager"))
-        .bearer_auth(&app.admin_token)
+        .bearer_auth(&app.viewer_token)
         .json(&msg)
         .send()
         .await

@@ -565,6 +565,28 @@ test("a post-mortem is started from the incident, drafts itself and goes to revi
   await phone.context.close();
 });
 
+let drillIncident;
+test("a drill is marked as one in the list and on its page, on a laptop and a phone", async () => {
+  const a = alert("FirewatchDrill", "drill-1", "info", "drills", "A drill: nothing is broken");
+  a.labels.firewatch_drill = "true";
+  drillIncident = await webhook("g-drill", [a], { alertname: "FirewatchDrill", service: "drills" });
+  for (const [name, viewport, extra] of [["laptop", { width: 1280, height: 860 }, {}],
+    ["phone", { width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 }]]) {
+    const { page, context, problems } = await newPage(viewport, extra);
+    await login(page, "admin", ADMIN_PW);
+    await page.goto(`${base}/incidents`);
+    const row = page.locator("li.row", { hasText: "on drills" });
+    assert.equal(await row.locator(".drill").innerText(), "DRILL");
+    await page.goto(`${base}/incidents/${drillIncident}`);
+    assert.ok(await page.locator(".facts .drill").isVisible());
+    assert.match(await page.locator(".sev-lg").innerText(), /P0/);
+    if (name === "phone") await noHorizontalScroll(page);
+    await page.screenshot({ path: join(SHOTS, `incident-drill-${name}.png`) });
+    assert.deepEqual(problems, []);
+    await context.close();
+  }
+});
+
 test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode and on a phone", async () => {
   const pages = ["/", "/?slo=firewatch-api-latency", "/incidents", "/incidents?status=all", "/incidents/new",
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
@@ -572,6 +594,7 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
     "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
     "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/action-items", "/admin", "/no-such-page"];
   if (postmortemPath) pages.push(postmortemPath);
+  if (drillIncident) pages.push(`/incidents/${drillIncident}`);
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
     ["dark", { width: 1280, height: 860 }, { colorScheme: "dark" }],
