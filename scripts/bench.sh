@@ -102,7 +102,7 @@ if [ "$MODE" = soak ]; then
   SPORT=$((PORT + 4))
   SECS=${SOAK_SECONDS:-3600}
   S=$(mktemp -d)
-  FIREWATCH__RETENTION__RESOLVED_INCIDENTS=10m FIREWATCH__RETENTION__INTERVAL=1m \
+  FIREWATCH__RETENTION__RESOLVED_INCIDENTS=10m FIREWATCH__JOBS__RETENTION="0 * * * * *" \
     serve_fresh "$S" "$SPORT"
   echo "== soak for $SECS s: 100 notifications/s of 10 realistic alerts (half open a group, half"
   echo "   resolve the group opened 3,000 groups earlier), 4 readers each requesting the incident"

@@ -137,7 +137,12 @@ impl Application {
             settings.raw.postmortems.required_for.clone(),
             settings.postmortems_due_within,
         );
+        let job_specs = crate::scheduler::specs(&settings).map_err(|e| anyhow::anyhow!(e))?;
+        let instance = format!("{:016x}", rand::random::<u64>());
+        let tz = crate::config::time_zone(&settings.raw.evaluation.time_zone)?;
+        let jobs = crate::jobs::Jobs::new(db.clone(), job_specs, &instance, tz);
         let state = web::Data::new(AppState {
+            jobs,
             postmortems,
             oncall,
             runbooks,
@@ -157,13 +162,12 @@ impl Application {
         });
         let server = build_server(listener, state.clone())?;
         let jobs = vec![
-            tokio::spawn(crate::scheduler::retention_loop(state.clone())),
+            tokio::spawn(crate::scheduler::jobs_loop(state.clone())),
             tokio::spawn(crate::notify::worker::run(state.notification_worker())),
             tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
             tokio::spawn(crate::scheduler::slo_loop(state.clone())),
             tokio::spawn(crate::scheduler::runbooks_loop(state.clone())),
             tokio::spawn(crate::scheduler::oncall_loop(state.clone())),
-            tokio::spawn(crate::scheduler::postmortem_reminders_loop(state.clone())),
         ];
         let host = state
             .settings

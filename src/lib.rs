@@ -12,6 +12,7 @@ pub mod drill;
 pub mod duration;
 pub mod generate;
 pub mod incidents;
+pub mod jobs;
 pub mod markdown;
 pub mod metrics;
 pub mod net;

@@ -24,6 +24,7 @@ pub struct AppState {
     pub runbooks: crate::runbooks::Runbooks,
     pub oncall: crate::oncall::Oncall,
     pub postmortems: crate::postmortems::Postmortems,
+    pub jobs: crate::jobs::Jobs,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,
     /// The bearer token Alertmanager must send.

@@ -32,6 +32,13 @@ pub fn short(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `ms` in a time zone, formatted with strftime `format` (e.g. `%a %-d %b %H:%M %Z`).
+pub fn in_zone(ms: i64, tz: &jiff::tz::TimeZone, format: &str) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_zoned_datetime(tz.clone()).strftime(format).to_string())
+        .unwrap_or_default()
+}
+
 /// With seconds, for timelines where the order within a minute matters:
 /// `2026-11-26 16:35:07 UTC`.
 pub fn short_secs(ms: i64) -> String {

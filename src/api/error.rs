@@ -146,6 +146,17 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::jobs::JobError> for ApiError {
+    fn from(e: crate::jobs::JobError) -> Self {
+        use crate::jobs::JobError;
+        match e {
+            JobError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            JobError::Running(_) => ApiError::Conflict(e.to_string()),
+            JobError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<PayloadError> for ApiError {
     fn from(e: PayloadError) -> Self {
         ApiError::BadRequest(e.to_string())

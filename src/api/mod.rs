@@ -9,6 +9,7 @@ mod deployments;
 pub mod error;
 pub mod generate;
 mod incidents;
+mod jobs;
 pub mod middleware;
 mod notifications;
 mod oncall;
@@ -112,6 +113,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                     web::patch().to(postmortems::patch_item),
                 )
                 .route("/runbooks", get().to(runbooks::list))
+                .route("/jobs", get().to(jobs::list))
+                .route("/jobs/{name}/run", web::post().to(jobs::run))
                 .route("/oncall", get().to(oncall::get))
                 .route("/contacts", get().to(oncall::contacts))
                 .route("/runbooks/{name}", get().to(runbooks::get))

@@ -5,6 +5,7 @@
 //! domains build from the settings (notification routing, SLO definitions) is composed in
 //! `app.rs`.
 
+mod jobs;
 mod sections;
 mod team;
 
@@ -15,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use crate::duration::parse as parse_duration;
+pub use jobs::*;
 pub use sections::*;
 pub use team::*;
 
@@ -29,7 +31,6 @@ pub struct Resolved {
     pub session_ttl: Duration,
     pub shutdown_timeout: Duration,
     pub retention_resolved: Duration,
-    pub retention_interval: Duration,
     pub body_timeout: Duration,
     pub deploy_window: Duration,
     pub runbooks_reload: Duration,
@@ -213,6 +214,7 @@ impl Settings {
             }
             dur("prometheus.timeout", &p.timeout)?;
         }
+        self.check_schedules()?;
         if let Some(url) = &self.server.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -269,7 +271,6 @@ impl Settings {
                 "retention.resolved_incidents",
                 &self.retention.resolved_incidents,
             )?,
-            retention_interval: dur("retention.interval", &self.retention.interval)?,
             body_timeout: dur("server.body_timeout", &self.server.body_timeout)?,
             raw: self,
         })

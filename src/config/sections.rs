@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::jobs::{BackupSettings, JobsSettings, ReportSettings};
 use super::team::{ContactSettings, OncallSettings, PostmortemSettings, RunbookSettings};
 
 use crate::severity::Severity;
@@ -27,6 +28,9 @@ pub struct Settings {
     pub contacts: Vec<ContactSettings>,
     pub oncall: Option<OncallSettings>,
     pub postmortems: PostmortemSettings,
+    pub jobs: JobsSettings,
+    pub backup: BackupSettings,
+    pub reports: ReportSettings,
     pub evaluation: EvaluationSettings,
     #[serde(rename = "scrape")]
     pub scrapes: Vec<ScrapeSettings>,
@@ -199,15 +203,12 @@ pub struct RetentionSettings {
     /// Resolved incidents older than this are deleted with their alerts and timeline.
     /// "0s" keeps them forever.
     pub resolved_incidents: String,
-    /// How often the retention job runs.
-    pub interval: String,
 }
 
 impl Default for RetentionSettings {
     fn default() -> Self {
         Self {
             resolved_incidents: "400d".into(),
-            interval: "1h".into(),
         }
     }
 }

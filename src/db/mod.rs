@@ -8,6 +8,7 @@
 //! `notify/outbox.rs`, …) open up to run their SQL. Their typed functions are the seam a
 //! second storage backend plugs into.
 
+pub mod backups;
 mod checkpoint;
 mod writer;
 

@@ -248,13 +248,7 @@ impl Rotation {
 
     /// `ms` in the rotation's zone for people: "Mon 7 Dec 10:00 CET".
     pub fn local(&self, ms: i64) -> String {
-        Timestamp::from_millisecond(ms)
-            .map(|t| {
-                t.to_zoned_datetime(self.tz.clone())
-                    .strftime("%a %-d %b %H:%M %Z")
-                    .to_string()
-            })
-            .unwrap_or_default()
+        crate::time::in_zone(ms, &self.tz, "%a %-d %b %H:%M %Z")
     }
 
     /// "monday 10:00".

@@ -46,13 +46,7 @@ impl Postmortems {
 
     /// `ms` in the configured time zone: "2026-12-01 10:00:00 CET".
     pub fn local(&self, ms: i64) -> String {
-        jiff::Timestamp::from_millisecond(ms)
-            .map(|t| {
-                t.to_zoned_datetime(self.tz.clone())
-                    .strftime("%Y-%m-%d %H:%M:%S %Z")
-                    .to_string()
-            })
-            .unwrap_or_default()
+        crate::time::in_zone(ms, &self.tz, "%Y-%m-%d %H:%M:%S %Z")
     }
 
     /// Starts the post-mortem of incident `incident_id`, prefilled from it.

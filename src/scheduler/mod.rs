@@ -1,9 +1,16 @@
 //! Background jobs. The scheduler only schedules: each job is a plain `run_*_once(&AppState)`
-//! that calls a service (tests call them directly), and each loop adds the timing.
+//! that calls a service (tests call them directly). Jobs with a calendar (retention,
+//! reminders of post-mortems, backups, the monthly report) run from cron schedules
+//! (jobs.rs, bookkeeping in `crate::jobs`); work that follows its own clock (scrapes and
+//! SLO evaluation, P0 reminders, on-call handovers, runbook reloads) runs in loops here.
+
+mod jobs;
 
 use std::time::Duration;
 
 use actix_web::web;
+
+pub use jobs::{jobs_loop, run_backup_once, run_now, specs};
 
 use crate::state::AppState;
 
@@ -58,14 +65,6 @@ where
             tracing::error!(error = %format!("{e:#}"), "{name} failed");
         }
     }
-}
-
-pub async fn retention_loop(state: web::Data<AppState>) {
-    let period = state
-        .settings
-        .retention_interval
-        .max(Duration::from_secs(1));
-    every(period, "retention job", || run_retention_once(&state)).await;
 }
 
 pub async fn reminders_loop(state: web::Data<AppState>) {
@@ -135,18 +134,6 @@ pub async fn run_handover_once(state: &AppState, now: i64) -> anyhow::Result<usi
     let n = state.notifications.announce_handover(text).await?;
     tracing::info!(primary = %w.primary.name, messages = n, "on-call handover announced");
     Ok(n)
-}
-
-/// Reminds of overdue post-mortems and action items (each at most once a day per
-/// receiver, so checking often is harmless).
-pub async fn postmortem_reminders_loop(state: web::Data<AppState>) {
-    if !state.settings.raw.postmortems.reminders {
-        return;
-    }
-    every(Duration::from_secs(600), "post-mortem reminders", || {
-        run_postmortem_reminders_once(&state, crate::time::now_ms())
-    })
-    .await;
 }
 
 /// Queues reminders to the incident's receivers (not PagerDuty): a required post-mortem

@@ -47,7 +47,8 @@ through_api!(
     crate::slo::SloError,
     crate::deployments::DeploymentError,
     crate::postmortems::PostmortemError,
-    crate::generate::DownloadError
+    crate::generate::DownloadError,
+    crate::jobs::JobError
 );
 
 #[derive(Template)]

@@ -9,6 +9,7 @@ mod home;
 mod incident_list;
 mod incidents;
 mod integrations;
+mod jobs;
 mod login;
 mod oncall;
 mod postmortems;
@@ -131,6 +132,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::revoke_token),
         )
         .route("/admin/users", web::post().to(admin::add_user))
+        .route("/admin/jobs", crate::api::get().to(jobs::page))
+        .route("/admin/jobs/{name}/run", web::post().to(jobs::run))
         .route(
             "/admin/users/{name}/{action}",
             web::post().to(admin::user_action),

@@ -2,6 +2,10 @@
 //! The HTTP middleware that feeds the request metrics lives with the HTTP code
 //! (`api::middleware`).
 
+mod logs;
+
+pub use logs::{escape_control, init_logging};
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -9,65 +13,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::config::{LogFormat, LogSettings};
 use crate::incidents::{Severity, Status};
 use crate::slo::SloStatus;
-
-/// Installs the global tracing subscriber. `RUST_LOG` overrides `log.level`.
-pub fn init_logging(settings: &LogSettings) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    // Colour codes only for a person at a terminal, never into files or log collectors.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_writer(std::io::stderr);
-    let _ = match settings.format {
-        // JSON strings are escaped by the encoder.
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.fmt_fields(escaped_fields()).try_init(),
-    };
-}
-
-/// Text-log fields with control characters escaped, whatever a field holds: alert labels,
-/// login names, a receiver's error body or a scraped line can then never end a log line,
-/// forge the next one or send escape codes to a terminal (log injection).
-fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static {
-    use tracing_subscriber::field::MakeExt;
-    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
-        let text = format!("{value:?}");
-        if field.name() == "message" {
-            write!(w, "{}", escape_control(&text))
-        } else {
-            write!(w, "{}={}", field.name(), escape_control(&text))
-        }
-    })
-    .delimited(" ")
-}
-
-/// `text` with control characters (C0, DEL, C1) and Unicode direction overrides written
-/// as escapes: `\n`, `\r`, `\t`, `\u{1b}`.
-pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !text.chars().any(unsafe_char) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
@@ -96,6 +43,13 @@ pub struct HttpLabels {
 pub struct RouteLabels {
     pub method: String,
     pub route: String,
+}
+
+/// `job` is one of the scheduled jobs (a fixed set), `outcome` ok or failed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub job: String,
+    pub outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -158,6 +112,8 @@ pub struct Metrics {
     postmortems_overdue: Gauge,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: Family<RouteLabels, Histogram>,
+    /// Scheduled job runs by job and outcome.
+    pub job_runs: Family<JobLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -218,6 +174,12 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request latency, by method and route pattern",
             http_duration.clone(),
+        );
+        let job_runs = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "job_runs",
+            "Scheduled job runs (firewatch jobs), by job and outcome (ok, failed)",
+            job_runs.clone(),
         );
         let notifications = Family::<NotificationLabels, Counter>::default();
         registry.register(
@@ -313,6 +275,7 @@ impl Metrics {
             postmortems_overdue,
             http_requests,
             http_duration,
+            job_runs,
         }
     }
 
@@ -467,7 +430,7 @@ mod log_tests {
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_writer(move || sink.clone())
-            .fmt_fields(super::escaped_fields())
+            .fmt_fields(super::logs::escaped_fields())
             .finish();
         let evil = "bob\n2026-01-01T00:00:00Z  INFO forged: admin signed in\u{1b}[2J\u{202e}";
         tracing::subscriber::with_default(subscriber, || {
