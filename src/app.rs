@@ -140,9 +140,18 @@ impl Application {
         let job_specs = crate::scheduler::specs(&settings).map_err(|e| anyhow::anyhow!(e))?;
         let instance = format!("{:016x}", rand::random::<u64>());
         let tz = crate::config::time_zone(&settings.raw.evaluation.time_zone)?;
+        let reports = crate::reports::Reports::new(crate::reports::ReportsSetup {
+            db: db.clone(),
+            slos: slos.clone(),
+            postmortems: postmortems.clone(),
+            tz: tz.clone(),
+            tz_name: settings.raw.evaluation.time_zone.clone(),
+            public_url: settings.public_url(),
+        });
         let jobs = crate::jobs::Jobs::new(db.clone(), job_specs, &instance, tz);
         let state = web::Data::new(AppState {
             jobs,
+            reports,
             postmortems,
             oncall,
             runbooks,

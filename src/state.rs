@@ -25,6 +25,7 @@ pub struct AppState {
     pub oncall: crate::oncall::Oncall,
     pub postmortems: crate::postmortems::Postmortems,
     pub jobs: crate::jobs::Jobs,
+    pub reports: crate::reports::Reports,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,
     /// The bearer token Alertmanager must send.

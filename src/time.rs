@@ -1,6 +1,6 @@
 //! Time helpers: the database stores unix milliseconds (UTC); the API speaks RFC 3339.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -67,6 +67,21 @@ pub fn ser_ms<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
 
 pub fn ser_opt_ms<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     ms.map(rfc3339).serialize(s)
+}
+
+/// Reads what `ser_ms` writes (stored snapshots are read back).
+pub fn de_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_rfc3339(&text)
+        .map_err(serde::de::Error::custom)?
+        .ok_or_else(|| serde::de::Error::custom("not a real time"))
+}
+
+pub fn de_opt_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => parse_rfc3339(&text).map_err(serde::de::Error::custom),
+    }
 }
 
 #[cfg(test)]

@@ -144,4 +144,16 @@
     }
   }
   if (every > 0) setInterval(refresh, every * 1000);
+
+  // "Print" buttons, and selects that show what they pick at once (reports' revisions).
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
+  // Printing shows every detail (a report's daily tables).
+  window.addEventListener("beforeprint", function () {
+    document.querySelectorAll("main details").forEach(function (d) { d.open = true; });
+  });
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+    s.addEventListener("change", function () { s.form.submit(); });
+  });
 })();

@@ -146,6 +146,18 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::reports::ReportError> for ApiError {
+    fn from(e: crate::reports::ReportError) -> Self {
+        use crate::reports::ReportError;
+        match e {
+            ReportError::NotFound(m) => ApiError::NotFound(m),
+            ReportError::Invalid(m) => ApiError::Unprocessable(m),
+            ReportError::Render(m) => ApiError::Internal(m),
+            ReportError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<crate::jobs::JobError> for ApiError {
     fn from(e: crate::jobs::JobError) -> Self {
         use crate::jobs::JobError;

@@ -15,6 +15,7 @@ mod notifications;
 mod oncall;
 mod ops;
 mod postmortems;
+mod reports;
 mod runbooks;
 mod slos;
 
@@ -114,6 +115,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 )
                 .route("/runbooks", get().to(runbooks::list))
                 .route("/jobs", get().to(jobs::list))
+                .route("/reports", get().to(reports::list))
+                .route("/reports/{month}", get().to(reports::get))
+                .route("/reports/{month}", web::post().to(reports::generate))
                 .route("/jobs/{name}/run", web::post().to(jobs::run))
                 .route("/oncall", get().to(oncall::get))
                 .route("/contacts", get().to(oncall::contacts))

@@ -10,7 +10,7 @@ use super::list::{Cursor, Sort};
 use super::{Drill, Incident, ListQuery, Severity, Status, StatusFilter};
 use crate::db::{Conn, StoreResult};
 
-const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
+pub(super) const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
     group_key, runbook_url, assignee, commander, created_by, created_at, updated_at, \
     acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count, firing_count, drill";
 
@@ -24,7 +24,7 @@ pub(super) fn parse_col<T: std::str::FromStr<Err = String>>(
     })
 }
 
-fn incident_from_row(row: &Row) -> rusqlite::Result<Incident> {
+pub(super) fn incident_from_row(row: &Row) -> rusqlite::Result<Incident> {
     Ok(Incident {
         id: row.get(0)?,
         title: row.get(1)?,
@@ -386,54 +386,6 @@ pub fn delete_resolved_before(conn: &Conn, cutoff: i64, limit: usize) -> StoreRe
          WHERE status = 'resolved' AND resolved_at < ?1 LIMIT ?2)",
         params![cutoff, limit as i64],
     )
-}
-
-/// Response numbers for incidents created since `since`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct ResponseStats {
-    pub created: i64,
-    pub acknowledged: i64,
-    pub resolved: i64,
-    /// Mean time to acknowledge, ms (acknowledged incidents only).
-    pub mtta_ms: Option<i64>,
-    /// Mean time to resolve, ms (resolved incidents only).
-    pub mttr_ms: Option<i64>,
-}
-
-/// From the hourly sums (`incident_hourly`, kept by triggers) for whole hours, and from
-/// the incidents themselves for the part of an hour before the first whole one.
-pub fn response_stats(conn: &Conn, since: i64) -> StoreResult<ResponseStats> {
-    const HOUR: i64 = 3_600_000;
-    let first_hour =
-        since - since.rem_euclid(HOUR) + if since.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
-    let c = conn.sqlite();
-    let sums = |r: &Row| -> rusqlite::Result<[i64; 5]> {
-        Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
-    };
-    let whole = c
-        .prepare_cached(
-            "SELECT COALESCE(SUM(created), 0), COALESCE(SUM(acknowledged), 0), \
-             COALESCE(SUM(resolved), 0), COALESCE(SUM(tta_ms), 0), COALESCE(SUM(ttr_ms), 0) \
-             FROM incident_hourly WHERE hour >= ?1",
-        )?
-        .query_row([first_hour], sums)?;
-    let part = c
-        .prepare_cached(
-            "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
-             COALESCE(SUM(acknowledged_at - created_at), 0), \
-             COALESCE(SUM(resolved_at - created_at), 0) \
-             FROM incidents WHERE created_at >= ?1 AND created_at < ?2 AND drill = 0",
-        )?
-        .query_row(params![since, first_hour], sums)?;
-    let t: Vec<i64> = whole.iter().zip(part).map(|(a, b)| a + b).collect();
-    let mean = |sum: i64, n: i64| (n > 0).then(|| sum / n);
-    Ok(ResponseStats {
-        created: t[0],
-        acknowledged: t[1],
-        resolved: t[2],
-        mtta_ms: mean(t[3], t[1]),
-        mttr_ms: mean(t[4], t[2]),
-    })
 }
 
 /// What notification routing looks at: severity, service and the group's labels.

@@ -8,7 +8,8 @@ use crate::db::{Conn, Db, StoreResult};
 use crate::time::{human_duration, now_ms};
 
 use super::alert_rows::{self, AlertCursor};
-use super::repo::{self, NewIncident, ResponseStats};
+use super::repo::{self, NewIncident};
+use super::stats::{self, ResponseStats};
 use super::{
     Alert, Event, EventSink, Incident, IncidentError, ListQuery, Severity, Status, TimelineEntry,
     timeline,
@@ -421,7 +422,7 @@ fn check_optional_text(field: &str, text: Option<String>) -> Result<Option<Strin
 impl Incidents {
     pub async fn response_stats(&self, since: i64) -> Result<ResponseStats, IncidentError> {
         self.db
-            .read(move |c| Ok(repo::response_stats(c, since)?))
+            .read(move |c| Ok(stats::response_stats(c, since)?))
             .await
     }
 

@@ -95,6 +95,10 @@ impl Jobs {
         }
     }
 
+    pub fn tz(&self) -> jiff::tz::TimeZone {
+        self.tz.clone()
+    }
+
     /// `ms` in the schedules' zone: "Tue 1 Dec 07:00:00 CET".
     pub fn local(&self, ms: i64) -> String {
         crate::time::in_zone(ms, &self.tz, "%a %-d %b %Y %H:%M:%S %Z")

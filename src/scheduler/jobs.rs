@@ -30,6 +30,13 @@ pub fn specs(settings: &Resolved) -> Result<Vec<JobSpec>, String> {
     };
     Ok(vec![
         JobSpec {
+            name: "monthly_report",
+            what: "Generates the SLO report of the month that ended and emails it to \
+                   reports.recipients",
+            setting: "jobs.monthly_report",
+            schedule: schedule("jobs.monthly_report", &j.monthly_report)?,
+        },
+        JobSpec {
             name: "retention",
             what: "Deletes resolved incidents past retention.resolved_incidents and the \
                    history of SLOs no longer configured",
@@ -68,8 +75,23 @@ async fn execute(state: &AppState, name: &str, now: i64) -> Result<String, Strin
             .map(|n| format!("queued {n} reminders"))
             .map_err(fail),
         "backup" => run_backup_once(state, now).await.map_err(fail),
+        "monthly_report" => run_monthly_report_once(state, now).await.map_err(fail),
         other => Err(format!("no job named {other}")),
     }
+}
+
+/// Generates the report of the month that ended before `now` (a new revision if one
+/// exists).
+pub async fn run_monthly_report_once(state: &AppState, now: i64) -> anyhow::Result<String> {
+    let month = state.reports.last_month(now)?;
+    let r = state
+        .reports
+        .generate(&month.key, "firewatch-scheduler", now)
+        .await?;
+    Ok(format!(
+        "generated the {} report (revision {})",
+        r.month, r.revision
+    ))
 }
 
 /// One scheduled backup: the copy, its size, and how many old copies were deleted.

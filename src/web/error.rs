@@ -48,7 +48,8 @@ through_api!(
     crate::deployments::DeploymentError,
     crate::postmortems::PostmortemError,
     crate::generate::DownloadError,
-    crate::jobs::JobError
+    crate::jobs::JobError,
+    crate::reports::ReportError
 );
 
 #[derive(Template)]

@@ -9,7 +9,7 @@ use super::session::{self, PageUser};
 use super::views::{IncidentView, SloView, status_rank};
 use super::{WebError, html};
 use crate::auth::Role;
-use crate::incidents::repo::ResponseStats;
+use crate::incidents::stats::ResponseStats;
 use crate::incidents::{ListQuery, Severity, Sort, Status, StatusFilter};
 use crate::slo::ChartRange;
 use crate::state::AppState;

@@ -3,7 +3,6 @@
 
 mod action_items;
 mod admin;
-mod charts;
 mod error;
 mod home;
 mod incident_list;
@@ -13,6 +12,7 @@ mod jobs;
 mod login;
 mod oncall;
 mod postmortems;
+mod reports;
 mod runbooks;
 pub mod session;
 mod slo_charts;
@@ -133,6 +133,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/users", web::post().to(admin::add_user))
         .route("/admin/jobs", crate::api::get().to(jobs::page))
+        .route("/reports", crate::api::get().to(reports::list))
+        .route("/reports", web::post().to(reports::generate))
+        .route(
+            "/reports/{month}.{ext}",
+            crate::api::get().to(reports::download),
+        )
+        .route("/reports/{month}", crate::api::get().to(reports::page))
         .route("/admin/jobs/{name}/run", web::post().to(jobs::run))
         .route(
             "/admin/users/{name}/{action}",

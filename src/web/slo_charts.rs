@@ -2,8 +2,8 @@
 //! SLI over 24 hours, error budget burn-down over the period, requests and errors per
 //! second, error ratio and (for latency SLIs) the p99 latency, all with deployment markers.
 
-use super::charts::{Chart, Point, Unit};
 use crate::slo::{Axis, ChartData, ChartRange, Percentiles, SloStatus};
+use crate::svg_charts::{Chart, Point, Unit};
 
 pub struct SloCharts {
     pub sli: String,
@@ -38,7 +38,7 @@ fn plain_label(v: f64) -> String {
 /// "p50 12 ms · p90 80 ms · p99 240 ms" (plain numbers when the unit is unknown).
 pub fn latency_words(p: &Percentiles) -> String {
     let f = if p.unit == "s" {
-        super::charts::seconds
+        crate::svg_charts::seconds
     } else {
         plain_label
     };
@@ -198,7 +198,7 @@ pub fn build(
                 .latency_threshold
                 .map(|t| {
                     let shown = if l.latency.is_some_and(|p| p.unit == "s") {
-                        super::charts::seconds(t)
+                        crate::svg_charts::seconds(t)
                     } else {
                         plain_label(t)
                     };
@@ -257,7 +257,7 @@ pub fn sparkline(s: &SloStatus, hourly: &[crate::slo::store::HistoryPoint], from
         .iter()
         .filter_map(|p| p.1)
         .fold(s.objective - (1.0 - s.objective), f64::min);
-    super::charts::sparkline(
+    crate::svg_charts::sparkline(
         &format!("{} SLI, last 24 hours by the hour", s.name),
         &points,
         from,

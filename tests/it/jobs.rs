@@ -98,14 +98,18 @@ async fn jobs_are_listed_run_on_their_schedule_and_run_now_for_admins() {
     .await;
     let listed = jobs(&app).await;
     let names: Vec<&str> = listed.iter().map(|j| j["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["retention", "postmortem_reminders", "backup"]);
-    assert_eq!(listed[1]["schedule"], "0 0 9 * * *");
-    assert_eq!(listed[2]["schedule"], "off");
-    assert!(listed[2]["next_run"].is_null());
+    assert_eq!(
+        names,
+        ["monthly_report", "retention", "postmortem_reminders", "backup"]
+    );
+    assert_eq!(listed[0]["schedule"], "0 0 7 1 * *");
+    assert_eq!(listed[2]["schedule"], "0 0 9 * * *");
+    assert_eq!(listed[3]["schedule"], "off");
+    assert!(listed[3]["next_run"].is_null());
     // The loop runs the every-second job by itself.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let r = &jobs(&app).await[0];
+        let r = &jobs(&app).await[1];
         if r["last_trigger"] == "schedule" {
             assert_eq!(r["last_outcome"], "ok");
             assert_eq!(r["last_detail"], "deleted 0 resolved incidents");
@@ -152,7 +156,7 @@ async fn jobs_are_listed_run_on_their_schedule_and_run_now_for_admins() {
     let cookie = admin_cookie(&app).await;
     let (code, html) = app.page("/admin/jobs", &cookie).await;
     assert_eq!(code, StatusCode::OK);
-    assert_eq!(html.matches(">Run now<").count(), 3, "{html}");
+    assert_eq!(html.matches(">Run now<").count(), 4, "{html}");
     assert!(html.contains("Europe/Berlin"));
 }
 

@@ -17,6 +17,7 @@ mod notify;
 mod oncall;
 mod ops;
 mod postmortems;
+mod reports;
 mod runbooks;
 mod slo;
 mod ui;

@@ -159,7 +159,7 @@ fn a_member_who_is_no_contact_stops_the_start_naming_the_field() {
     );
 }
 
-fn pdf_text(path: &std::path::Path) -> (String, String) {
+pub(crate) fn pdf_text(path: &std::path::Path) -> (String, String) {
     let info = std::process::Command::new("pdfinfo")
         .arg(path)
         .output()
