@@ -142,8 +142,10 @@ impl Application {
         let tz = crate::config::time_zone(&settings.raw.evaluation.time_zone)?;
         let reports = crate::reports::Reports::new(crate::reports::ReportsSetup {
             db: db.clone(),
-            slos: slos.clone(),
-            postmortems: postmortems.clone(),
+            slos: crate::generate::measured_slos(&settings, slos.configured())
+                .iter()
+                .map(Into::into)
+                .collect(),
             tz: tz.clone(),
             tz_name: settings.raw.evaluation.time_zone.clone(),
             public_url: settings.public_url(),
@@ -313,11 +315,7 @@ fn slo_service(
             t.bearer = Some(self_token.to_string());
         }
     }
-    let specs = if builtin {
-        crate::generate::default_slos()
-    } else {
-        configured.clone()
-    };
+    let specs = crate::generate::measured_slos(settings, &configured);
     let engine = Engine::new(
         crate::slo::definitions::with_sources(settings, specs),
         raw.evaluation.min_events,

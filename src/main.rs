@@ -1,14 +1,14 @@
 //! The `firewatch` command: parsing and wiring only.
 #![forbid(unsafe_code)]
 
-use std::io::Read;
+mod cli_accounts;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cli_accounts::{TokenCommand, UserCommand, with_accounts};
 use firewatch::app::{Application, Config};
-use firewatch::auth::Role;
-use firewatch::auth::accounts::Accounts;
 use firewatch::config::{Resolved, Settings};
 use firewatch::db::Db;
 
@@ -83,6 +83,21 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// The monthly SLO report of a month from the data directory (server running or
+    /// stopped), as HTML, Markdown, PDF or JSON; nothing is stored
+    Report {
+        /// YYYY-MM (default: the month that ended); the current month gives a
+        /// month-to-date report
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, default_value = "html", value_parser = ["html", "md", "pdf", "json"])]
+        format: String,
+        /// Write here instead of standard output
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Generate Prometheus rules, Alertmanager config or a Grafana dashboard
     Generate {
         #[command(subcommand)]
@@ -124,103 +139,6 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Add a user; prints a generated password unless --password-stdin is given
-    Add {
-        name: String,
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
-        /// Read the password from standard input
-        #[arg(long)]
-        password_stdin: bool,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-    /// List users (name, role, created, active or disabled)
-    List(ConfigArg),
-    /// Disable a user: its sessions end and it cannot sign in (never the last active admin)
-    Disable {
-        name: String,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-    /// Enable a disabled user again
-    Enable {
-        name: String,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-    /// Remove a user and its sessions (never the last active admin)
-    Remove {
-        name: String,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-    /// Set a new password (generated and printed unless --password-stdin); sessions end
-    ResetPassword {
-        name: String,
-        /// Read the password from standard input
-        #[arg(long)]
-        password_stdin: bool,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-}
-
-/// The password to set: read from standard input, or generated (and to be printed).
-fn password_from(stdin: bool) -> Result<(String, bool), Failure> {
-    if stdin {
-        let mut buf = String::new();
-        std::io::stdin().read_to_string(&mut buf)?;
-        Ok((buf.trim_end_matches(['\r', '\n']).to_string(), false))
-    } else {
-        Ok((firewatch::auth::new_password(), true))
-    }
-}
-
-/// Runs one account change against the database of `config`; refusals exit 2.
-async fn with_accounts<T>(
-    config: &ConfigArg,
-    change: impl AsyncFnOnce(&Accounts) -> Result<T, firewatch::auth::AuthError>,
-) -> Result<T, Failure> {
-    let settings = load(config)?;
-    let db = open_db(&settings, config).await?;
-    let accounts = Accounts::new(db.clone());
-    let result = change(&accounts).await;
-    db.close().await;
-    result.map_err(|e| match e {
-        firewatch::auth::AuthError::Store(_) | firewatch::auth::AuthError::Hash(_) => {
-            Failure(1, e.to_string())
-        }
-        other => Failure(2, other.to_string()),
-    })
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Create an API token; the token alone is printed on the last line
-    Create {
-        name: String,
-        #[arg(long, value_parser = parse_role)]
-        role: Role,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-    /// List API tokens (secrets are never shown again)
-    List(ConfigArg),
-    /// Revoke an API token by id
-    Revoke {
-        id: i64,
-        #[command(flatten)]
-        config: ConfigArg,
-    },
-}
-
-fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse()
-}
-
 /// A failure with the exit code it deserves: 2 for bad settings or input, 1 otherwise.
 struct Failure(u8, String);
 
@@ -228,6 +146,22 @@ impl<E: std::fmt::Display> From<E> for Failure {
     fn from(e: E) -> Self {
         Failure(1, e.to_string())
     }
+}
+
+/// Writes a command's output to `out` (saying so on standard error) or standard output.
+fn write_out(out: Option<&std::path::Path>, bytes: &[u8], what: &str) -> Result<(), Failure> {
+    match out {
+        Some(path) => {
+            std::fs::write(path, bytes)
+                .map_err(|e| Failure(1, format!("{}: {e}", path.display())))?;
+            eprintln!("{what} written to {}", path.display());
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(bytes)?;
+        }
+    }
+    Ok(())
 }
 
 fn load(config: &ConfigArg) -> Result<Resolved, Failure> {
@@ -294,84 +228,8 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .map_err(|e| Failure(1, format!("{e:#}")))?;
             app.run_until_stopped().await?;
         }
-        Command::User { command } => match command {
-            UserCommand::Add {
-                name,
-                role,
-                password_stdin,
-                config,
-            } => {
-                let (password, generated) = password_from(password_stdin)?;
-                with_accounts(&config, async |a| a.add_user(&name, role, &password).await).await?;
-                println!("added user {name} with role {role}");
-                if generated {
-                    println!("password: {password}");
-                }
-            }
-            UserCommand::List(config) => {
-                let users = with_accounts(&config, async |a| a.users().await).await?;
-                for u in users {
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        u.name,
-                        u.role,
-                        firewatch::time::rfc3339(u.created_at),
-                        if u.disabled { "disabled" } else { "active" }
-                    );
-                }
-            }
-            UserCommand::Disable { name, config } => {
-                with_accounts(&config, async |a| a.set_disabled(&name, true).await).await?;
-                println!("disabled user {name}; its sessions ended");
-            }
-            UserCommand::Enable { name, config } => {
-                with_accounts(&config, async |a| a.set_disabled(&name, false).await).await?;
-                println!("enabled user {name}");
-            }
-            UserCommand::Remove { name, config } => {
-                with_accounts(&config, async |a| a.remove_user(&name).await).await?;
-                println!("removed user {name}");
-            }
-            UserCommand::ResetPassword {
-                name,
-                password_stdin,
-                config,
-            } => {
-                let (password, generated) = password_from(password_stdin)?;
-                with_accounts(&config, async |a| a.reset_password(&name, &password).await).await?;
-                println!("new password set for {name}; its sessions ended");
-                if generated {
-                    println!("password: {password}");
-                }
-            }
-        },
-        Command::Token { command } => match command {
-            TokenCommand::Create { name, role, config } => {
-                let created =
-                    with_accounts(&config, async |a| a.create_token(&name, role, "cli").await)
-                        .await?;
-                println!(
-                    "created API token {} (id {}, role {role}); it is shown only once:",
-                    name, created.info.id
-                );
-                println!("{}", created.token);
-            }
-            TokenCommand::List(config) => {
-                let tokens = with_accounts(&config, async |a| a.tokens().await).await?;
-                for t in tokens {
-                    let state = if t.revoked_at.is_some() {
-                        "revoked"
-                    } else {
-                        "active"
-                    };
-                    println!("{}\t{}\t{}\t{}…\t{}", t.id, t.name, t.role, t.prefix, state);
-                }
-            }
-            TokenCommand::Revoke { id, config } => {
-                with_accounts(&config, async |a| a.revoke_token(id).await).await?;
-                println!("revoked API token {id}");
-            }
-        },
+        Command::User { command } => cli_accounts::user(command).await?,
+        Command::Token { command } => cli_accounts::token(command).await?,
         Command::WebhookToken(config) => {
             let configured = load(&config)?.webhook_token;
             let (token, _) = with_accounts(&config, async |a| {
@@ -451,17 +309,23 @@ async fn run(command: Command) -> Result<(), Failure> {
                 "md" => card.to_markdown().into_bytes(),
                 _ => firewatch::oncall::pdf::render(&card).map_err(|m| Failure(1, m))?,
             };
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, &bytes)
-                        .map_err(|e| Failure(1, format!("{}: {e}", path.display())))?;
-                    eprintln!("on-call card written to {}", path.display());
-                }
-                None => {
-                    use std::io::Write;
-                    std::io::stdout().write_all(&bytes)?;
-                }
-            }
+            write_out(out.as_deref(), &bytes, "on-call card")?;
+        }
+        Command::Report {
+            month,
+            format,
+            out,
+            config,
+        } => {
+            let settings = load(&config)?;
+            let db = open_db(&settings, &config).await?;
+            let app =
+                Config::from_settings(settings).map_err(|e| Failure(2, format!("config: {e}")))?;
+            let bytes =
+                firewatch::reports::cli::report(&app.settings, &app.slos, db, month, &format)
+                    .await
+                    .map_err(|(code, m)| Failure(code, m))?;
+            write_out(out.as_deref(), &bytes, "report")?;
         }
         Command::Generate { command } => {
             firewatch::generate::cli::run(command).map_err(|(code, m)| Failure(code, m))?;

@@ -58,16 +58,36 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// Generates a new revision of the month's report (month to date for the current month).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateQuery {
+    /// Also email it to `[reports] recipients`.
+    #[serde(default)]
+    email: bool,
+}
+
+/// Generates a new revision of the month's report (month to date for the current month);
+/// `?email=true` also emails it to `[reports] recipients`.
 pub async fn generate(
     caller: Caller,
     state: web::Data<AppState>,
     month: web::Path<String>,
+    q: web::Query<GenerateQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(Role::Admin)?;
     let report = state
         .reports
         .generate(&month, &caller.principal.actor(), crate::time::now_ms())
         .await?;
-    Ok(HttpResponse::Created().json(report))
+    let emailed = if q.email {
+        state
+            .notifications
+            .send_report(&report.month, report.revision)
+            .await?
+    } else {
+        0
+    };
+    let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
+    body["emailed_to"] = json!(emailed);
+    Ok(HttpResponse::Created().json(body))
 }

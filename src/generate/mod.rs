@@ -332,6 +332,16 @@ pub fn download(
     Ok((artefact, body))
 }
 
+/// The SLOs Firewatch measures: the configured ones, or — with neither SLOs nor
+/// `[[scrape]]` in the settings — its own API availability and latency.
+pub fn measured_slos(settings: &crate::config::Resolved, configured: &[SloSpec]) -> Vec<SloSpec> {
+    if configured.is_empty() && settings.raw.scrapes.is_empty() {
+        default_slos()
+    } else {
+        configured.to_vec()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::{Event, NotifyConfig, Receiver};
-use crate::config::{ReceiverType, SmtpTls};
+use crate::config::ReceiverType;
 use crate::incidents::{Incident, Severity};
 
 /// The result of one delivery attempt.
@@ -34,10 +34,11 @@ pub struct Subject<'a> {
 }
 
 impl Subject<'_> {
-    fn link(&self) -> String {
+    pub(super) fn link(&self) -> String {
         match (self.incident, self.event) {
             (Some(i), _) => format!("{}/incidents/{}", self.public_url, i.id),
             (None, Event::Handover) => format!("{}/oncall", self.public_url),
+            (None, Event::Report) => format!("{}/reports", self.public_url),
             (None, _) => format!("{}/integrations", self.public_url),
         }
     }
@@ -54,6 +55,7 @@ impl Subject<'_> {
             Event::Handover => "on-call handover",
             Event::PostmortemDue => "post-mortem overdue",
             Event::ActionItemOverdue => "action item overdue",
+            Event::Report => "monthly SLO report",
         }
     }
 
@@ -93,7 +95,7 @@ pub fn severity_colour(s: Severity) -> &'static str {
     }
 }
 
-fn status_word(i: &Incident, event: Event) -> String {
+pub(super) fn status_word(i: &Incident, event: Event) -> String {
     match event {
         Event::Acknowledged => format!(
             "Acknowledged by {}",
@@ -282,72 +284,6 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Plain-text and HTML bodies of the email.
-pub fn email_bodies(s: &Subject) -> (String, String, String) {
-    let subject = s.headline();
-    let link = s.link();
-    let Some(i) = s.incident else {
-        let text = format!("{subject}\n\n{link}\n");
-        let html = format!(
-            "<p>{}</p><p><a href=\"{}\">Open Firewatch</a></p>",
-            esc(&subject),
-            esc(&link)
-        );
-        return (subject, text, html);
-    };
-    let mut text = format!(
-        "{subject}\n\nSeverity: {}\nStatus: {}\nService: {}\n",
-        i.severity,
-        status_word(i, s.event),
-        if i.service.is_empty() {
-            "-"
-        } else {
-            &i.service
-        }
-    );
-    if !i.description.is_empty() {
-        text.push_str(&format!("\n{}\n", i.description));
-    }
-    text.push_str(&format!("\nIncident: {link}\n"));
-    if let Some(r) = &i.runbook_url {
-        text.push_str(&format!("Runbook: {r}\n"));
-    }
-    let runbook = i
-        .runbook_url
-        .as_ref()
-        .map(|r| format!(" · <a href=\"{}\">Runbook</a>", esc(r)))
-        .unwrap_or_default();
-    let html = format!(
-        "<div style=\"font-family:system-ui,sans-serif\"><p style=\"border-left:5px solid {colour};padding-left:10px\">\
-         <strong>[{sev}] #{id} {title}</strong><br>{status} · service {service}</p>{desc}\
-         <p><a href=\"{link}\">Open incident #{id}</a>{runbook}</p></div>",
-        colour = severity_colour(i.severity),
-        sev = i.severity,
-        id = i.id,
-        title = esc(&i.title),
-        status = esc(&status_word(i, s.event)),
-        service = esc(if i.service.is_empty() {
-            "-"
-        } else {
-            &i.service
-        }),
-        desc = if i.description.is_empty() {
-            String::new()
-        } else {
-            format!("<p>{}</p>", esc(&i.description))
-        },
-        link = esc(&link),
-    );
-    (subject, text, html)
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn retry_after(res: &reqwest::Response) -> Option<Duration> {
     let v = res
         .headers()
@@ -427,54 +363,6 @@ pub async fn deliver(
             let secret = r.secret.as_deref().unwrap_or("");
             post_json(client, &r.url, &body, sig, &[secret]).await
         }
-        ReceiverType::Email => send_email(cfg, r, s).await,
-    }
-}
-
-async fn send_email(cfg: &NotifyConfig, r: &Receiver, s: &Subject<'_>) -> Delivery {
-    use lettre::message::{Mailbox, MultiPart};
-    use lettre::transport::smtp::authentication::Credentials;
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
-    let Some(smtp) = &cfg.smtp else {
-        return Delivery::Permanent("no [smtp] section configured".into());
-    };
-    let (subject, text, html) = email_bodies(s);
-    let from: Mailbox = match smtp.from.parse() {
-        Ok(m) => m,
-        Err(e) => return Delivery::Permanent(format!("smtp.from: {e}")),
-    };
-    let mut builder = Message::builder().from(from).subject(subject);
-    for to in &r.to {
-        match to.parse::<Mailbox>() {
-            Ok(m) => builder = builder.to(m),
-            Err(e) => return Delivery::Permanent(format!("recipient {to}: {e}")),
-        }
-    }
-    let message = match builder.multipart(MultiPart::alternative_plain_html(text, html)) {
-        Ok(m) => m,
-        Err(e) => return Delivery::Permanent(format!("building the email: {e}")),
-    };
-    let transport = match smtp.tls {
-        SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-            &smtp.host,
-        )),
-        SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host),
-        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
-    };
-    let mut transport = match transport {
-        Ok(t) => t.port(smtp.port).timeout(Some(cfg.timeout)),
-        Err(e) => return Delivery::Permanent(format!("smtp: {e}")),
-    };
-    if let (Some(user), Some(pw)) = (&smtp.username, &smtp.password) {
-        transport = transport.credentials(Credentials::new(user.clone(), pw.clone()));
-    }
-    match transport.build().send(message).await {
-        Ok(_) => Delivery::Delivered,
-        Err(e) if e.is_permanent() => Delivery::Permanent(format!("SMTP: {e}")),
-        Err(e) => Delivery::Retry {
-            error: format!("SMTP: {e}"),
-            after: None,
-        },
+        ReceiverType::Email => super::email::send(cfg, r, s).await,
     }
 }

@@ -7,6 +7,7 @@
 //! delivers due rows with retries; every attempt lands on the incident's timeline.
 
 pub mod channels;
+pub mod email;
 pub mod outbox;
 mod routing;
 mod service;
@@ -40,6 +41,8 @@ pub enum Event {
     PostmortemDue,
     /// An action item of the incident's post-mortem is overdue (a message of its own).
     ActionItemOverdue,
+    /// The monthly SLO report (message: `YYYY-MM#revision`), emailed with its PDF.
+    Report,
 }
 
 impl From<crate::incidents::Event> for Event {
@@ -68,6 +71,7 @@ impl Event {
             Event::Handover => "handover",
             Event::PostmortemDue => "postmortem_due",
             Event::ActionItemOverdue => "action_item_overdue",
+            Event::Report => "report",
         }
     }
     pub fn parse(s: &str) -> Event {
@@ -81,6 +85,7 @@ impl Event {
             "handover" => Event::Handover,
             "postmortem_due" => Event::PostmortemDue,
             "action_item_overdue" => Event::ActionItemOverdue,
+            "report" => Event::Report,
             _ => Event::Triggered,
         }
     }
@@ -154,6 +159,9 @@ pub fn mask_url(url: &str) -> String {
         None => "…".into(),
     }
 }
+
+/// The receiver that emails the monthly report to `[reports] recipients`.
+pub const REPORT_RECEIVER: &str = "monthly-report";
 
 #[derive(Debug, Clone)]
 pub struct Route {

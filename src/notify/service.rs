@@ -193,6 +193,31 @@ impl Notifications {
         Ok(n)
     }
 
+    /// Queues the monthly report (`month`, `revision`) for `[reports] recipients`, with
+    /// its PDF attached; returns how many addresses it goes to (0 without recipients).
+    pub async fn send_report(&self, month: &str, revision: i64) -> Result<usize, NotifyError> {
+        let Some(r) = self.cfg.receiver(super::REPORT_RECEIVER) else {
+            return Ok(0);
+        };
+        let n = r.to.len();
+        let message = format!("{month}#{revision}");
+        self.db
+            .write(move |c| {
+                outbox::insert_message(
+                    c,
+                    None,
+                    super::REPORT_RECEIVER,
+                    "email",
+                    Event::Report.as_str(),
+                    &message,
+                    now_ms(),
+                )
+            })
+            .await?;
+        self.wake.notify_one();
+        Ok(n)
+    }
+
     /// Queues a follow-up about an incident (`text`, e.g. "the post-mortem is overdue")
     /// to the receivers its alerts route to, except PagerDuty (follow-ups are not pages),
     /// at most once a day per receiver and text. Returns how many were queued.

@@ -128,6 +128,32 @@ impl NotifyConfig {
                 password: secret("smtp.password", password, password_file)?,
             }),
         };
+        // The monthly report's recipients: a receiver of their own that no route reaches.
+        if receivers.iter().any(|r| r.name == super::REPORT_RECEIVER) {
+            return Err((
+                "receiver.name".into(),
+                format!(
+                    "`{}` is reserved for [reports] recipients",
+                    super::REPORT_RECEIVER
+                ),
+            ));
+        }
+        if !s.reports.recipients.is_empty() {
+            if smtp.is_none() {
+                return Err((
+                    "reports.recipients".into(),
+                    "emailing the report needs an [smtp] section".into(),
+                ));
+            }
+            receivers.push(Receiver {
+                name: super::REPORT_RECEIVER.into(),
+                kind: ReceiverType::Email,
+                url: String::new(),
+                routing_key: String::new(),
+                to: s.reports.recipients.clone(),
+                secret: None,
+            });
+        }
         let public_url = crate::config::public_url_of(&s.server);
         Ok(Self {
             receivers,
@@ -222,6 +248,32 @@ name = "oncall-mail"
 type = "email"
 to = ["oncall@example.com"]
 "#;
+
+    #[test]
+    fn report_recipients_get_a_receiver_no_route_reaches_and_need_smtp() {
+        let c = cfg(&format!(
+            "{RECEIVERS}\n[reports]\nrecipients = [\"cto@example.com\"]\n"
+        ));
+        let r = c.receiver(super::super::REPORT_RECEIVER).unwrap();
+        assert_eq!(r.to, ["cto@example.com"]);
+        for sev in Severity::ALL {
+            assert!(
+                !c.route(sev, "", &BTreeMap::new())
+                    .contains(&super::super::REPORT_RECEIVER.to_string())
+            );
+        }
+        let s: Settings =
+            figment::Figment::from(figment::providers::Serialized::defaults(Settings::default()))
+                .merge(
+                    <figment::providers::Toml as figment::providers::Format>::string(
+                        "[reports]\nrecipients = [\"cto@example.com\"]\n",
+                    ),
+                )
+                .extract()
+                .unwrap();
+        let e = NotifyConfig::from_settings(&s).unwrap_err();
+        assert_eq!(e.0, "reports.recipients");
+    }
 
     #[test]
     fn default_routes_follow_the_seed_escalation_policy() {

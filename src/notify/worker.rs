@@ -100,6 +100,49 @@ impl Worker {
         }
     }
 
+    /// Emails a stored report (`YYYY-MM#revision`) with its PDF.
+    async fn report(&self, receiver: &super::Receiver, what: Option<&str>) -> Delivery {
+        let Some((month, revision)) = what
+            .and_then(|w| w.split_once('#'))
+            .and_then(|(m, r)| Some((m.to_string(), r.parse::<i64>().ok()?)))
+        else {
+            return Delivery::Permanent("the message names no report".into());
+        };
+        let m = month.clone();
+        let stored = self
+            .db
+            .read(move |c| {
+                let row = crate::reports::repo::get(c, &m, Some(revision))?;
+                let pdf = crate::reports::repo::pdf(c, &m, Some(revision))?;
+                Ok::<_, StoreError>(row.zip(pdf))
+            })
+            .await;
+        let (row, pdf) = match stored {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                return Delivery::Permanent(format!("report {month} revision {revision} is gone"));
+            }
+            Err(e) => {
+                return Delivery::Retry {
+                    error: e.to_string(),
+                    after: None,
+                };
+            }
+        };
+        let link = format!("{}/reports/{month}", self.cfg.public_url);
+        let mail = super::email::ReportMail {
+            subject: format!("Firewatch SLO report {month} (revision {revision})"),
+            text: format!("{}\n\nOn the web: {link}\n", row.markdown),
+            html: format!(
+                "<div style=\"font-family:system-ui,sans-serif;max-width:820px\">{}<p><a href=\"{link}\">Open the report in Firewatch</a> (charts are in the attached PDF)</p></div>",
+                for_email(&row.html, &self.cfg.public_url)
+            ),
+            pdf,
+            file_name: format!("firewatch-slo-report-{month}.pdf"),
+        };
+        super::email::send_report(&self.cfg, receiver, mail).await
+    }
+
     async fn attempt(&self, note: Notification) -> Result<(), StoreError> {
         let incident = match note.incident_id {
             Some(id) => {
@@ -125,18 +168,21 @@ impl Worker {
             public_url: &self.cfg.public_url,
             message: note.message.as_deref(),
         };
-        let result = tokio::time::timeout(
-            self.cfg.timeout,
-            deliver(&self.client, &self.cfg, &receiver, &subject),
-        )
-        .await
-        .unwrap_or_else(|_| Delivery::Retry {
-            error: format!(
-                "timed out after {}",
-                human_duration(self.cfg.timeout.as_millis() as i64)
-            ),
-            after: None,
-        });
+        let send = async {
+            match subject.event {
+                Event::Report => self.report(&receiver, note.message.as_deref()).await,
+                _ => deliver(&self.client, &self.cfg, &receiver, &subject).await,
+            }
+        };
+        let result = tokio::time::timeout(self.cfg.timeout, send)
+            .await
+            .unwrap_or_else(|_| Delivery::Retry {
+                error: format!(
+                    "timed out after {}",
+                    human_duration(self.cfg.timeout.as_millis() as i64)
+                ),
+                after: None,
+            });
         let attempts = note.attempts as u32 + 1;
         let (outcome, next) = match &result {
             Delivery::Delivered => ("delivered", None),
@@ -223,6 +269,24 @@ impl Worker {
 }
 
 /// Runs the worker until the task is aborted.
+/// The page's HTML for a mail client: links made absolute, the SVG charts (styled by the
+/// page's CSS, which mail does not carry) left to the attached PDF.
+fn for_email(html: &str, public_url: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<div class=\"chart\">") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</svg></div>") {
+            Some(end) => rest = &rest[start + end + "</svg></div>".len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out.replace("href=\"/", &format!("href=\"{public_url}/"))
+}
+
 pub async fn run(worker: Worker) {
     let poll = worker.cfg.poll_interval.max(Duration::from_millis(50));
     loop {

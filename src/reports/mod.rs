@@ -3,6 +3,7 @@
 //! out) and the action items; stored as an immutable snapshot (numbers, Markdown, the
 //! page's HTML and the PDF), one revision per generation. Owner of `reports` (repo.rs).
 
+pub mod cli;
 mod compute;
 mod model;
 pub mod month;
@@ -15,7 +16,7 @@ mod summary;
 
 pub use model::*;
 pub use month::Month;
-pub use service::{Reports, ReportsSetup, Stored};
+pub use service::{Progress, ReportSlo, Reports, ReportsSetup, Stored};
 
 use crate::db::StoreError;
 
@@ -29,4 +30,13 @@ pub enum ReportError {
     Render(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// "revision 2", or "not stored" for a report made by `firewatch report`.
+pub fn revision_words(revision: i64) -> String {
+    if revision > 0 {
+        format!("revision {revision}")
+    } else {
+        "not stored (made by firewatch report)".into()
+    }
 }

@@ -106,10 +106,10 @@ pub fn render(r: &Report, local: &dyn Fn(i64) -> String) -> Result<Vec<u8>, Stri
         &format!("SLO report: {}", r.label),
     );
     l.note(&format!(
-        "Generated {} by {} · revision {} · times in {}{}",
+        "Generated {} by {} · {} · times in {}{}",
         local(r.generated_at),
         r.generated_by,
-        r.revision,
+        super::revision_words(r.revision),
         r.time_zone,
         if r.month_to_date {
             format!(" · month to date, up to {}", local(r.until))

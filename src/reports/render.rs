@@ -54,10 +54,10 @@ pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> St
     let s = &r.sections;
     let mut md = format!("# SLO report: {}\n\n", r.label);
     md.push_str(&format!(
-        "Generated {} by {} (revision {}; times in {}).{}\n\n",
+        "Generated {} by {} ({}; times in {}).{}\n\n",
         local(r.generated_at),
         r.generated_by,
-        r.revision,
+        super::revision_words(r.revision),
         r.time_zone,
         if r.month_to_date {
             format!(" Month to date: numbers up to {}.", local(r.until))
@@ -250,6 +250,7 @@ pub struct Row(pub Vec<String>);
 struct Body<'a> {
     r: &'a Report,
     generated: String,
+    revision: String,
     mtta: String,
     mttr: String,
     until: String,
@@ -403,6 +404,7 @@ pub fn html(r: &Report, local: &dyn Fn(i64) -> String) -> Result<String, String>
     Body {
         r,
         generated: local(r.generated_at),
+        revision: super::revision_words(r.revision),
         mtta: secs(s.incidents.mtta_s),
         mttr: secs(s.incidents.mttr_s),
         until: local(r.until),

@@ -8,19 +8,40 @@ use super::{
     Appendix, BudgetBurn, METHOD, MonthTrend, PreviousMonth, Report, ReportError, ReportListing,
     Sections, SloMonth, render, summary,
 };
-use crate::db::Db;
+use crate::db::{Db, StoreError};
 use crate::incidents::stats;
-use crate::postmortems::Postmortems;
 use crate::postmortems::items::ItemFilter;
-use crate::slo::Slos;
+use crate::postmortems::repo as postmortems;
+use crate::slo::store;
 
 /// At most this many incidents are listed in a month (the counts cover all of them).
 const MAX_INCIDENTS: usize = 5_000;
 
+/// An SLO the report covers.
+#[derive(Debug, Clone)]
+pub struct ReportSlo {
+    /// `service-name`.
+    pub id: String,
+    pub name: String,
+    pub service: String,
+    /// Ratio (0.999).
+    pub objective: f64,
+}
+
+impl From<&crate::slo::spec::SloSpec> for ReportSlo {
+    fn from(s: &crate::slo::spec::SloSpec) -> Self {
+        Self {
+            id: s.id(),
+            name: s.name.clone(),
+            service: s.service.clone(),
+            objective: s.objective_ratio(),
+        }
+    }
+}
+
 pub struct ReportsSetup {
     pub db: Db,
-    pub slos: Slos,
-    pub postmortems: Postmortems,
+    pub slos: Vec<ReportSlo>,
     pub tz: jiff::tz::TimeZone,
     pub tz_name: String,
     pub public_url: String,
@@ -29,8 +50,7 @@ pub struct ReportsSetup {
 #[derive(Clone)]
 pub struct Reports {
     db: Db,
-    slos: Slos,
-    postmortems: Postmortems,
+    slos: std::sync::Arc<Vec<ReportSlo>>,
     tz: jiff::tz::TimeZone,
     tz_name: String,
     public_url: String,
@@ -40,12 +60,15 @@ impl Reports {
     pub fn new(s: ReportsSetup) -> Self {
         Self {
             db: s.db,
-            slos: s.slos,
-            postmortems: s.postmortems,
+            slos: std::sync::Arc::new(s.slos),
             tz: s.tz,
             tz_name: s.tz_name,
             public_url: s.public_url,
         }
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone()
     }
 
     pub fn month(&self, key: &str) -> Result<Month, ReportError> {
@@ -59,22 +82,33 @@ impl Reports {
             .map_err(ReportError::Invalid)
     }
 
-    /// Every SLO's month, in configuration order.
+    /// Every SLO's month, in configuration order; `progress` hears of each SLO read.
     async fn slo_months(
         &self,
         m: &Month,
         until: i64,
+        progress: &Progress<'_>,
     ) -> Result<Vec<(SloInput, SloMonth)>, ReportError> {
         let mut out = Vec::new();
-        for spec in self.slos.configured() {
-            let id = spec.id();
+        for slo in self.slos.iter() {
+            progress(&format!("{} {}", m.key, slo.id));
+            let (id, from, to) = (slo.id.clone(), m.from, until.min(m.to));
+            let (first_data, hours) = self
+                .db
+                .read(move |c| {
+                    Ok::<_, StoreError>((
+                        store::first_sample_at(c, &id, 0)?,
+                        store::history(c, &id, from, to, super::month::HOUR)?,
+                    ))
+                })
+                .await?;
             let input = SloInput {
-                first_data: self.slos.first_data(&id).await?,
-                hours: self.slos.hourly(&id, m.from, until.min(m.to)).await?,
-                name: spec.name.clone(),
-                service: spec.service.clone(),
-                objective: spec.objective_ratio(),
-                id,
+                id: slo.id.clone(),
+                name: slo.name.clone(),
+                service: slo.service.clone(),
+                objective: slo.objective,
+                first_data,
+                hours,
             };
             let month = compute::slo_month(m, &input, until);
             out.push((input, month));
@@ -82,8 +116,18 @@ impl Reports {
         Ok(out)
     }
 
-    async fn trend(&self, m: &Month, until: i64) -> Result<MonthTrend, ReportError> {
-        let slos = self.slo_months(m, until).await?;
+    /// How many times `compute_with` calls its progress hook.
+    pub fn steps(&self) -> usize {
+        self.slos.len() * 5
+    }
+
+    async fn trend(
+        &self,
+        m: &Month,
+        until: i64,
+        progress: &Progress<'_>,
+    ) -> Result<MonthTrend, ReportError> {
+        let slos = self.slo_months(m, until, progress).await?;
         let (from, to) = (m.from, until.min(m.to));
         let incidents = self
             .db
@@ -117,6 +161,17 @@ impl Reports {
 
     /// Computes the month's report (month to date if it has not ended) without storing it.
     pub async fn compute(&self, m: &Month, actor: &str, now: i64) -> Result<Report, ReportError> {
+        self.compute_with(m, actor, now, &|_| {}).await
+    }
+
+    /// `compute`, telling `progress` of each step (`steps()` of them).
+    pub async fn compute_with(
+        &self,
+        m: &Month,
+        actor: &str,
+        now: i64,
+        progress: &Progress<'_>,
+    ) -> Result<Report, ReportError> {
         if m.from > now {
             return Err(ReportError::Invalid(format!(
                 "{} has not started yet",
@@ -124,32 +179,42 @@ impl Reports {
             )));
         }
         let until = now.min(m.to);
-        let slos = self.slo_months(m, until).await?;
+        let slos = self.slo_months(m, until, progress).await?;
         let prev = m.previous().map_err(ReportError::Invalid)?;
-        let prev_slos = self.slo_months(&prev, prev.to).await?;
+        let prev_slos = self.slo_months(&prev, prev.to, progress).await?;
         let (from, to) = (m.from, until);
         let incidents = self
             .db
             .read(move |c| stats::created_between(c, from, to, MAX_INCIDENTS))
             .await?;
         let mut top = compute::top_incidents(&incidents, &slos, until);
-        for t in &mut top {
-            if let Some(pid) = self.postmortems.of_incident(t.id).await.ok().flatten() {
-                t.postmortem_id = Some(pid);
-                if let Ok(pm) = self.postmortems.get(pid).await {
-                    t.root_causes = pm
-                        .sections
-                        .get("root_causes")
-                        .map(|r| r.trim().to_string())
-                        .filter(|r| !r.is_empty());
+        let ids: Vec<i64> = top.iter().map(|t| t.id).collect();
+        let today = m.date_of(until);
+        let (found, items) = self
+            .db
+            .read(move |c| {
+                let mut found = Vec::new();
+                for id in ids {
+                    let pm = match postmortems::of_incident(c, id)? {
+                        Some(pid) => postmortems::get(c, pid)?,
+                        None => None,
+                    };
+                    found.push(pm);
                 }
+                let items = postmortems::list_items(c, &ItemFilter::default(), &today)?;
+                Ok::<_, StoreError>((found, items))
+            })
+            .await?;
+        for (t, pm) in top.iter_mut().zip(found) {
+            if let Some(pm) = pm {
+                t.postmortem_id = Some(pm.id);
+                t.root_causes = pm
+                    .sections
+                    .get("root_causes")
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty());
             }
         }
-        let items = self
-            .postmortems
-            .items(ItemFilter::default())
-            .await
-            .map_err(|e| ReportError::Render(format!("action items: {e}")))?;
         let action_items = compute::action_items(&items, m, until);
         let incidents = compute::incidents(&incidents, until);
         let mut compliance = Vec::new();
@@ -198,7 +263,7 @@ impl Reports {
             back = back.previous().map_err(ReportError::Invalid)?;
         }
         for mm in earlier.iter().rev() {
-            trends.push(self.trend(mm, mm.to).await?);
+            trends.push(self.trend(mm, mm.to, progress).await?);
         }
         trends.push(MonthTrend {
             month: m.key.clone(),
@@ -363,6 +428,9 @@ fn listing(r: repo::Listed) -> ReportListing {
         month_to_date: r.month_to_date,
     }
 }
+
+/// Told of each step of a computation (the CLI's progress bar).
+pub type Progress<'a> = dyn Fn(&str) + Send + Sync + 'a;
 
 /// A stored report with its renderings.
 pub struct Stored {

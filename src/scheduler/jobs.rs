@@ -81,15 +81,19 @@ async fn execute(state: &AppState, name: &str, now: i64) -> Result<String, Strin
 }
 
 /// Generates the report of the month that ended before `now` (a new revision if one
-/// exists).
+/// exists) and queues it for `[reports] recipients`.
 pub async fn run_monthly_report_once(state: &AppState, now: i64) -> anyhow::Result<String> {
     let month = state.reports.last_month(now)?;
     let r = state
         .reports
         .generate(&month.key, "firewatch-scheduler", now)
         .await?;
+    let sent = state
+        .notifications
+        .send_report(&r.month, r.revision)
+        .await?;
     Ok(format!(
-        "generated the {} report (revision {})",
+        "generated the {} report (revision {}); queued for {sent} recipients",
         r.month, r.revision
     ))
 }

@@ -351,30 +351,6 @@ pub struct SloImpact {
 }
 
 impl Slos {
-    /// An SLO's hourly rollups in `from..to` (whole hours; hours without rows are left
-    /// out): what the monthly report sums.
-    pub async fn hourly(
-        &self,
-        id: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<HistoryPoint>, StoreError> {
-        let id = id.to_string();
-        self.inner
-            .db
-            .read(move |c| store::history(c, &id, from, to, HOUR))
-            .await
-    }
-
-    /// When an SLO's stored history begins (None: no data ever).
-    pub async fn first_data(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        let id = id.to_string();
-        self.inner
-            .db
-            .read(move |c| store::first_sample_at(c, &id, 0))
-            .await
-    }
-
     /// What `from..to` cost each SLO of `service`: bad events, error ratio, and the share
     /// of the period's error budget (budget × the events of the period ending at `to`).
     pub async fn impact(

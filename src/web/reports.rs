@@ -17,6 +17,8 @@ use crate::state::AppState;
 struct ListPage {
     user: PageUser,
     nav: &'static str,
+    /// Who "Email it" reaches (empty: no recipients configured).
+    recipients: String,
     items: Vec<(ReportListing, String)>,
     this_month: String,
     last_month: String,
@@ -52,6 +54,7 @@ async fn list_page(
         &ListPage {
             user,
             nav: "reports",
+            recipients: state.settings.raw.reports.recipients.join(", "),
             items,
             this_month,
             last_month,
@@ -70,6 +73,8 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 pub struct GenerateForm {
     csrf: String,
     month: String,
+    /// "on" when "Email it" is ticked.
+    email: Option<String>,
 }
 
 pub async fn generate(
@@ -87,7 +92,15 @@ pub async fn generate(
         )
         .await
     {
-        Ok(r) => Ok(see_other(&format!("/reports/{}", r.month))),
+        Ok(r) => {
+            if form.email.is_some() {
+                state
+                    .notifications
+                    .send_report(&r.month, r.revision)
+                    .await?;
+            }
+            Ok(see_other(&format!("/reports/{}", r.month)))
+        }
         Err(e @ ReportError::Invalid(_)) => list_page(user, &state, Some(e.to_string())).await,
         Err(e) => Err(e.into()),
     }

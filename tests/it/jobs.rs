@@ -100,7 +100,12 @@ async fn jobs_are_listed_run_on_their_schedule_and_run_now_for_admins() {
     let names: Vec<&str> = listed.iter().map(|j| j["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["monthly_report", "retention", "postmortem_reminders", "backup"]
+        [
+            "monthly_report",
+            "retention",
+            "postmortem_reminders",
+            "backup"
+        ]
     );
     assert_eq!(listed[0]["schedule"], "0 0 7 1 * *");
     assert_eq!(listed[2]["schedule"], "0 0 9 * * *");

@@ -547,7 +547,7 @@ async fn a_restart_mid_retry_still_delivers_exactly_once_per_event() {
     );
 }
 
-struct Smtpd(std::process::Child);
+pub(crate) struct Smtpd(std::process::Child);
 impl Drop for Smtpd {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -555,7 +555,7 @@ impl Drop for Smtpd {
     }
 }
 
-fn start_smtpd(port: u16, maildir: &std::path::Path) -> Smtpd {
+pub(crate) fn start_smtpd(port: u16, maildir: &std::path::Path) -> Smtpd {
     let child = std::process::Command::new("/usr/bin/python3")
         .args([
             "-m",
@@ -579,7 +579,7 @@ fn start_smtpd(port: u16, maildir: &std::path::Path) -> Smtpd {
     Smtpd(child)
 }
 
-async fn wait_mail(maildir: &std::path::Path) -> String {
+pub(crate) async fn wait_mail(maildir: &std::path::Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(entries) = std::fs::read_dir(maildir.join("new"))

@@ -233,6 +233,79 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
     let md = md.text().await.unwrap();
     assert_eq!(md.matches("\n## ").count(), 8, "{md}");
     assert!(md.contains("| checkout-availability | 99.900 % | 99.800 % | missed | 200 % |"));
+    // The CLI computes the same numbers from the data directory while the server runs.
+    let cfg = app.dir.path().join("fw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n[evaluation]\ntime_zone = \"Europe/Berlin\"\n{SLOS}",
+            app.dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out_file = app.dir.path().join("cli.json");
+    let (cfg2, out2) = (cfg.clone(), out_file.clone());
+    let cli = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+            .args([
+                "report", "--month", "2026-10", "--format", "json", "--config",
+            ])
+            .arg(&cfg2)
+            .arg("--out")
+            .arg(&out2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let from_cli: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert_eq!(
+        from_cli["sections"]["slo_compliance"],
+        r["sections"]["slo_compliance"]
+    );
+    assert_eq!(
+        from_cli["sections"]["incidents"],
+        r["sections"]["incidents"]
+    );
+    assert_eq!(from_cli["revision"], 0);
+    for (format, check) in [("md", "## 8. Appendix"), ("html", "<!doctype html>")] {
+        let cfg2 = cfg.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+                .args([
+                    "report", "--month", "2026-10", "--format", format, "--config",
+                ])
+                .arg(&cfg2)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(check), "{format}: {text}");
+        assert!(
+            text.contains("not stored (made by firewatch report)"),
+            "{format}"
+        );
+    }
+    let cfg2 = cfg.clone();
+    let bad = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+            .args(["report", "--month", "October", "--config"])
+            .arg(&cfg2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--month: `October` is not a month"));
+
     // The PDF: several A4 pages with every section and the numbers.
     let pdf = app
         .client
@@ -363,4 +436,107 @@ async fn month_to_date_future_and_bad_months_and_the_monthly_job() {
         .collect();
     assert_eq!(months, [this.key.as_str(), prev.as_str()]);
     let _: Value = list;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_job_emails_the_report_with_its_pdf_to_a_real_smtp_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    let port = free_port();
+    let _smtpd = crate::notify::start_smtpd(port, &maildir);
+    let app = spawn_app_with_slos(
+        |s| {
+            s.evaluation.interval = "1h".into();
+            s.smtp = Some(firewatch::config::SmtpSettings {
+                host: "127.0.0.1".into(),
+                port,
+                tls: firewatch::config::SmtpTls::None,
+                from: "firewatch@example.com".into(),
+                username: None,
+                password: None,
+                password_file: None,
+            });
+            s.reports.recipients = vec!["cto@example.com".into(), "sre@example.com".into()];
+            s.notify.poll_interval = "50ms".into();
+            s.server.public_url = Some("https://firewatch.example.com".into());
+        },
+        SLOS,
+    )
+    .await;
+    let (code, job) = app
+        .post_json(
+            "/api/v1/jobs/monthly_report/run",
+            &app.admin_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        job["last_detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("queued for 2 recipients"),
+        "{job}"
+    );
+    let mail = crate::notify::wait_mail(&maildir).await;
+    let (_, list) = app.get_json("/api/v1/reports", &app.viewer_token).await;
+    let month = list["items"][0]["month"].as_str().unwrap().to_string();
+    assert!(
+        mail.contains(&format!(
+            "Subject: Firewatch SLO report {month} (revision 1)"
+        )),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("To: cto@example.com, sre@example.com"),
+        "{mail}"
+    );
+    assert!(mail.contains("Content-Type: text/plain"));
+    assert!(mail.contains("Content-Type: text/html"));
+    assert!(mail.contains(&format!("firewatch-slo-report-{month}.pdf")));
+    // The attachment is the report's PDF, readable.
+    let eml = dir.path().join("mail.eml");
+    std::fs::write(&eml, &mail).unwrap();
+    let pdf = dir.path().join("attached.pdf");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import email,sys\n\
+             m=email.message_from_binary_file(open(sys.argv[1],'rb'))\n\
+             p=[p for p in m.walk() if p.get_content_type()=='application/pdf'][0]\n\
+             open(sys.argv[2],'wb').write(p.get_payload(decode=True))",
+        ])
+        .arg(&eml)
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (info, text) = crate::oncall::pdf_text(&pdf);
+    assert!(info.contains("Pages:"), "{info}");
+    assert!(text.contains("1. Executive summary"), "{text}");
+    // Recorded like any notification: delivered, to the report's own receiver.
+    let (_, notes) = app
+        .get_json(
+            "/api/v1/notifications?receiver=monthly-report",
+            &app.viewer_token,
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut notes = notes;
+    while notes["items"][0]["status"] != "delivered" {
+        assert!(std::time::Instant::now() < deadline, "{notes}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        notes = app
+            .get_json(
+                "/api/v1/notifications?receiver=monthly-report",
+                &app.viewer_token,
+            )
+            .await
+            .1;
+    }
+    assert_eq!(notes["items"][0]["event"], "report");
 }
