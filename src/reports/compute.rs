@@ -43,7 +43,9 @@ pub fn slo_month(m: &Month, s: &SloInput, until: i64) -> SloMonth {
         Some(f) if f > m.from && f < to => f,
         _ => m.from,
     };
-    let first_hour = hour_ceil(start);
+    // From the hour measuring began in (its rollup holds the first data), but not before
+    // the month's first whole hour.
+    let first_hour = (start - start.rem_euclid(HOUR)).max(hour_ceil(m.from));
     let hours: Vec<&HistoryPoint> = s
         .hours
         .iter()
@@ -51,8 +53,9 @@ pub fn slo_month(m: &Month, s: &SloInput, until: i64) -> SloMonth {
         .collect();
     let hours_total = ((to - first_hour).max(0) + HOUR - 1) / HOUR;
     let with_data = hours.iter().filter(|p| p.at >= first_hour).count() as i64;
-    let events: f64 = hours.iter().map(|p| p.events).sum();
-    let bad: f64 = hours.iter().map(|p| bad_of(p)).sum();
+    // Folded from +0.0: an empty f64 sum is -0.0, which prints as "-0".
+    let events: f64 = hours.iter().map(|p| p.events).fold(0.0, |a, b| a + b);
+    let bad: f64 = hours.iter().map(|p| bad_of(p)).fold(0.0, |a, b| a + b);
     let budget = 1.0 - s.objective;
     let sli = (events > 0.0).then(|| 1.0 - bad / events);
     let allowed = budget * events;
@@ -137,7 +140,7 @@ pub fn burned_in(s: &SloInput, month: &SloMonth, from: i64, to: i64) -> Option<f
         .iter()
         .filter(|p| p.at + HOUR > from && p.at < to)
         .map(bad_of)
-        .sum();
+        .fold(0.0, |a, b| a + b);
     Some(bad / allowed)
 }
 
@@ -324,13 +327,14 @@ mod tests {
             service: "a".into(),
             objective: 0.99,
             first_data: Some(start + 120_000),
-            hours: (361..720)
+            // The first data's hour has its rollup.
+            hours: (360..720)
                 .map(|h| hour(m.from + h * HOUR, 100.0, 0.0))
                 .collect(),
         };
         let r = slo_month(&m, &s, i64::MAX);
         assert_eq!(r.compliance.measured_since, Some(start + 120_000));
-        assert_eq!(r.detail.hours_total, 359);
+        assert_eq!(r.detail.hours_total, 360);
         assert!((r.compliance.coverage - 1.0).abs() < 1e-12);
         assert_eq!(r.compliance.met, Some(true));
     }

@@ -25,15 +25,12 @@ fn met_word(c: &SloCompliance) -> &'static str {
 
 fn previous_words(c: &SloCompliance) -> String {
     match &c.previous {
+        Some(p) if p.sli.is_none() => format!("{}: no data", p.month),
         Some(p) => format!(
             "{}: {} ({}), {} budget",
             p.month,
             or_none(p.sli, pct),
-            match p.met {
-                Some(true) => "met",
-                Some(false) => "missed",
-                None => "no data",
-            },
+            if p.met == Some(true) { "met" } else { "missed" },
             or_none(p.budget_consumed, share)
         ),
         None => "—".into(),

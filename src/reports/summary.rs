@@ -163,8 +163,9 @@ pub fn summarize(
         }
     } else if items.overdue > 0 {
         format!(
-            "Close the {} overdue action items: they are the lessons of past incidents.",
-            items.overdue
+            "Close the {} overdue action item{}: they hold the lessons of past incidents.",
+            items.overdue,
+            if items.overdue == 1 { "" } else { "s" }
         )
     } else if let Some(s) = tight.first() {
         format!("{s}: met, but close to its budget.")

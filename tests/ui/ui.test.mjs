@@ -565,6 +565,56 @@ test("a post-mortem is started from the incident, drafts itself and goes to revi
   await phone.context.close();
 });
 
+let reportPath;
+test("an admin generates the month-to-date SLO report; it reads on a laptop and a phone and prints on A4", async () => {
+  const { page, context, problems } = await newPage({ width: 1280, height: 900 });
+  await login(page, "admin", ADMIN_PW);
+  await page.goto(`${base}/reports`);
+  assert.match(await page.locator("main").innerText(), /No reports yet/);
+  const month = await page.locator("#r-month").getAttribute("max");
+  await page.fill("#r-month", month);
+  await Promise.all([page.waitForURL(new RegExp(`/reports/${month}$`)), page.click("button:has-text('Generate report')")]);
+  reportPath = `/reports/${month}`;
+  const text = await page.locator("main").innerText();
+  for (const h of ["1. Executive summary", "2. SLO compliance", "3. Error budget consumption", "4. Incidents",
+    "5. Trends", "6. Top incidents and contributing causes", "7. Action items", "8. Appendix"]) {
+    assert.ok(text.includes(h), `${h} missing`);
+  }
+  assert.match(text, /month to date/);
+  assert.ok(await page.locator("#budget svg").count() >= 1, "no budget chart");
+  await page.screenshot({ path: join(SHOTS, "report-laptop.png"), fullPage: true });
+  // Printing hides the controls and opens the daily tables; the server's PDF reads back.
+  await page.evaluate(() => window.dispatchEvent(new Event("beforeprint")));
+  await page.emulateMedia({ media: "print" });
+  assert.equal(await page.locator(".report-actions").isVisible(), false);
+  const printed = join(SHOTS, "report-print.pdf");
+  await page.pdf({ path: printed, format: "A4" });
+  assert.match(spawnSync("pdfinfo", [printed], { encoding: "utf8" }).stdout, /Page size:.*\(A4\)/);
+  await page.emulateMedia({ media: "screen" });
+  const res = await page.request.get(`${base}/reports/${month}.pdf`);
+  assert.equal(res.status(), 200);
+  const served = join(dir, "report.pdf");
+  writeFileSync(served, await res.body());
+  assert.match(spawnSync("pdftotext", [served, "-"], { encoding: "utf8" }).stdout, /8\. Appendix/);
+  // The list shows it; the jobs page runs the monthly job by hand.
+  await page.goto(`${base}/reports`);
+  assert.match(await page.locator("main").innerText(), new RegExp(month));
+  await page.goto(`${base}/admin/jobs`);
+  assert.equal(await page.locator("button:has-text('Run now')").count(), 4);
+  await Promise.all([page.waitForURL(/notice=/), page.click("tr:has-text('retention') button:has-text('Run now')")]);
+  assert.match(await page.locator(".flash").innerText(), /retention ran: deleted \d+ resolved incidents/);
+  await page.screenshot({ path: join(SHOTS, "jobs-laptop.png"), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+  const phone = await newPage({ width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await login(phone.page, "admin", ADMIN_PW);
+  await phone.page.goto(`${base}${reportPath}`);
+  await noHorizontalScroll(phone.page);
+  await phone.page.screenshot({ path: join(SHOTS, "report-phone.png"), fullPage: true });
+  assert.deepEqual(phone.problems, []);
+  await phone.context.close();
+});
+
 let drillIncident;
 test("a drill is marked as one in the list and on its page, on a laptop and a phone", async () => {
   const a = alert("FirewatchDrill", "drill-1", "info", "drills", "A drill: nothing is broken");
@@ -595,6 +645,7 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
     "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/action-items", "/admin", "/no-such-page"];
   if (postmortemPath) pages.push(postmortemPath);
   if (drillIncident) pages.push(`/incidents/${drillIncident}`);
+  if (reportPath) pages.push("/reports", reportPath, "/admin/jobs");
   const modes = [
     ["light", { width: 1280, height: 860 }, {}],
     ["dark", { width: 1280, height: 860 }, { colorScheme: "dark" }],
