@@ -178,7 +178,6 @@ impl Application {
             tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
             tokio::spawn(crate::scheduler::slo_loop(state.clone())),
             tokio::spawn(crate::scheduler::runbooks_loop(state.clone())),
-            tokio::spawn(crate::scheduler::oncall_loop(state.clone())),
         ];
         let host = state
             .settings

@@ -17,6 +17,8 @@ pub struct JobsSettings {
     pub retention: String,
     /// Reminders of overdue post-mortems and action items (`postmortems.reminders`).
     pub postmortem_reminders: String,
+    /// How often to look for an on-call handover (with an `[oncall]` rotation).
+    pub oncall_handover: String,
 }
 
 impl Default for JobsSettings {
@@ -25,6 +27,7 @@ impl Default for JobsSettings {
             monthly_report: "0 0 7 1 * *".into(),
             retention: "0 30 * * * *".into(),
             postmortem_reminders: "0 0 9 * * *".into(),
+            oncall_handover: "0 * * * * *".into(),
         }
     }
 }
@@ -76,6 +79,7 @@ impl super::Settings {
             ("jobs.monthly_report", j.monthly_report.as_str()),
             ("jobs.retention", j.retention.as_str()),
             ("jobs.postmortem_reminders", j.postmortem_reminders.as_str()),
+            ("jobs.oncall_handover", j.oncall_handover.as_str()),
         ];
         if let Some(b) = &self.backup.schedule {
             all.push(("backup.schedule", b.as_str()));

@@ -231,6 +231,16 @@ pub fn render(r: &Report, local: &dyn Fn(i64) -> String) -> Result<Vec<u8>, Stri
         );
     }
 
+    for (slo, cells) in super::render::slo_trends(r) {
+        let months: Vec<String> = s
+            .trends
+            .iter()
+            .zip(&cells)
+            .map(|(t, c)| format!("{}: {c}", t.month))
+            .collect();
+        l.labelled(&slo, &months.join(" · "));
+    }
+
     l.heading("6. Top incidents and contributing causes");
     if s.top_incidents.is_empty() {
         text(&mut l, "No incident burned error budget.");

@@ -47,6 +47,36 @@ fn direction(a: Option<f64>, b: Option<f64>) -> &'static str {
     }
 }
 
+/// Per SLO, its SLI and budget consumed in each month of the trend, with the direction
+/// of the SLI from the month before: (slo, cells).
+pub(super) fn slo_trends(r: &Report) -> Vec<(String, Vec<String>)> {
+    let s = &r.sections;
+    s.slo_compliance
+        .iter()
+        .map(|c| {
+            let mut last: Option<f64> = None;
+            let cells = s
+                .trends
+                .iter()
+                .map(|t| match t.slos.get(&c.slo) {
+                    Some((Some(sli), budget)) => {
+                        let arrow = direction(last, Some(*sli));
+                        last = Some(*sli);
+                        let arrow = if arrow.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {arrow}")
+                        };
+                        format!("{}{arrow} ({} budget)", pct(*sli), or_none(*budget, share))
+                    }
+                    _ => "no data".into(),
+                })
+                .collect();
+            (c.slo.clone(), cells)
+        })
+        .collect()
+}
+
 pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> String {
     let s = &r.sections;
     let mut md = format!("# SLO report: {}\n\n", r.label);
@@ -151,6 +181,20 @@ pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> St
             secs(t.mtta_s),
             secs(t.mttr_s)
         ));
+    }
+    if !s.slo_compliance.is_empty() {
+        md.push_str(&format!(
+            "\n| SLO | {} |\n|---|{}\n",
+            s.trends
+                .iter()
+                .map(|t| t.month.as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "---|".repeat(s.trends.len())
+        ));
+        for (slo, cells) in slo_trends(r) {
+            md.push_str(&format!("| {slo} | {} |\n", cells.join(" | ")));
+        }
     }
     md.push_str("\n## 6. Top incidents and contributing causes\n\n");
     if s.top_incidents.is_empty() {
@@ -257,6 +301,8 @@ struct Body<'a> {
     severities: String,
     services: String,
     trends: Vec<Row>,
+    trend_months: Vec<String>,
+    slo_trends: Vec<(String, Vec<String>)>,
     top: Vec<(i64, String, Row)>,
     appendix: Vec<(String, String, Vec<Row>)>,
 }
@@ -411,6 +457,8 @@ pub fn html(r: &Report, local: &dyn Fn(i64) -> String) -> Result<String, String>
         severities: join(&s.incidents.by_severity),
         services: join(&s.incidents.by_service),
         trends,
+        trend_months: s.trends.iter().map(|t| t.month.clone()).collect(),
+        slo_trends: slo_trends(r),
         top,
         appendix,
     }

@@ -50,6 +50,20 @@ pub fn specs(settings: &Resolved) -> Result<Vec<JobSpec>, String> {
             schedule: schedule("jobs.postmortem_reminders", reminders)?,
         },
         JobSpec {
+            name: "oncall_handover",
+            what: "Posts the on-call handover to Slack when the rotation changes hands \
+                   (once per handover, also after downtime)",
+            setting: "jobs.oncall_handover",
+            schedule: schedule(
+                "jobs.oncall_handover",
+                if settings.raw.oncall.is_some() {
+                    &j.oncall_handover
+                } else {
+                    "off"
+                },
+            )?,
+        },
+        JobSpec {
             name: "backup",
             what: "Writes a consistent copy of the database to backup.dir and keeps the \
                    newest backup.keep",
@@ -75,6 +89,13 @@ async fn execute(state: &AppState, name: &str, now: i64) -> Result<String, Strin
             .map(|n| format!("queued {n} reminders"))
             .map_err(fail),
         "backup" => run_backup_once(state, now).await.map_err(fail),
+        "oncall_handover" => super::run_handover_once(state, now)
+            .await
+            .map(|n| match n {
+                0 => "no handover since the last check".to_string(),
+                n => format!("announced a handover ({n} messages)"),
+            })
+            .map_err(fail),
         "monthly_report" => run_monthly_report_once(state, now).await.map_err(fail),
         other => Err(format!("no job named {other}")),
     }

@@ -1,8 +1,9 @@
 //! Background jobs. The scheduler only schedules: each job is a plain `run_*_once(&AppState)`
 //! that calls a service (tests call them directly). Jobs with a calendar (retention,
 //! reminders of post-mortems, backups, the monthly report) run from cron schedules
-//! (jobs.rs, bookkeeping in `crate::jobs`); work that follows its own clock (scrapes and
-//! SLO evaluation, P0 reminders, on-call handovers, runbook reloads) runs in loops here.
+//! (jobs.rs, bookkeeping in `crate::jobs`), on-call handovers too (checked every minute);
+//! work that follows its own clock (scrapes and SLO evaluation, P0 reminders, runbook
+//! reloads) runs in loops here.
 
 mod jobs;
 
@@ -88,17 +89,6 @@ pub async fn runbooks_loop(state: web::Data<AppState>) {
 pub async fn run_runbooks_reload_once(state: &AppState) -> anyhow::Result<bool> {
     let runbooks = state.runbooks.clone();
     Ok(tokio::task::spawn_blocking(move || runbooks.reload_if_changed()).await?)
-}
-
-/// Announces on-call handovers (a no-op without a rotation).
-pub async fn oncall_loop(state: web::Data<AppState>) {
-    if state.oncall.rotation().is_none() {
-        return;
-    }
-    every(Duration::from_secs(30), "on-call handover", || {
-        run_handover_once(&state, crate::time::now_ms())
-    })
-    .await;
 }
 
 /// Posts "<primary> is now on call until …, secondary <secondary>" with a link to the

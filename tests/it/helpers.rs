@@ -396,6 +396,8 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub async fn start(dir: &std::path::Path, config: &str) -> Self {
+        // Its readiness probe is an HTTP client: the crypto provider comes first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         assert!(
             std::path::Path::new("/usr/bin/prometheus").exists(),
             "Prometheus is not installed: run scripts/test.sh (apt-get install prometheus)"

@@ -104,13 +104,16 @@ async fn jobs_are_listed_run_on_their_schedule_and_run_now_for_admins() {
             "monthly_report",
             "retention",
             "postmortem_reminders",
+            "oncall_handover",
             "backup"
         ]
     );
     assert_eq!(listed[0]["schedule"], "0 0 7 1 * *");
     assert_eq!(listed[2]["schedule"], "0 0 9 * * *");
+    // Without an [oncall] rotation there is no handover to look for.
     assert_eq!(listed[3]["schedule"], "off");
-    assert!(listed[3]["next_run"].is_null());
+    assert_eq!(listed[4]["schedule"], "off");
+    assert!(listed[4]["next_run"].is_null());
     // The loop runs the every-second job by itself.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -161,7 +164,7 @@ async fn jobs_are_listed_run_on_their_schedule_and_run_now_for_admins() {
     let cookie = admin_cookie(&app).await;
     let (code, html) = app.page("/admin/jobs", &cookie).await;
     assert_eq!(code, StatusCode::OK);
-    assert_eq!(html.matches(">Run now<").count(), 4, "{html}");
+    assert_eq!(html.matches(">Run now<").count(), 5, "{html}");
     assert!(html.contains("Europe/Berlin"));
 }
 

@@ -233,6 +233,15 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
     let md = md.text().await.unwrap();
     assert_eq!(md.matches("\n## ").count(), 8, "{md}");
     assert!(md.contains("| checkout-availability | 99.900 % | 99.800 % | missed | 200 % |"));
+    // Each SLO's SLI by month, with the direction from the month before.
+    assert!(
+        md.contains("| SLO | 2026-07 | 2026-08 | 2026-09 | 2026-10 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| checkout-availability | no data | no data | 99.950 % (50 % budget) | 99.800 % ↓ (200 % budget) |"),
+        "{md}"
+    );
     // The CLI computes the same numbers from the data directory while the server runs.
     let cfg = app.dir.path().join("fw.toml");
     std::fs::write(
