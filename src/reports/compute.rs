@@ -123,6 +123,7 @@ pub fn slo_month(m: &Month, s: &SloInput, until: i64) -> SloMonth {
             hours_total,
             hours_with_data: with_data,
             longest_gap_hours: longest,
+            windows: Vec::new(),
             daily,
         },
     }

@@ -194,7 +194,20 @@ pub struct SloDetail {
     pub hours_total: i64,
     pub hours_with_data: i64,
     pub longest_gap_hours: i64,
+    /// The SLO's burn-rate windows ending where the report's numbers end.
+    pub windows: Vec<WindowRow>,
     pub daily: Vec<DayRow>,
+}
+
+/// One window ending at the end of the period (short windows need the per-interval
+/// rows, kept `evaluation.raw_history_retention`: older months show "no data" there).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowRow {
+    pub window: String,
+    pub events: f64,
+    pub sli: Option<f64>,
+    /// Error ratio ÷ (1 − objective).
+    pub burn_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

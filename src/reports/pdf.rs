@@ -298,6 +298,10 @@ pub fn render(r: &Report, local: &dyn Fn(i64) -> String) -> Result<Vec<u8>, Stri
                 d.longest_gap_hours
             ),
         );
+        l.note(&format!(
+            "At the end of the period: {}",
+            super::render::window_words(d)
+        ));
         let mono = |l: &mut Layout, t: &str| l.para(Face::Mono, SIZE * 0.8, 0.0, 0.0, false, t);
         mono(
             &mut l,

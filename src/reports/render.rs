@@ -229,7 +229,7 @@ pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> St
     md.push_str("\n## 8. Appendix\n\n");
     for d in &s.appendix.slos {
         md.push_str(&format!(
-            "### {}\n\nObjective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h).\n\n| Day | Events | Bad | SLI | Hours with data |\n|---|---|---|---|---|\n",
+            "### {}\n\nObjective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h).\n\nAt the end of the period: {}.\n\n| Day | Events | Bad | SLI | Hours with data |\n|---|---|---|---|---|\n",
             d.slo,
             pct(d.objective),
             d.events,
@@ -237,7 +237,8 @@ pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> St
             d.allowed_bad_events,
             d.hours_with_data,
             d.hours_total,
-            d.longest_gap_hours
+            d.longest_gap_hours,
+            window_words(d)
         ));
         for day in &d.daily {
             md.push_str(&format!(
@@ -282,6 +283,24 @@ pub fn budget_chart(r: &Report, slo: &str, by_day: &[(String, Option<f64>)]) -> 
         withheld: None,
     }
     .render()
+}
+
+/// "5m 99.9 % (burn 1.00), 1h …": the SLO's windows at the end of the period.
+pub(super) fn window_words(d: &super::SloDetail) -> String {
+    d.windows
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}{}",
+                w.window,
+                or_none(w.sli, pct),
+                w.burn_rate
+                    .map(|b| format!(" (burn {b:.2})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub struct Row(pub Vec<String>);
@@ -420,14 +439,15 @@ pub fn html(r: &Report, local: &dyn Fn(i64) -> String) -> Result<String, String>
             (
                 d.slo.clone(),
                 format!(
-                    "Objective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h).",
+                    "Objective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h). At the end of the period: {}.",
                     pct(d.objective),
                     d.events,
                     d.bad_events,
                     d.allowed_bad_events,
                     d.hours_with_data,
                     d.hours_total,
-                    d.longest_gap_hours
+                    d.longest_gap_hours,
+                    window_words(d)
                 ),
                 d.daily
                     .iter()

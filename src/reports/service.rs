@@ -110,7 +110,26 @@ impl Reports {
                 first_data,
                 hours,
             };
-            let month = compute::slo_month(m, &input, until);
+            let mut month = compute::slo_month(m, &input, until);
+            let (id, end, budget) = (slo.id.clone(), until.min(m.to), 1.0 - slo.objective);
+            month.detail.windows = self
+                .db
+                .read(move |c| {
+                    crate::slo::window::WINDOWS
+                        .iter()
+                        .map(|(name, len)| {
+                            let (bad, total) = store::between(c, &id, end - len, end)?;
+                            let ratio = (total > 0.0).then(|| bad / total);
+                            Ok(super::WindowRow {
+                                window: name.to_string(),
+                                events: total,
+                                sli: ratio.map(|r| 1.0 - r),
+                                burn_rate: ratio.filter(|_| budget > 0.0).map(|r| r / budget),
+                            })
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()
+                })
+                .await?;
             out.push((input, month));
         }
         Ok(out)

@@ -184,6 +184,18 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
     assert_eq!(d["daily"].as_array().unwrap().len(), 31);
     assert_eq!(d["hours_with_data"], 721);
     assert_eq!(d["longest_gap_hours"], 24);
+    // The burn-rate windows at the end of October: 1 day of 2 bad in 1,000 an hour.
+    let day = d["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["window"] == "1d")
+        .unwrap();
+    assert_eq!(day["events"].as_f64().unwrap(), 24_000.0);
+    assert!(
+        (day["burn_rate"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+        "{day}"
+    );
     let summary = s["executive_summary"]["paragraphs"].to_string();
     assert!(
         summary.contains("1 of 2 SLOs met their objective in October 2026"),
