@@ -34,6 +34,8 @@ pub struct Config {
     pub slos: Vec<SloSpec>,
     /// Contacts and the on-call rotation.
     pub oncall: crate::oncall::Oncall,
+    /// `[[healing.rule]]`, validated.
+    pub healing: Vec<crate::healing::Rule>,
 }
 
 impl Config {
@@ -48,11 +50,14 @@ impl Config {
             &raw.evaluation.time_zone,
         )
         .map_err(|(field, message)| ConfigError::invalid(field, message))?;
+        let healing = crate::healing::rules_from(&raw.healing)
+            .map_err(|(field, message)| ConfigError::invalid(field, message))?;
         Ok(Self {
             settings,
             notify,
             slos,
             oncall,
+            healing,
         })
     }
 }
@@ -87,6 +92,7 @@ impl Application {
             notify,
             slos,
             oncall,
+            healing,
         } = config;
         let db_settings = settings.clone();
         let db = tokio::task::spawn_blocking(move || Db::open(&db_settings)).await??;
@@ -115,12 +121,20 @@ impl Application {
         let notifications = Notifications::new(db.clone(), notify);
         let incidents = Incidents::new(db.clone(), notifications.sink())
             .with_deploy_window(settings.deploy_window);
+        let healing = crate::healing::Healing::new(
+            db.clone(),
+            &settings.raw.healing,
+            healing,
+            http.clone(),
+            metrics.healing_actions.clone(),
+        );
         let intake = Intake::new(
             db.clone(),
             SeverityRules::from_settings(&settings.raw.alertmanager, settings.reopen_window)
                 .with_deploy_window(settings.deploy_window),
             notifications.sink(),
-        );
+        )
+        .with_observer(crate::healing::Observer::start(healing.clone()));
         let self_token = crate::auth::new_secret();
         let slos = slo_service(&settings, slos, port, &self_token, &db, &http, &intake)?;
         let runbooks_dir = settings.raw.runbooks.dir.clone();
@@ -152,6 +166,7 @@ impl Application {
         });
         let jobs = crate::jobs::Jobs::new(db.clone(), job_specs, &instance, tz);
         let state = web::Data::new(AppState {
+            healing,
             jobs,
             reports,
             postmortems,

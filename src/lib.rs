@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod drill;
 pub mod duration;
 pub mod generate;
+pub mod healing;
 pub mod incidents;
 pub mod jobs;
 pub mod markdown;

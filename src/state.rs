@@ -25,6 +25,7 @@ pub struct AppState {
     pub oncall: crate::oncall::Oncall,
     pub postmortems: crate::postmortems::Postmortems,
     pub jobs: crate::jobs::Jobs,
+    pub healing: crate::healing::Healing,
     pub reports: crate::reports::Reports,
     pub accounts: Accounts,
     pub metrics: Arc<Metrics>,

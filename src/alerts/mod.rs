@@ -212,6 +212,14 @@ pub struct Intake {
     db: Db,
     rules: Arc<SeverityRules>,
     events: Arc<dyn EventSink>,
+    observer: Option<Arc<dyn FiringObserver>>,
+}
+
+/// Hears of a notification's firing alerts once it has committed (self-healing acts on
+/// them). Labels are only collected when it wants them.
+pub trait FiringObserver: Send + Sync {
+    fn wants(&self) -> bool;
+    fn fired(&self, incident_id: Option<i64>, labels: Vec<BTreeMap<String, String>>);
 }
 
 impl Intake {
@@ -220,11 +228,17 @@ impl Intake {
             db,
             rules: Arc::new(rules),
             events,
+            observer: None,
         }
     }
 
     /// Applies already validated alerts; `source` is the new incident's source
     /// (`alertmanager` or `slo`), `at` the time to record (now when None).
+    pub fn with_observer(mut self, observer: Arc<dyn FiringObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     pub async fn apply(
         &self,
         msg: WebhookMessage,
@@ -232,6 +246,14 @@ impl Intake {
         source: &'static str,
         at: Option<i64>,
     ) -> Result<Outcome, IncidentError> {
+        let firing: Vec<BTreeMap<String, String>> = match &self.observer {
+            Some(o) if o.wants() => alerts
+                .iter()
+                .filter(|a| a.firing)
+                .map(|a| a.labels.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
         // Everything that needs no database happens here, on the HTTP worker.
         let prepared = prepare::prepare(&msg, alerts, &self.rules);
         let (rules, events) = (self.rules.clone(), self.events.clone());
@@ -244,6 +266,11 @@ impl Intake {
             .await;
         if result.as_ref().is_ok_and(|o| o.notified) {
             self.events.committed();
+        }
+        if let (Ok(o), Some(observer)) = (&result, &self.observer)
+            && !firing.is_empty()
+        {
+            observer.fired(o.incident_id, firing);
         }
         result
     }

@@ -8,6 +8,7 @@ pub mod connection_rate;
 mod deployments;
 pub mod error;
 pub mod generate;
+mod healing;
 mod incidents;
 mod jobs;
 pub mod middleware;
@@ -115,6 +116,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 )
                 .route("/runbooks", get().to(runbooks::list))
                 .route("/jobs", get().to(jobs::list))
+                .route("/healing", get().to(healing::overview))
+                .route("/healing/actions", get().to(healing::actions))
+                .route("/healing/{switch}", web::post().to(healing::switch))
                 .route("/reports", get().to(reports::list))
                 .route("/reports/{month}", get().to(reports::get))
                 .route("/reports/{month}", web::post().to(reports::generate))

@@ -5,6 +5,7 @@
 //! domains build from the settings (notification routing, SLO definitions) is composed in
 //! `app.rs`.
 
+mod healing;
 mod jobs;
 mod sections;
 mod team;
@@ -16,6 +17,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 pub use crate::duration::parse as parse_duration;
+pub use healing::*;
 pub use jobs::*;
 pub use sections::*;
 pub use team::*;

@@ -31,6 +31,7 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub backup: BackupSettings,
     pub reports: ReportSettings,
+    pub healing: super::healing::HealingSettings,
     pub evaluation: EvaluationSettings,
     #[serde(rename = "scrape")]
     pub scrapes: Vec<ScrapeSettings>,

@@ -45,6 +45,15 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// `rule` is a configured healing rule (a fixed set), `action` its action, `outcome`
+/// executed, dry_run, skipped or failed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HealingLabels {
+    pub rule: String,
+    pub action: String,
+    pub outcome: String,
+}
+
 /// `job` is one of the scheduled jobs (a fixed set), `outcome` ok or failed.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
@@ -114,6 +123,8 @@ pub struct Metrics {
     pub http_duration: Family<RouteLabels, Histogram>,
     /// Scheduled job runs by job and outcome.
     pub job_runs: Family<JobLabels, Counter>,
+    /// Self-healing decisions by rule, action and outcome.
+    pub healing_actions: Family<HealingLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -174,6 +185,12 @@ impl Metrics {
             "http_request_duration_seconds",
             "HTTP request latency, by method and route pattern",
             http_duration.clone(),
+        );
+        let healing_actions = Family::<HealingLabels, Counter>::default();
+        registry.register(
+            "healing_actions",
+            "Self-healing decisions, by rule, action and outcome (executed, dry_run, skipped, failed)",
+            healing_actions.clone(),
         );
         let job_runs = Family::<JobLabels, Counter>::default();
         registry.register(
@@ -276,6 +293,7 @@ impl Metrics {
             http_requests,
             http_duration,
             job_runs,
+            healing_actions,
         }
     }
 

@@ -11,6 +11,7 @@ mod drill;
 mod durability;
 mod generate;
 mod hardening;
+mod healing;
 mod jobs;
 mod layout;
 mod notify;

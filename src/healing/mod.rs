@@ -1,0 +1,405 @@
+//! Self-healing: rules that act on alerts before a person is woken — safe first. Dry run
+//! by default; per-rule cooldowns per target and hourly caps, a global cap, a namespace
+//! allowlist and a kill switch, all decided inside one database write so that parallel
+//! alerts (a storm) cannot slip past them and a restart resets none of them. Every
+//! decision is a row (repo.rs, the audit trail), a line on the incident's timeline and a
+//! count in `/metrics`.
+
+mod actions;
+mod repo;
+pub mod rules;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use serde::Serialize;
+
+pub use rules::{Rule, rules_from};
+
+use crate::config::HealingSettings;
+use crate::db::{Conn, Db, StoreError};
+use crate::incidents::timeline;
+use crate::telemetry::HealingLabels;
+use crate::time::{now_ms, ser_ms};
+
+/// One decision of the audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealingAction {
+    pub id: i64,
+    pub rule: String,
+    pub action: String,
+    pub target: String,
+    pub dry_run: bool,
+    /// executed, dry_run, skipped or failed (running while the call is made).
+    pub outcome: String,
+    pub reason: String,
+    #[serde(serialize_with = "ser_ms")]
+    pub at: i64,
+    pub incident_id: Option<i64>,
+}
+
+/// A rule as the healing page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleState {
+    pub name: String,
+    pub action: &'static str,
+    pub when: BTreeMap<String, String>,
+    pub cooldown_s: i64,
+    pub max_per_hour: u32,
+    pub acted_last_hour: i64,
+}
+
+#[derive(Clone)]
+pub struct Healing {
+    db: Db,
+    rules: Arc<Vec<Rule>>,
+    enabled: bool,
+    dry_run: bool,
+    max_per_hour: u32,
+    namespaces: Arc<Vec<String>>,
+    kube: actions::Kube,
+    http: reqwest::Client,
+    counter: Family<HealingLabels, Counter>,
+}
+
+/// What the guards decided for one rule and target.
+enum Decision {
+    Act(i64),
+    Skip,
+}
+
+impl Healing {
+    pub fn new(
+        db: Db,
+        s: &HealingSettings,
+        rules: Vec<Rule>,
+        http: reqwest::Client,
+        counter: Family<HealingLabels, Counter>,
+    ) -> Self {
+        Self {
+            db,
+            rules: Arc::new(rules),
+            enabled: s.enabled,
+            dry_run: s.dry_run,
+            max_per_hour: s.max_per_hour,
+            namespaces: Arc::new(s.namespaces.clone()),
+            kube: actions::Kube::new(s.kubeconfig.clone()),
+            http,
+            counter,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn count(&self, rule: &Rule, outcome: &str) {
+        self.counter
+            .get_or_create(&HealingLabels {
+                rule: rule.name.clone(),
+                action: rule.action.name().into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Applies every matching rule to each firing alert of a notification, in order.
+    pub async fn handle(&self, incident_id: Option<i64>, alerts: Vec<BTreeMap<String, String>>) {
+        for labels in &alerts {
+            for rule in self.rules.iter().filter(|r| r.matches(labels)) {
+                if let Err(e) = self.apply(rule, incident_id, labels).await {
+                    tracing::error!(rule = %rule.name, error = %e, "healing could not record a decision");
+                }
+            }
+        }
+    }
+
+    async fn apply(
+        &self,
+        rule: &Rule,
+        incident_id: Option<i64>,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let filled = |t: &Option<String>| t.as_deref().map(|t| rules::fill(t, labels)).transpose();
+        let (namespace, name) = match (filled(&rule.namespace), filled(&rule.target)) {
+            (Ok(ns), Ok(name)) => (ns, name),
+            (Err(why), _) | (_, Err(why)) => {
+                return self
+                    .skip_only(rule, incident_id, "", &format!("no target: {why}"))
+                    .await;
+            }
+        };
+        let target = match (&namespace, &name) {
+            (Some(ns), Some(n)) => format!("{ns}/{n}"),
+            (Some(ns), None) => ns.clone(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => rule.action.name().to_string(),
+        };
+        let bad_name = [&namespace, &name]
+            .into_iter()
+            .flatten()
+            .find(|n| rule.action.is_kubernetes() && !rules::valid_name(n));
+        if let Some(n) = bad_name {
+            let why = format!("no target: `{n}` is not a Kubernetes name");
+            return self.skip_only(rule, incident_id, &target, &why).await;
+        }
+        let id = match self
+            .decide(rule, incident_id, &target, namespace.as_deref())
+            .await?
+        {
+            Decision::Skip => return Ok(()),
+            Decision::Act(id) => id,
+        };
+        let body = serde_json::json!({
+            "rule": rule.name, "action": rule.action.name(), "target": target,
+            "incident_id": incident_id, "labels": labels, "dry_run": self.dry_run,
+        });
+        let t = actions::Target {
+            namespace: namespace.as_deref(),
+            name: name.as_deref(),
+        };
+        let result =
+            actions::take(&self.kube, &self.http, &rule.action, &t, self.dry_run, body).await;
+        let (outcome, detail) = match result {
+            Ok(done) if self.dry_run => ("dry_run", done),
+            Ok(done) => ("executed", done),
+            Err(e) => ("failed", e),
+        };
+        self.count(rule, outcome);
+        let (rule_name, now) = (rule.name.clone(), now_ms());
+        self.db
+            .write(move |c| {
+                repo::finish(c, id, outcome, &detail)?;
+                if let Some(inc) = incident_id {
+                    let text = match outcome {
+                        "failed" => format!("Healing rule {rule_name} failed: {detail}"),
+                        _ => format!("Healing rule {rule_name}: {detail}"),
+                    };
+                    timeline::add(c, inc, now, "healing", "firewatch-healing", &text, None)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Records a skip that needs no guard (no target).
+    async fn skip_only(
+        &self,
+        rule: &Rule,
+        incident_id: Option<i64>,
+        target: &str,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        self.count(rule, "skipped");
+        let (r, t, w) = (rule.clone(), target.to_string(), why.to_string());
+        self.db
+            .write(move |c| skip(c, &r, incident_id, &t, &w, now_ms()))
+            .await
+    }
+
+    /// The guards, in one write: the kill switch, the namespace allowlist, the rule's
+    /// cooldown for the target, the rule's and the global hourly caps. Acting claims a
+    /// `running` row that counts at once for the next decision.
+    async fn decide(
+        &self,
+        rule: &Rule,
+        incident_id: Option<i64>,
+        target: &str,
+        namespace: Option<&str>,
+    ) -> Result<Decision, StoreError> {
+        let (r, t) = (rule.clone(), target.to_string());
+        let ns = namespace.map(str::to_string);
+        let (allowed, global, dry_run) = (self.namespaces.clone(), self.max_per_hour, self.dry_run);
+        let decision = self
+            .db
+            .write(move |c| {
+                let now = now_ms();
+                let why = if repo::paused(c)? {
+                    Some("paused: the kill switch is on".to_string())
+                } else if let Some(ns) = ns.filter(|n| !allowed.is_empty() && !allowed.contains(n))
+                {
+                    Some(format!(
+                        "not allowed: namespace {ns} is not in healing.namespaces"
+                    ))
+                } else if let Some(at) =
+                    repo::last_acted(c, &r.name, &t)?.filter(|at| now - at < r.cooldown_ms)
+                {
+                    Some(format!(
+                        "cooldown: acted on it {} ago (cooldown {})",
+                        crate::time::human_duration(now - at),
+                        crate::time::human_duration(r.cooldown_ms)
+                    ))
+                } else if repo::acted_last_hour(c, Some(&r.name), now)? >= i64::from(r.max_per_hour)
+                {
+                    Some(format!(
+                        "cap: {} actions of this rule in the last hour",
+                        r.max_per_hour
+                    ))
+                } else if repo::acted_last_hour(c, None, now)? >= i64::from(global) {
+                    Some(format!(
+                        "cap: {global} healing actions in the last hour (healing.max_per_hour)"
+                    ))
+                } else {
+                    None
+                };
+                match why {
+                    Some(w) => {
+                        skip(c, &r, incident_id, &t, &w, now)?;
+                        Ok::<_, StoreError>(Decision::Skip)
+                    }
+                    None => Ok(Decision::Act(repo::insert(
+                        c,
+                        &repo::NewAction {
+                            rule: &r.name,
+                            action: r.action.name(),
+                            target: &t,
+                            dry_run,
+                            outcome: "running",
+                            reason: "",
+                            incident_id,
+                            at: now,
+                        },
+                    )?)),
+                }
+            })
+            .await?;
+        if matches!(decision, Decision::Skip) {
+            self.count(rule, "skipped");
+        }
+        Ok(decision)
+    }
+
+    /// The audit trail, newest first.
+    pub async fn actions(
+        &self,
+        incident: Option<i64>,
+        rule: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<HealingAction>, StoreError> {
+        self.db
+            .read(move |c| repo::list(c, incident, rule.as_deref(), limit))
+            .await
+    }
+
+    pub async fn paused(&self) -> Result<bool, StoreError> {
+        self.db.read(repo::paused).await
+    }
+
+    /// The kill switch: no rule acts while it is on.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        self.db.write(move |c| repo::set_paused(c, paused)).await
+    }
+
+    pub async fn rules(&self) -> Result<Vec<RuleState>, StoreError> {
+        let rules = self.rules.clone();
+        self.db
+            .read(move |c| {
+                let now = now_ms();
+                rules
+                    .iter()
+                    .map(|r| {
+                        Ok(RuleState {
+                            name: r.name.clone(),
+                            action: r.action.name(),
+                            when: r.when.clone(),
+                            cooldown_s: r.cooldown_ms / 1000,
+                            max_per_hour: r.max_per_hour,
+                            acted_last_hour: repo::acted_last_hour(c, Some(&r.name), now)?,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+}
+
+/// A skipped decision: a row always; a timeline line the first time per rule, incident
+/// and reason (a storm of a thousand alerts says "cap" once).
+fn skip(
+    c: &Conn,
+    r: &Rule,
+    incident_id: Option<i64>,
+    target: &str,
+    why: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    // The reason's kind (before the colon) decides whether it was said already.
+    let kind = why.split(':').next().unwrap_or(why);
+    let said = match incident_id {
+        Some(inc) => repo::skipped_before(c, &r.name, inc, kind)?,
+        None => true,
+    };
+    repo::insert(
+        c,
+        &repo::NewAction {
+            rule: &r.name,
+            action: r.action.name(),
+            target,
+            dry_run: false,
+            outcome: "skipped",
+            reason: why,
+            incident_id,
+            at: now,
+        },
+    )?;
+    if !said && let Some(inc) = incident_id {
+        timeline::add(
+            c,
+            inc,
+            now,
+            "healing",
+            "firewatch-healing",
+            &format!("Healing rule {} skipped {target}: {why}", r.name),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// A notification's firing alerts: its incident and each alert's labels.
+type Fired = (Option<i64>, Vec<BTreeMap<String, String>>);
+
+/// Hears firing alerts from intake and acts on them in the background, one notification
+/// after another (so caps hold in order).
+pub struct Observer {
+    pub healing: Healing,
+    pub queue: tokio::sync::mpsc::Sender<Fired>,
+}
+
+impl Observer {
+    /// The observer and the task that works its queue (bounded: a storm beyond it drops
+    /// notifications, which the caps would refuse anyway; each drop is logged).
+    pub fn start(healing: Healing) -> Arc<Self> {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<(Option<i64>, Vec<BTreeMap<String, String>>)>(1024);
+        let worker = healing.clone();
+        tokio::spawn(async move {
+            while let Some((incident, alerts)) = rx.recv().await {
+                worker.handle(incident, alerts).await;
+            }
+        });
+        Arc::new(Self { healing, queue: tx })
+    }
+}
+
+impl crate::alerts::FiringObserver for Observer {
+    fn wants(&self) -> bool {
+        self.healing.enabled && !self.healing.rules.is_empty()
+    }
+
+    fn fired(&self, incident_id: Option<i64>, mut labels: Vec<BTreeMap<String, String>>) {
+        labels.retain(|l| self.healing.rules.iter().any(|r| r.matches(l)));
+        if labels.is_empty() {
+            return;
+        }
+        if self.queue.try_send((incident_id, labels)).is_err() {
+            tracing::warn!("healing queue full: a notification's alerts were not considered");
+        }
+    }
+}

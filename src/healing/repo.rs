@@ -1,0 +1,131 @@
+//! The owner of `healing_actions` (the audit trail, also the source of cooldowns and
+//! caps, so a restart resets neither) and `healing_state` (the kill switch).
+
+use rusqlite::{OptionalExtension, params};
+
+use super::HealingAction;
+use crate::db::{Conn, StoreResult};
+
+const HOUR: i64 = 3_600_000;
+
+/// Outcomes that count as acting (for cooldowns and caps).
+const ACTED: &str = "outcome IN ('running', 'executed', 'dry_run')";
+
+pub fn paused(conn: &Conn) -> StoreResult<bool> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("SELECT value FROM healing_state WHERE key = 'paused'")?
+        .query_row([], |r| r.get::<_, String>(0))
+        .optional()?
+        .is_some_and(|v| v == "1"))
+}
+
+pub fn set_paused(conn: &Conn, paused: bool) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached(
+            "INSERT INTO healing_state (key, value) VALUES ('paused', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute([if paused { "1" } else { "0" }])?;
+    Ok(())
+}
+
+/// When the rule last acted on the target (None: never).
+pub fn last_acted(conn: &Conn, rule: &str, target: &str) -> StoreResult<Option<i64>> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(&format!(
+            "SELECT MAX(at) FROM healing_actions WHERE rule = ?1 AND target = ?2 AND {ACTED}"
+        ))?
+        .query_row(params![rule, target], |r| r.get(0))?)
+}
+
+/// Actions in the hour before `now`: of one rule, or of all rules.
+pub fn acted_last_hour(conn: &Conn, rule: Option<&str>, now: i64) -> StoreResult<i64> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM healing_actions WHERE (?1 IS NULL OR rule = ?1) \
+             AND at > ?2 AND {ACTED}"
+        ))?
+        .query_row(params![rule, now - HOUR], |r| r.get(0))?)
+}
+
+/// Whether the incident already has a skip of this rule whose reason starts with `kind`
+/// (one timeline line per kind of reason, however many alerts of a storm are skipped).
+pub fn skipped_before(conn: &Conn, rule: &str, incident: i64, kind: &str) -> StoreResult<bool> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT 1 FROM healing_actions WHERE incident_id = ?1 AND rule = ?2 \
+             AND outcome = 'skipped' AND substr(reason, 1, length(?3)) = ?3 LIMIT 1",
+        )?
+        .query_row(params![incident, rule, kind], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub struct NewAction<'a> {
+    pub rule: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub dry_run: bool,
+    pub outcome: &'a str,
+    pub reason: &'a str,
+    pub incident_id: Option<i64>,
+    pub at: i64,
+}
+
+pub fn insert(conn: &Conn, a: &NewAction) -> StoreResult<i64> {
+    let c = conn.sqlite();
+    c.prepare_cached(
+        "INSERT INTO healing_actions (rule, action, target, dry_run, outcome, reason, \
+         incident_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        a.rule,
+        a.action,
+        a.target,
+        a.dry_run,
+        a.outcome,
+        a.reason,
+        a.incident_id,
+        a.at
+    ])?;
+    Ok(c.last_insert_rowid())
+}
+
+pub fn finish(conn: &Conn, id: i64, outcome: &str, reason: &str) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("UPDATE healing_actions SET outcome = ?2, reason = ?3 WHERE id = ?1")?
+        .execute(params![id, outcome, reason])?;
+    Ok(())
+}
+
+/// Newest first, at most `limit`, optionally of one incident or rule.
+pub fn list(
+    conn: &Conn,
+    incident: Option<i64>,
+    rule: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<HealingAction>> {
+    let mut stmt = conn.sqlite().prepare_cached(
+        "SELECT id, rule, action, target, dry_run, outcome, reason, at, incident_id \
+         FROM healing_actions WHERE (?1 IS NULL OR incident_id = ?1) \
+         AND (?2 IS NULL OR rule = ?2) ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![incident, rule, limit as i64], |r| {
+        Ok(HealingAction {
+            id: r.get(0)?,
+            rule: r.get(1)?,
+            action: r.get(2)?,
+            target: r.get(3)?,
+            dry_run: r.get(4)?,
+            outcome: r.get(5)?,
+            reason: r.get(6)?,
+            at: r.get(7)?,
+            incident_id: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,370 @@
+//! Self-healing against a stand-in Kubernetes API server (plain HTTP, reached through a
+//! kubeconfig) that records every request: from an Alertmanager payload through the
+//! incident to the action and back to the timeline; dry runs, cooldowns and caps (also
+//! for a second instance on the same database), the kill switch, API failures.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[derive(Clone, Debug)]
+struct Call {
+    method: String,
+    path: String,
+    query: String,
+    content_type: String,
+    auth: String,
+    body: Value,
+}
+
+#[derive(Clone)]
+struct FakeKube {
+    url: String,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl FakeKube {
+    /// Answers like the API server: the object for a delete or patch, a pod list, and
+    /// 403/404/500 for names that ask for them.
+    fn start() -> Self {
+        let calls: Arc<Mutex<Vec<Call>>> = Arc::default();
+        let c = calls.clone();
+        let server = HttpServer::new(move || {
+            let c = c.clone();
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let c = c.clone();
+                async move {
+                    let path = req.path().to_string();
+                    c.lock().unwrap().push(Call {
+                        method: req.method().to_string(),
+                        path: path.clone(),
+                        query: req.query_string().to_string(),
+                        content_type: req
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string(),
+                        auth: req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string(),
+                        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    });
+                    let name = path.rsplit('/').next().unwrap_or("").to_string();
+                    for (code, word) in [(403, "forbidden"), (404, "missing"), (500, "broken")] {
+                        if name.starts_with(word) {
+                            return HttpResponse::build(
+                                actix_web::http::StatusCode::from_u16(code).unwrap(),
+                            )
+                            .json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                "message": format!("pods \"{name}\" is {word}"), "reason": word, "code": code}));
+                        }
+                    }
+                    let ns = path.split('/').nth(4).unwrap_or("default").to_string();
+                    if path.ends_with("/pods") {
+                        return HttpResponse::Ok().json(json!({"apiVersion": "v1", "kind": "PodList",
+                            "metadata": {}, "items": [
+                                {"metadata": {"name": "batch-1", "namespace": ns}},
+                                {"metadata": {"name": "batch-2", "namespace": ns}}]}));
+                    }
+                    if path.contains("/deployments/") {
+                        return HttpResponse::Ok().json(json!({"apiVersion": "apps/v1",
+                            "kind": "Deployment", "metadata": {"name": name, "namespace": ns}}));
+                    }
+                    HttpResponse::Ok().json(json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": name, "namespace": ns}}))
+                }
+            }))
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let url = format!("http://{}", server.addrs()[0]);
+        tokio::spawn(server.run());
+        Self { url, calls }
+    }
+
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
+                 contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: firewatch\n\
+                 current-context: fake\nusers:\n- name: firewatch\n  user:\n    token: kube-test-token\n",
+                self.url
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+const RULES: &str = r#"
+[[rule]]
+name = "restart-crashlooping-pod"
+when = { alertname = "KubePodCrashLooping" }
+action = "kubernetes.delete_pod"
+namespace = "{{namespace}}"
+target = "{{pod}}"
+cooldown = "10m"
+max_per_hour = 3
+
+[[rule]]
+name = "restart-deployment"
+when = { alertname = "DeploymentStuck" }
+action = "kubernetes.rollout_restart"
+namespace = "{{namespace}}"
+target = "{{deployment}}"
+"#;
+
+async fn app_with(kube: &FakeKube, dry_run: bool, dir: &std::path::Path) -> TestApp {
+    let kubeconfig = kube.kubeconfig(dir);
+    spawn_app_with(move |s| {
+        let mut h: firewatch::config::HealingSettings = figment::Figment::new()
+            .merge(<figment::providers::Toml as figment::providers::Format>::string(RULES))
+            .extract()
+            .unwrap();
+        h.enabled = true;
+        h.dry_run = dry_run;
+        h.kubeconfig = Some(kubeconfig);
+        s.healing = h;
+    })
+    .await
+}
+
+fn crashloop(pod: &str) -> Value {
+    let mut a = alert("KubePodCrashLooping", pod, "critical", "firing");
+    a["labels"]["namespace"] = json!("shop");
+    a["labels"]["pod"] = json!(pod);
+    a
+}
+
+async fn actions(app: &TestApp, query: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, body) = app
+            .get_json(
+                &format!("/api/v1/healing/actions?limit=1000{query}"),
+                &app.viewer_token,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK);
+        let items = body["items"].as_array().unwrap().clone();
+        if items.len() >= n && items.iter().all(|a| a["outcome"] != "running") {
+            return items;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{n} actions not recorded: {items:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashlooping_pod_is_deleted_as_a_dry_run_by_default_and_the_timeline_says_so() {
+    let kube = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(&kube, true, dir.path()).await;
+    let id = app
+        .post_webhook_ok(&message("crash", vec![crashloop("api-7f9")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let items = actions(&app, &format!("&incident={id}"), 1).await;
+    let a = &items[0];
+    assert_eq!(a["rule"], "restart-crashlooping-pod");
+    assert_eq!(a["action"], "kubernetes.delete_pod");
+    assert_eq!(a["target"], "shop/api-7f9");
+    assert_eq!(a["outcome"], "dry_run");
+    assert_eq!(a["dry_run"], true);
+    assert_eq!(a["incident_id"], id);
+    // The API server was asked, with dryRun=All, so permissions and the target are checked.
+    let calls = kube.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].method, "DELETE");
+    assert_eq!(calls[0].path, "/api/v1/namespaces/shop/pods/api-7f9");
+    // DeleteOptions carry the dry run in the body.
+    assert_eq!(calls[0].body["dryRun"], json!(["All"]), "{:?}", calls[0]);
+    assert_eq!(calls[0].auth, "Bearer kube-test-token");
+    let timeline = app.incident(id).await["timeline"].to_string();
+    assert!(
+        timeline.contains(
+            "Healing rule restart-crashlooping-pod: dry run: would delete pod shop/api-7f9"
+        ),
+        "{timeline}"
+    );
+    let metrics = app.metrics_text().await;
+    assert!(metrics.contains(
+        "firewatch_healing_actions_total{rule=\"restart-crashlooping-pod\",action=\"kubernetes.delete_pod\",outcome=\"dry_run\"} 1"
+    ), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_a_thousand_alerts_acts_no_more_than_the_caps_allow_and_cooldowns_persist() {
+    let kube = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(&kube, false, dir.path()).await;
+    let storm: Vec<Value> = (0..1000).map(|i| crashloop(&format!("api-{i}"))).collect();
+    let id = app.post_webhook_ok(&message("storm", storm)).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let items = actions(&app, "&rule=restart-crashlooping-pod", 1000).await;
+    let executed: Vec<&Value> = items
+        .iter()
+        .filter(|a| a["outcome"] == "executed")
+        .collect();
+    assert_eq!(executed.len(), 3, "the rule's cap is 3 an hour");
+    assert_eq!(
+        items.iter().filter(|a| a["outcome"] == "skipped").count(),
+        997
+    );
+    assert!(
+        items
+            .iter()
+            .any(|a| a["reason"].as_str().unwrap().starts_with("cap: 3 actions"))
+    );
+    let deletes = kube.calls().iter().filter(|c| c.method == "DELETE").count();
+    assert_eq!(deletes, 3);
+    assert!(kube.calls().iter().all(|c| c.body.get("dryRun").is_none()));
+    // One timeline line for all the skips.
+    let timeline = app.incident(id).await["timeline"].to_string();
+    assert_eq!(timeline.matches("skipped").count(), 1, "{timeline}");
+    // A second Firewatch on the same database (a restart, another replica) is bound too.
+    let second = firewatch::healing::Healing::new(
+        app.state.db.clone(),
+        &app.state.settings.raw.healing,
+        firewatch::healing::rules_from(&app.state.settings.raw.healing).unwrap(),
+        reqwest::Client::new(),
+        Default::default(),
+    );
+    let labels = |pod: &str| -> std::collections::BTreeMap<String, String> {
+        [
+            ("alertname", "KubePodCrashLooping"),
+            ("namespace", "shop"),
+            ("pod", pod),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    second.handle(Some(id), vec![labels("api-0")]).await;
+    let latest = &actions(&app, "&rule=restart-crashlooping-pod", 1).await[0];
+    assert_eq!(latest["id"], 1001);
+    assert_eq!(latest["outcome"], "skipped");
+    assert!(
+        latest["reason"].as_str().unwrap().starts_with("cooldown"),
+        "{latest}"
+    );
+    assert_eq!(
+        kube.calls().iter().filter(|c| c.method == "DELETE").count(),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_stops_every_rule_and_api_failures_are_recorded() {
+    let kube = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(&kube, false, dir.path()).await;
+    let (code, _) = app
+        .post_json("/api/v1/healing/pause", &app.responder_token, &json!({}))
+        .await;
+    assert_eq!(code, StatusCode::FORBIDDEN);
+    let (code, body) = app
+        .post_json("/api/v1/healing/pause", &app.admin_token, &json!({}))
+        .await;
+    assert_eq!(
+        (code, body["paused"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    app.post_webhook_ok(&message("paused", vec![crashloop("web-1")]))
+        .await;
+    let items = actions(&app, "", 1).await;
+    assert_eq!(items[0]["outcome"], "skipped");
+    assert!(items[0]["reason"].as_str().unwrap().starts_with("paused"));
+    assert!(kube.calls().is_empty());
+    let (_, overview) = app.get_json("/api/v1/healing", &app.viewer_token).await;
+    assert_eq!(overview["paused"], true);
+    assert_eq!(overview["dry_run"], false);
+    assert_eq!(overview["rules"].as_array().unwrap().len(), 2);
+    app.post_json("/api/v1/healing/resume", &app.admin_token, &json!({}))
+        .await;
+    // 403, 404 and 500 from the API server: failed, with the server's words.
+    for (i, pod) in ["forbidden-1", "missing-1", "broken-1"].iter().enumerate() {
+        let id = app
+            .post_webhook_ok(&message(&format!("fail-{i}"), vec![crashloop(pod)]))
+            .await["incident_id"]
+            .as_i64()
+            .unwrap();
+        let a = &actions(&app, &format!("&incident={id}"), 1).await[0];
+        assert_eq!(a["outcome"], "failed", "{a}");
+        let code = ["403", "404", "500"][i];
+        assert!(
+            a["reason"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("Kubernetes API {code}")),
+            "{a}"
+        );
+        let timeline = app.incident(id).await["timeline"].to_string();
+        assert!(
+            timeline.contains("Healing rule restart-crashlooping-pod failed"),
+            "{timeline}"
+        );
+    }
+    // A label that is not a Kubernetes name never reaches the API.
+    let mut evil = crashloop("x");
+    evil["labels"]["pod"] = json!("../../secrets");
+    app.post_webhook_ok(&message("evil", vec![evil])).await;
+    let a = &actions(&app, "", 5).await[0];
+    assert_eq!(a["outcome"], "skipped");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not a Kubernetes name"),
+        "{a}"
+    );
+    assert_eq!(kube.calls().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_restart_patches_the_template_like_kubectl() {
+    let kube = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(&kube, false, dir.path()).await;
+    let mut a = alert("DeploymentStuck", "x", "critical", "firing");
+    a["labels"]["namespace"] = json!("shop");
+    a["labels"]["deployment"] = json!("checkout");
+    app.post_webhook_ok(&message("stuck", vec![a])).await;
+    let items = actions(&app, "&rule=restart-deployment", 1).await;
+    assert_eq!(items[0]["outcome"], "executed", "{:?}", items[0]);
+    let calls = kube.calls();
+    assert_eq!(calls[0].method, "PATCH");
+    assert_eq!(
+        calls[0].path,
+        "/apis/apps/v1/namespaces/shop/deployments/checkout"
+    );
+    assert_eq!(calls[0].content_type, "application/merge-patch+json");
+    assert!(calls[0].query.contains("fieldManager=firewatch"));
+    let restarted = &calls[0].body["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"];
+    assert!(
+        restarted.as_str().unwrap().starts_with("20"),
+        "{:?}",
+        calls[0].body
+    );
+}
