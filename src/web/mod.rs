@@ -4,6 +4,7 @@
 mod action_items;
 mod admin;
 mod error;
+mod healing;
 mod home;
 mod incident_list;
 mod incidents;
@@ -133,6 +134,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/users", web::post().to(admin::add_user))
         .route("/admin/jobs", crate::api::get().to(jobs::page))
+        .route("/healing", crate::api::get().to(healing::page))
+        .route("/healing/{switch}", web::post().to(healing::switch))
         .route("/reports", crate::api::get().to(reports::list))
         .route("/reports", web::post().to(reports::generate))
         .route(

@@ -301,6 +301,23 @@ async fn the_kill_switch_stops_every_rule_and_api_failures_are_recorded() {
     assert_eq!(overview["paused"], true);
     assert_eq!(overview["dry_run"], false);
     assert_eq!(overview["rules"].as_array().unwrap().len(), 2);
+    // The page says so, with the rules and the decision.
+    app.state
+        .accounts
+        .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    let cookie = login(&app, "vic", "viewer password 1").await;
+    let (code, html) = app.page("/healing", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        html.contains("Paused</span>: the kill switch is on"),
+        "{html}"
+    );
+    assert!(
+        html.contains("restart-crashlooping-pod") && html.contains("paused: the kill switch is on")
+    );
+    assert!(!html.contains("Resume healing"), "viewers get no switch");
     app.post_json("/api/v1/healing/resume", &app.admin_token, &json!({}))
         .await;
     // 403, 404 and 500 from the API server: failed, with the server's words.

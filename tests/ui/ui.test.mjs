@@ -642,7 +642,7 @@ test("every page passes axe-core's WCAG 2.1 A/AA rules in light and dark mode an
     `/incidents/${firstIncident}`, `/incidents/${firstIncident}/alerts`, `/incidents/${firstIncident}/timeline`,
     "/slos", "/slos/firewatch-api-availability", "/slos/firewatch-api-latency", "/slos/firewatch-api-latency?range=7d",
     "/slos/shop-typo", "/slos/payments-charge", "/integrations", "/integrations/prometheus",
-    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/action-items", "/admin", "/no-such-page"];
+    "/runbooks", "/runbooks/firewatch-down", `/runbooks/high-error-rate?incident=${firstIncident}`, "/runbooks/p0-incident", "/oncall", "/postmortems", "/action-items", "/healing", "/admin", "/no-such-page"];
   if (postmortemPath) pages.push(postmortemPath);
   if (drillIncident) pages.push(`/incidents/${drillIncident}`);
   if (reportPath) pages.push("/reports", reportPath, "/admin/jobs");
