@@ -105,18 +105,7 @@ pub fn render(r: &Report, local: &dyn Fn(i64) -> String) -> Result<Vec<u8>, Stri
         false,
         &format!("SLO report: {}", r.label),
     );
-    l.note(&format!(
-        "Generated {} by {} · {} · times in {}{}",
-        local(r.generated_at),
-        r.generated_by,
-        super::revision_words(r.revision),
-        r.time_zone,
-        if r.month_to_date {
-            format!(" · month to date, up to {}", local(r.until))
-        } else {
-            String::new()
-        }
-    ));
+    l.note(&super::render::byline(r, local));
 
     l.heading("1. Executive summary");
     for p in &s.executive_summary.paragraphs {
@@ -285,23 +274,7 @@ pub fn render(r: &Report, local: &dyn Fn(i64) -> String) -> Result<Vec<u8>, Stri
     l.heading("8. Appendix");
     for d in &s.appendix.slos {
         l.para(Face::Bold, SIZE, 0.0, 0.0, false, &d.slo);
-        text(
-            &mut l,
-            &format!(
-                "Objective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h).",
-                pct(d.objective),
-                d.events,
-                d.bad_events,
-                d.allowed_bad_events,
-                d.hours_with_data,
-                d.hours_total,
-                d.longest_gap_hours
-            ),
-        );
-        l.note(&format!(
-            "At the end of the period: {}",
-            super::render::window_words(d)
-        ));
+        text(&mut l, &super::render::detail_line(d));
         let mono = |l: &mut Layout, t: &str| l.para(Face::Mono, SIZE * 0.8, 0.0, 0.0, false, t);
         mono(
             &mut l,

@@ -77,11 +77,10 @@ pub(super) fn slo_trends(r: &Report) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> String {
-    let s = &r.sections;
-    let mut md = format!("# SLO report: {}\n\n", r.label);
-    md.push_str(&format!(
-        "Generated {} by {} ({}; times in {}).{}\n\n",
+/// "Generated … by … (revision 2; times in UTC). Month to date: …": the report's byline.
+pub(super) fn byline(r: &Report, local: &dyn Fn(i64) -> String) -> String {
+    format!(
+        "Generated {} by {} ({}; times in {}).{}",
         local(r.generated_at),
         r.generated_by,
         super::revision_words(r.revision),
@@ -91,7 +90,29 @@ pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> St
         } else {
             String::new()
         }
-    ));
+    )
+}
+
+/// An SLO's appendix line: its totals, coverage and windows at the end of the period.
+pub(super) fn detail_line(d: &super::SloDetail) -> String {
+    format!(
+        "Objective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data \
+         (longest gap {} h). At the end of the period: {}.",
+        pct(d.objective),
+        d.events,
+        d.bad_events,
+        d.allowed_bad_events,
+        d.hours_with_data,
+        d.hours_total,
+        d.longest_gap_hours,
+        window_words(d)
+    )
+}
+
+pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> String {
+    let s = &r.sections;
+    let mut md = format!("# SLO report: {}\n\n", r.label);
+    md.push_str(&format!("{}\n\n", byline(r, local)));
     md.push_str("## 1. Executive summary\n\n");
     for p in &s.executive_summary.paragraphs {
         md.push_str(&format!("{p}\n\n"));
@@ -229,16 +250,9 @@ pub fn markdown(r: &Report, base_url: &str, local: &dyn Fn(i64) -> String) -> St
     md.push_str("\n## 8. Appendix\n\n");
     for d in &s.appendix.slos {
         md.push_str(&format!(
-            "### {}\n\nObjective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h).\n\nAt the end of the period: {}.\n\n| Day | Events | Bad | SLI | Hours with data |\n|---|---|---|---|---|\n",
+            "### {}\n\n{}\n\n| Day | Events | Bad | SLI | Hours with data |\n|---|---|---|---|---|\n",
             d.slo,
-            pct(d.objective),
-            d.events,
-            d.bad_events,
-            d.allowed_bad_events,
-            d.hours_with_data,
-            d.hours_total,
-            d.longest_gap_hours,
-            window_words(d)
+            detail_line(d)
         ));
         for day in &d.daily {
             md.push_str(&format!(
@@ -438,17 +452,7 @@ pub fn html(r: &Report, local: &dyn Fn(i64) -> String) -> Result<String, String>
         .map(|d| {
             (
                 d.slo.clone(),
-                format!(
-                    "Objective {}; {:.0} events, {:.0} bad, {:.0} allowed; {} of {} hours with data (longest gap {} h). At the end of the period: {}.",
-                    pct(d.objective),
-                    d.events,
-                    d.bad_events,
-                    d.allowed_bad_events,
-                    d.hours_with_data,
-                    d.hours_total,
-                    d.longest_gap_hours,
-                    window_words(d)
-                ),
+                detail_line(d),
                 d.daily
                     .iter()
                     .map(|day| {

@@ -69,20 +69,22 @@ pub fn insert(conn: &Conn, r: &NewReport) -> StoreResult<bool> {
     Ok(n == 1)
 }
 
+fn listed(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
+    Ok(Listed {
+        month: r.get(0)?,
+        revision: r.get(1)?,
+        generated_at: r.get(2)?,
+        month_to_date: r.get(3)?,
+    })
+}
+
 /// The latest revision of each month, newest month first.
 pub fn latest(conn: &Conn) -> StoreResult<Vec<Listed>> {
     let mut stmt = conn.sqlite().prepare_cached(
         "SELECT month, MAX(revision), generated_at, month_to_date FROM reports \
          GROUP BY month ORDER BY month DESC LIMIT 240",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Listed {
-            month: r.get(0)?,
-            revision: r.get(1)?,
-            generated_at: r.get(2)?,
-            month_to_date: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([], listed)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -92,14 +94,7 @@ pub fn revisions(conn: &Conn, month: &str) -> StoreResult<Vec<Listed>> {
         "SELECT month, revision, generated_at, month_to_date FROM reports WHERE month = ?1 \
          ORDER BY revision DESC",
     )?;
-    let rows = stmt.query_map([month], |r| {
-        Ok(Listed {
-            month: r.get(0)?,
-            revision: r.get(1)?,
-            generated_at: r.get(2)?,
-            month_to_date: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([month], listed)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

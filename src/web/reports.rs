@@ -31,16 +31,7 @@ async fn list_page(
     error: Option<String>,
 ) -> Result<HttpResponse, WebError> {
     let now = crate::time::now_ms();
-    let items = state
-        .reports
-        .list()
-        .await?
-        .into_iter()
-        .map(|r| {
-            let at = state.jobs.local(r.generated_at);
-            (r, at)
-        })
-        .collect();
+    let items = with_times(state, state.reports.list().await?);
     let last_month = state.reports.last_month(now)?.key;
     let this_month = crate::reports::Month::containing(now, &state.jobs.tz())
         .map(|m| m.key)
@@ -62,6 +53,17 @@ async fn list_page(
         },
         status,
     )
+}
+
+/// Each revision with its generation time in the configured zone.
+fn with_times(state: &AppState, items: Vec<ReportListing>) -> Vec<(ReportListing, String)> {
+    items
+        .into_iter()
+        .map(|r| {
+            let at = state.jobs.local(r.generated_at);
+            (r, at)
+        })
+        .collect()
 }
 
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
@@ -142,16 +144,7 @@ pub async fn page(
         }
         Err(e) => return Err(e.into()),
     };
-    let revisions = state
-        .reports
-        .revisions(&month)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let at = state.jobs.local(r.generated_at);
-            (r, at)
-        })
-        .collect();
+    let revisions = with_times(&state, state.reports.revisions(&month).await?);
     html(&ReportPage {
         user,
         nav: "reports",
