@@ -189,6 +189,7 @@ impl Application {
         let server = build_server(listener, state.clone())?;
         let jobs = vec![
             tokio::spawn(crate::scheduler::jobs_loop(state.clone())),
+            tokio::spawn(crate::scheduler::healing_checks_loop(state.clone())),
             tokio::spawn(crate::notify::worker::run(state.notification_worker())),
             tokio::spawn(crate::scheduler::reminders_loop(state.clone())),
             tokio::spawn(crate::scheduler::slo_loop(state.clone())),

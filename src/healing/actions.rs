@@ -148,6 +148,7 @@ pub async fn take(
             done.map_err(describe)?;
             Ok(format!("{would}restart {} {ns}/{name}", kind.as_str()))
         }
+        Action::Postgres { .. } => Err("PostgreSQL actions run as checks".into()),
         Action::DeleteFailedPods => {
             let ns = t.namespace.unwrap_or_default();
             let api: Api<Pod> = Api::namespaced(kube.client().await?, ns);

@@ -6,6 +6,8 @@
 //! count in `/metrics`.
 
 mod actions;
+mod checks;
+mod postgres;
 mod repo;
 pub mod rules;
 
@@ -62,6 +64,8 @@ pub struct Healing {
     kube: actions::Kube,
     http: reqwest::Client,
     counter: Family<HealingLabels, Counter>,
+    /// When each scheduled check last ran (in this process; the guards are in the database).
+    checked: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 /// What the guards decided for one rule and target.
@@ -88,7 +92,34 @@ impl Healing {
             kube: actions::Kube::new(s.kubeconfig.clone()),
             http,
             counter,
+            checked: Arc::default(),
         }
+    }
+
+    /// Records how an action went: the row, the incident's timeline, the metric.
+    async fn finish(
+        &self,
+        rule: &Rule,
+        id: i64,
+        incident_id: Option<i64>,
+        outcome: &'static str,
+        detail: String,
+    ) -> Result<(), StoreError> {
+        self.count(rule, outcome);
+        let (rule_name, now) = (rule.name.clone(), now_ms());
+        self.db
+            .write(move |c| {
+                repo::finish(c, id, outcome, &detail)?;
+                if let Some(inc) = incident_id {
+                    let text = match outcome {
+                        "failed" => format!("Healing rule {rule_name} failed: {detail}"),
+                        _ => format!("Healing rule {rule_name}: {detail}"),
+                    };
+                    timeline::add(c, inc, now, "healing", "firewatch-healing", &text, None)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     pub fn enabled(&self) -> bool {
@@ -126,6 +157,9 @@ impl Healing {
         incident_id: Option<i64>,
         labels: &BTreeMap<String, String>,
     ) -> Result<(), StoreError> {
+        if matches!(rule.action, rules::Action::Postgres { .. }) {
+            return self.check_postgres(rule, incident_id).await;
+        }
         let filled = |t: &Option<String>| t.as_deref().map(|t| rules::fill(t, labels)).transpose();
         let (namespace, name) = match (filled(&rule.namespace), filled(&rule.target)) {
             (Ok(ns), Ok(name)) => (ns, name),
@@ -171,21 +205,7 @@ impl Healing {
             Ok(done) => ("executed", done),
             Err(e) => ("failed", e),
         };
-        self.count(rule, outcome);
-        let (rule_name, now) = (rule.name.clone(), now_ms());
-        self.db
-            .write(move |c| {
-                repo::finish(c, id, outcome, &detail)?;
-                if let Some(inc) = incident_id {
-                    let text = match outcome {
-                        "failed" => format!("Healing rule {rule_name} failed: {detail}"),
-                        _ => format!("Healing rule {rule_name}: {detail}"),
-                    };
-                    timeline::add(c, inc, now, "healing", "firewatch-healing", &text, None)?;
-                }
-                Ok(())
-            })
-            .await
+        self.finish(rule, id, incident_id, outcome, detail).await
     }
 
     /// Records a skip that needs no guard (no target).

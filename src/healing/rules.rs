@@ -16,6 +16,14 @@ pub enum Action {
     DeleteFailedPods,
     /// POST the decision as JSON to `url`.
     HttpPost { url: String },
+    /// Terminate sessions of `applications` idle in a transaction longer than `older_than`
+    /// (kind IdleInTransaction), or cancel their queries running longer (LongQuery).
+    Postgres {
+        kind: super::postgres::Kind,
+        dsn: String,
+        older_than_ms: i64,
+        applications: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +51,11 @@ impl Action {
             Action::RolloutRestart { .. } => "kubernetes.rollout_restart",
             Action::DeleteFailedPods => "kubernetes.delete_failed_pods",
             Action::HttpPost { .. } => "http.post",
+            Action::Postgres {
+                kind: super::postgres::Kind::IdleInTransaction,
+                ..
+            } => "postgres.terminate_idle_in_transaction",
+            Action::Postgres { .. } => "postgres.cancel_long_queries",
         }
     }
 
@@ -52,11 +65,13 @@ impl Action {
 }
 
 /// The actions this version takes.
-pub const SUPPORTED: [&str; 4] = [
+pub const SUPPORTED: [&str; 6] = [
     "kubernetes.delete_pod",
     "kubernetes.rollout_restart",
     "kubernetes.delete_failed_pods",
     "http.post",
+    "postgres.terminate_idle_in_transaction",
+    "postgres.cancel_long_queries",
 ];
 
 #[derive(Debug, Clone)]
@@ -68,6 +83,8 @@ pub struct Rule {
     pub target: Option<String>,
     pub cooldown_ms: i64,
     pub max_per_hour: u32,
+    /// A healing check run on this interval (ms), besides any alert trigger.
+    pub every_ms: Option<i64>,
 }
 
 impl Rule {
@@ -120,18 +137,22 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
     {
         return err("name", "letters, digits, - and _ only".into());
     }
-    if r.every.is_some() {
-        return err(
-            "every",
-            "scheduled healing checks come with the postgres actions, which this version \
-             does not have yet; trigger the rule with `when` alert matchers"
-                .into(),
-        );
-    }
-    if r.when.is_empty() {
+    let every_ms = match &r.every {
+        Some(e) => {
+            let d = parse_duration(e).map_err(|m| (at("every"), m))?;
+            if d < std::time::Duration::from_secs(1) {
+                return err("every", "at least 1s".into());
+            }
+            Some(d.as_millis() as i64)
+        }
+        None => None,
+    };
+    if r.when.is_empty() && every_ms.is_none() {
         return err(
             "when",
-            "give alert label matchers, e.g. { alertname = \"KubePodCrashLooping\" }".into(),
+            "give alert label matchers, e.g. { alertname = \"KubePodCrashLooping\" }, or \
+             `every` for a scheduled check"
+                .into(),
         );
     }
     let action = match r.action.as_str() {
@@ -156,6 +177,38 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
             }
             _ => return err("url", "http.post needs an http(s) URL".into()),
         },
+        "postgres.terminate_idle_in_transaction" | "postgres.cancel_long_queries" => {
+            let dsn = match (&r.dsn, &r.dsn_file) {
+                (Some(d), None) => d.clone(),
+                (None, Some(f)) => {
+                    crate::config::read_secret(f).map_err(|m| (at("dsn_file"), m))?
+                }
+                _ => {
+                    return err(
+                        "dsn",
+                        "give the database: dsn or dsn_file (one of them)".into(),
+                    );
+                }
+            };
+            let older = parse_duration(r.older_than.as_deref().unwrap_or("5m"))
+                .map_err(|m| (at("older_than"), m))?;
+            if r.application_names.is_empty() {
+                return err(
+                    "application_names",
+                    "list the applications whose sessions may be ended (never all)".into(),
+                );
+            }
+            Action::Postgres {
+                kind: if r.action.ends_with("idle_in_transaction") {
+                    super::postgres::Kind::IdleInTransaction
+                } else {
+                    super::postgres::Kind::LongQuery
+                },
+                dsn,
+                older_than_ms: older.as_millis() as i64,
+                applications: r.application_names.clone(),
+            }
+        }
         other => {
             return err(
                 "action",
@@ -177,6 +230,27 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
     {
         return err("target", "name what to act on, e.g. {{pod}}".into());
     }
+    if every_ms.is_some()
+        && !matches!(
+            action,
+            Action::Postgres { .. } | Action::DeleteFailedPods | Action::HttpPost { .. }
+        )
+    {
+        return err(
+            "every",
+            "scheduled checks run postgres.*, kubernetes.delete_failed_pods or http.post".into(),
+        );
+    }
+    if every_ms.is_some()
+        && [&r.namespace, &r.target]
+            .iter()
+            .any(|t| t.as_deref().is_some_and(|t| t.contains("{{")))
+    {
+        return err(
+            "namespace",
+            "a scheduled check has no alert to fill {{labels}} from".into(),
+        );
+    }
     let cooldown = parse_duration(&r.cooldown).map_err(|m| (at("cooldown"), m))?;
     if r.max_per_hour == 0 {
         return err("max_per_hour", "must be at least 1".into());
@@ -189,6 +263,7 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
         target: r.target.clone().filter(|t| !t.is_empty()),
         cooldown_ms: cooldown.as_millis() as i64,
         max_per_hour: r.max_per_hour,
+        every_ms,
     })
 }
 
@@ -261,9 +336,9 @@ mod tests {
             parse("[[rule]]\nname = \"x\"\nwhen = { a = \"b\" }\naction = \"nuke\"\n").unwrap_err();
         assert!(e.1.contains("`nuke` is not an action"), "{e:?}");
         let e = parse(
-            "[[rule]]\nname = \"pg\"\nevery = \"1m\"\naction = \"postgres.terminate_idle_in_transaction\"\n",
+            "[[rule]]\nname = \"pg\"\nevery = \"1m\"\naction = \"postgres.terminate_idle_in_transaction\"\ndsn = \"postgres://x\"\n",
         )
         .unwrap_err();
-        assert_eq!(e.0, "healing.rule[0] (pg).every");
+        assert_eq!(e.0, "healing.rule[0] (pg).application_names");
     }
 }

@@ -165,6 +165,18 @@ pub async fn run_postmortem_reminders_once(state: &AppState, now: i64) -> anyhow
     Ok(n)
 }
 
+/// Runs the healing checks (`every`) that are due, once a second (a no-op without them).
+pub async fn healing_checks_loop(state: web::Data<AppState>) {
+    if !state.healing.has_checks() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        state.healing.run_due_checks(crate::time::now_ms()).await;
+    }
+}
+
 /// Scrapes run on their own intervals; evaluation reads what they have, one interval
 /// after the first scrapes. Prometheus-measured history is back-filled once at start.
 pub async fn slo_loop(state: web::Data<AppState>) {

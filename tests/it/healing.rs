@@ -385,3 +385,185 @@ async fn a_rollout_restart_patches_the_template_like_kubectl() {
         calls[0].body
     );
 }
+
+/// A real PostgreSQL (Debian's `postgresql`), in a temporary folder on a free port; run
+/// as the `postgres` user when the tests run as root (initdb refuses root).
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl Postgres {
+    fn run(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        let exe = self.bin.join(tool);
+        let as_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let mut cmd = if as_root {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            std::process::Command::new(&exe)
+        };
+        cmd.args(args).output().expect("run a PostgreSQL tool")
+    }
+
+    pub fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is installed (scripts/test.sh installs Debian's postgresql)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|p| p.join("initdb").exists())
+            .expect("initdb");
+        let dir = tempfile::Builder::new().prefix("fw-pg-").tempdir().unwrap();
+        let _ = std::process::Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(dir.path())
+            .status();
+        let port = free_port();
+        let pg = Self { dir, bin, port };
+        let data = pg.dir.path().join("data");
+        let data = data.to_str().unwrap();
+        let out = pg.run(
+            "initdb",
+            &["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+        );
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            pg.dir.path().display()
+        );
+        let log = pg.dir.path().join("log");
+        let out = pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data,
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg
+    }
+
+    pub fn dsn(&self, user: &str, app: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user={user} dbname=postgres application_name={app}",
+            self.port
+        )
+    }
+
+    pub async fn connect(&self, user: &str, app: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.dsn(user, app), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_checks_end_exactly_the_stuck_sessions_of_the_listed_application() {
+    let pg = Postgres::start();
+    let admin = pg.connect("postgres", "setup").await;
+    admin
+        .batch_execute(
+            "CREATE ROLE shop LOGIN; CREATE ROLE billing LOGIN; CREATE ROLE firewatch LOGIN; \
+             GRANT pg_signal_backend TO firewatch; GRANT pg_read_all_stats TO firewatch;",
+        )
+        .await
+        .unwrap();
+    // Stuck: shop idle in a transaction, and a long shop query.
+    let idle = pg.connect("shop", "shop").await;
+    idle.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    let long = pg.connect("shop", "shop").await;
+    let sleeping = tokio::spawn(async move { long.simple_query("SELECT pg_sleep(60)").await });
+    // Left alone: another application's, and a superuser's, idle transactions.
+    let other = pg.connect("billing", "billing").await;
+    other.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    let superuser = pg.connect("postgres", "shop").await;
+    superuser.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let dsn = pg.dsn("firewatch", "firewatch");
+    let app = spawn_app_with(move |s| {
+        s.healing = figment::Figment::new()
+            .merge(
+                <figment::providers::Toml as figment::providers::Format>::string(&format!(
+                    "enabled = true\ndry_run = false\n\
+                 [[rule]]\nname = \"kill-idle-transactions\"\nevery = \"1s\"\n\
+                 action = \"postgres.terminate_idle_in_transaction\"\ndsn = \"{dsn}\"\n\
+                 older_than = \"1s\"\napplication_names = [\"shop\"]\nmax_per_hour = 10\n\
+                 [[rule]]\nname = \"cancel-long-queries\"\nevery = \"1s\"\n\
+                 action = \"postgres.cancel_long_queries\"\ndsn = \"{dsn}\"\n\
+                 older_than = \"1s\"\napplication_names = [\"shop\"]\nmax_per_hour = 10\n"
+                )),
+            )
+            .extract()
+            .unwrap();
+    })
+    .await;
+    let items = actions(&app, "", 2).await;
+    let executed: Vec<&Value> = items
+        .iter()
+        .filter(|a| a["outcome"] == "executed")
+        .collect();
+    assert_eq!(executed.len(), 2, "{items:?}");
+    let reasons: Vec<&str> = executed
+        .iter()
+        .map(|a| a["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("terminate pid ")
+            && r.contains("(shop, shop), idle in a transaction")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.starts_with("cancel pid ") && r.contains("running its query")),
+        "{reasons:?}"
+    );
+    // The idle shop session is gone; the long query was cancelled, its session lives.
+    assert!(idle.simple_query("SELECT 1").await.is_err());
+    let cancelled = format!("{:?}", sleeping.await.unwrap().unwrap_err());
+    assert!(
+        cancelled.contains("canceling statement due to user request"),
+        "{cancelled}"
+    );
+    // Another application's and a superuser's sessions were not touched.
+    other.batch_execute("COMMIT").await.unwrap();
+    superuser.batch_execute("COMMIT").await.unwrap();
+    // Nothing more to do: later checks find nothing (no further rows).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let again = actions(&app, "", 2).await;
+    assert_eq!(again.len(), 2, "{again:?}");
+}

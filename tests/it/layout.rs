@@ -55,6 +55,9 @@ fn sources() -> Vec<(String, String)> {
         .collect()
 }
 
+/// SQL that is not Firewatch's store: the healing checks query the database they heal.
+const FOREIGN_SQL: [&str; 1] = ["src/healing/postgres.rs"];
+
 fn is_owner(path: &str) -> bool {
     OWNERS.iter().any(|o| path.starts_with(o))
 }
@@ -70,8 +73,10 @@ fn sql_and_rusqlite_live_only_in_the_owner_files_and_db() {
         if is_owner(&path) {
             continue;
         }
+        let foreign = FOREIGN_SQL.contains(&path.as_str());
         for (i, line) in code.lines().enumerate() {
-            if sql.is_match(line) || line.contains("rusqlite") || line.contains(".sqlite()") {
+            let store_sql = sql.is_match(line) && !foreign;
+            if store_sql || line.contains("rusqlite") || line.contains(".sqlite()") {
                 offenders.push(format!("{path}:{}: {}", i + 1, line.trim()));
             }
         }

@@ -1,0 +1,117 @@
+//! Scheduled healing checks (`every`) and the PostgreSQL check: each matching session is
+//! a decision of its own, under the same guards as alert-triggered actions.
+
+use std::collections::BTreeMap;
+
+use super::{Decision, Healing, Rule, postgres, repo, rules};
+use crate::db::StoreError;
+use crate::time::now_ms;
+
+impl Healing {
+    /// Whether any rule runs on a schedule (`every`).
+    pub fn has_checks(&self) -> bool {
+        self.enabled && self.rules.iter().any(|r| r.every_ms.is_some())
+    }
+
+    /// Runs the scheduled checks that are due at `now`; returns how many ran.
+    pub async fn run_due_checks(&self, now: i64) -> usize {
+        if !self.enabled {
+            return 0;
+        }
+        let due: Vec<Rule> = {
+            let mut checked = self.checked.lock().unwrap_or_else(|e| e.into_inner());
+            let due: Vec<Rule> = self
+                .rules
+                .iter()
+                .filter(|r| {
+                    r.every_ms.is_some_and(|every| {
+                        let last = checked.get(&r.name).copied().unwrap_or(i64::MIN / 2);
+                        now - last >= every
+                    })
+                })
+                .cloned()
+                .collect();
+            for r in &due {
+                checked.insert(r.name.clone(), now);
+            }
+            due
+        };
+        for rule in &due {
+            if let Err(e) = self.apply(rule, None, &BTreeMap::new()).await {
+                tracing::error!(rule = %rule.name, error = %e, "healing check could not record a decision");
+            }
+        }
+        due.len()
+    }
+
+    /// A PostgreSQL check: every matching session is a decision of its own.
+    pub(super) async fn check_postgres(
+        &self,
+        rule: &Rule,
+        incident_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let rules::Action::Postgres {
+            kind,
+            dsn,
+            older_than_ms,
+            applications,
+        } = &rule.action
+        else {
+            return Ok(());
+        };
+        let older = std::time::Duration::from_millis(*older_than_ms as u64);
+        let sessions = match postgres::find(dsn, *kind, older, applications).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.count(rule, "failed");
+                let (r, now) = (rule.clone(), now_ms());
+                return self
+                    .db
+                    .write(move |c| {
+                        repo::insert(
+                            c,
+                            &repo::NewAction {
+                                rule: &r.name,
+                                action: r.action.name(),
+                                target: "database",
+                                dry_run: false,
+                                outcome: "failed",
+                                reason: &e,
+                                incident_id,
+                                at: now,
+                            },
+                        )
+                        .map(|_| ())
+                    })
+                    .await;
+            }
+        };
+        for sn in sessions {
+            let target = format!("pid {} ({}, {})", sn.pid, sn.application, sn.user);
+            let id = match self.decide(rule, incident_id, &target, None).await? {
+                Decision::Skip => continue,
+                Decision::Act(id) => id,
+            };
+            let what = format!(
+                "{} {target}, {} for {}",
+                kind.verb(),
+                match kind {
+                    postgres::Kind::IdleInTransaction => "idle in a transaction",
+                    postgres::Kind::LongQuery => "running its query",
+                },
+                crate::time::human_duration((sn.for_s * 1000.0) as i64)
+            );
+            let (outcome, detail) = if self.dry_run {
+                ("dry_run", format!("dry run: would {what}"))
+            } else {
+                match postgres::signal(dsn, *kind, sn.pid).await {
+                    Ok(true) => ("executed", what),
+                    Ok(false) => ("failed", format!("{what}: the session was gone")),
+                    Err(e) => ("failed", format!("{what}: {e}")),
+                }
+            };
+            self.finish(rule, id, incident_id, outcome, detail).await?;
+        }
+        Ok(())
+    }
+}
