@@ -7,6 +7,7 @@ mod alertmanager_e2e;
 mod api;
 mod auth;
 mod dashboard;
+mod deploy;
 mod drill;
 mod durability;
 mod generate;
