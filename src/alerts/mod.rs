@@ -219,7 +219,8 @@ pub struct Intake {
 /// them). Labels are only collected when it wants them.
 pub trait FiringObserver: Send + Sync {
     fn wants(&self) -> bool;
-    fn fired(&self, incident_id: Option<i64>, labels: Vec<BTreeMap<String, String>>);
+    /// Each firing alert as (fingerprint, labels).
+    fn fired(&self, incident_id: Option<i64>, alerts: Vec<(String, BTreeMap<String, String>)>);
 }
 
 impl Intake {
@@ -246,11 +247,11 @@ impl Intake {
         source: &'static str,
         at: Option<i64>,
     ) -> Result<Outcome, IncidentError> {
-        let firing: Vec<BTreeMap<String, String>> = match &self.observer {
+        let firing: Vec<(String, BTreeMap<String, String>)> = match &self.observer {
             Some(o) if o.wants() => alerts
                 .iter()
                 .filter(|a| a.firing)
-                .map(|a| a.labels.clone())
+                .map(|a| (a.fingerprint.clone(), a.labels.clone()))
                 .collect(),
             _ => Vec::new(),
         };

@@ -52,6 +52,10 @@ pub struct HealingRuleSettings {
     pub cooldown: String,
     #[serde(default = "default_max_per_hour")]
     pub max_per_hour: u32,
+    /// After acting on an alert: how long it has to resolve (default 10m), and how many
+    /// unresolved actions on one target stop the rule there and escalate (default 3).
+    pub verify_within: Option<String>,
+    pub max_attempts: Option<u32>,
     /// For `kubernetes.rollout_restart`: deployment (default), statefulset or daemonset.
     pub kind: Option<String>,
     /// For `http.post`.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Decision, Healing, Rule, postgres, repo, rules};
 use crate::db::StoreError;
+use crate::incidents::timeline;
 use crate::time::now_ms;
 
 impl Healing {
@@ -113,5 +114,66 @@ impl Healing {
             self.finish(rule, id, incident_id, outcome, detail).await?;
         }
         Ok(())
+    }
+
+    /// Checks the actions whose window ended: a resolved alert is a success (said on the
+    /// timeline); one still firing is an unresolved attempt — the rule tries again, and
+    /// after `max_attempts` in a row it stops for that target. Returns the escalations
+    /// (incident, text) for the caller to notify.
+    pub async fn verify_due(&self, now: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let pending = self.db.read(move |c| repo::pending(c, now, 100)).await?;
+        let mut escalations = Vec::new();
+        for p in pending {
+            let rule = self.rules.iter().find(|r| r.name == p.rule).cloned();
+            let (inc, fp) = (p.incident_id, p.fingerprint.clone());
+            let firing = self
+                .db
+                .read(move |c| {
+                    Ok::<_, StoreError>(
+                        crate::incidents::alert_rows::find(c, inc, &fp)?.is_some_and(|a| a.firing),
+                    )
+                })
+                .await?;
+            let waited = crate::time::human_duration(now - p.at);
+            let (id, target, name) = (p.id, p.target.clone(), p.rule.clone());
+            let max = rule.as_ref().map_or(1, |r| r.max_attempts);
+            let stopped = self
+                .db
+                .write(move |c| {
+                    repo::set_verified(c, id, !firing)?;
+                    let (text, stop) = if !firing {
+                        (format!("Healing rule {name}: the alert resolved within {waited} of acting on {target}"), false)
+                    } else {
+                        let n = repo::unresolved_in_a_row(c, &name, &target)?;
+                        if n >= i64::from(max) {
+                            repo::stop(c, &name, &target)?;
+                            (format!(
+                                "Healing rule {name} stopped for {target}: {n} actions did not \
+                                 resolve the alert; a person is needed"
+                            ), true)
+                        } else {
+                            (format!(
+                                "Healing rule {name}: the alert still fires {waited} after acting \
+                                 on {target}; trying again (attempt {} of {max})",
+                                n + 1
+                            ), false)
+                        }
+                    };
+                    timeline::add(c, inc, now, "healing", "firewatch-healing", &text, None)?;
+                    Ok::<_, StoreError>(stop.then_some(text))
+                })
+                .await?;
+            match (stopped, rule) {
+                (Some(text), _) => escalations.push((inc, text)),
+                (None, Some(rule)) if firing => {
+                    let labels: BTreeMap<String, String> =
+                        serde_json::from_str(&p.labels).unwrap_or_default();
+                    self.apply_to(&rule, Some(inc), &labels, Some((&p.fingerprint, &labels)))
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(escalations)
     }
 }

@@ -140,11 +140,17 @@ impl Healing {
             .inc();
     }
 
-    /// Applies every matching rule to each firing alert of a notification, in order.
-    pub async fn handle(&self, incident_id: Option<i64>, alerts: Vec<BTreeMap<String, String>>) {
-        for labels in &alerts {
+    /// Applies every matching rule to each firing alert (fingerprint, labels) of a
+    /// notification, in order.
+    pub async fn handle(
+        &self,
+        incident_id: Option<i64>,
+        alerts: Vec<(String, BTreeMap<String, String>)>,
+    ) {
+        for (fingerprint, labels) in &alerts {
             for rule in self.rules.iter().filter(|r| r.matches(labels)) {
-                if let Err(e) = self.apply(rule, incident_id, labels).await {
+                let alert = Some((fingerprint.as_str(), labels));
+                if let Err(e) = self.apply_to(rule, incident_id, labels, alert).await {
                     tracing::error!(rule = %rule.name, error = %e, "healing could not record a decision");
                 }
             }
@@ -156,6 +162,18 @@ impl Healing {
         rule: &Rule,
         incident_id: Option<i64>,
         labels: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        self.apply_to(rule, incident_id, labels, None).await
+    }
+
+    /// `apply` for an alert (fingerprint, labels): an executed action is then verified
+    /// against it after the rule's `verify_within`.
+    async fn apply_to(
+        &self,
+        rule: &Rule,
+        incident_id: Option<i64>,
+        labels: &BTreeMap<String, String>,
+        alert: Option<(&str, &BTreeMap<String, String>)>,
     ) -> Result<(), StoreError> {
         if matches!(rule.action, rules::Action::Postgres { .. }) {
             return self.check_postgres(rule, incident_id).await;
@@ -205,6 +223,16 @@ impl Healing {
             Ok(done) => ("executed", done),
             Err(e) => ("failed", e),
         };
+        if let (Some((fp, labels)), Some(_), "executed") = (alert, incident_id, outcome) {
+            let (fp, labels) = (
+                fp.to_string(),
+                serde_json::to_string(labels).unwrap_or_default(),
+            );
+            let at = now_ms() + rule.verify_within_ms;
+            self.db
+                .write(move |c| repo::expect_resolution(c, id, &fp, &labels, at))
+                .await?;
+        }
         self.finish(rule, id, incident_id, outcome, detail).await
     }
 
@@ -242,6 +270,11 @@ impl Healing {
                 let now = now_ms();
                 let why = if repo::paused(c)? {
                     Some("paused: the kill switch is on".to_string())
+                } else if repo::stopped(c, &r.name, &t)? {
+                    Some(format!(
+                        "stopped: {} actions did not resolve the alert (resume healing to try again)",
+                        r.max_attempts
+                    ))
                 } else if let Some(ns) = ns.filter(|n| !allowed.is_empty() && !allowed.contains(n))
                 {
                     Some(format!(
@@ -311,9 +344,18 @@ impl Healing {
         self.db.read(repo::paused).await
     }
 
-    /// The kill switch: no rule acts while it is on.
+    /// The kill switch: no rule acts while it is on. Resuming also lets rules that
+    /// stopped for a target (after `max_attempts`) try again.
     pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
-        self.db.write(move |c| repo::set_paused(c, paused)).await
+        self.db
+            .write(move |c| {
+                repo::set_paused(c, paused)?;
+                if !paused {
+                    repo::clear_stops(c)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     pub async fn rules(&self) -> Result<Vec<RuleState>, StoreError> {
@@ -382,8 +424,8 @@ fn skip(
     Ok(())
 }
 
-/// A notification's firing alerts: its incident and each alert's labels.
-type Fired = (Option<i64>, Vec<BTreeMap<String, String>>);
+/// A notification's firing alerts: its incident and each alert's fingerprint and labels.
+type Fired = (Option<i64>, Vec<(String, BTreeMap<String, String>)>);
 
 /// Hears firing alerts from intake and acts on them in the background, one notification
 /// after another (so caps hold in order).
@@ -396,8 +438,7 @@ impl Observer {
     /// The observer and the task that works its queue (bounded: a storm beyond it drops
     /// notifications, which the caps would refuse anyway; each drop is logged).
     pub fn start(healing: Healing) -> Arc<Self> {
-        let (tx, mut rx) =
-            tokio::sync::mpsc::channel::<(Option<i64>, Vec<BTreeMap<String, String>>)>(1024);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Fired>(1024);
         let worker = healing.clone();
         tokio::spawn(async move {
             while let Some((incident, alerts)) = rx.recv().await {
@@ -413,12 +454,12 @@ impl crate::alerts::FiringObserver for Observer {
         self.healing.enabled && !self.healing.rules.is_empty()
     }
 
-    fn fired(&self, incident_id: Option<i64>, mut labels: Vec<BTreeMap<String, String>>) {
-        labels.retain(|l| self.healing.rules.iter().any(|r| r.matches(l)));
-        if labels.is_empty() {
+    fn fired(&self, incident_id: Option<i64>, mut alerts: Vec<(String, BTreeMap<String, String>)>) {
+        alerts.retain(|(_, l)| self.healing.rules.iter().any(|r| r.matches(l)));
+        if alerts.is_empty() {
             return;
         }
-        if self.queue.try_send((incident_id, labels)).is_err() {
+        if self.queue.try_send((incident_id, alerts)).is_err() {
             tracing::warn!("healing queue full: a notification's alerts were not considered");
         }
     }

@@ -129,3 +129,102 @@ pub fn list(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// An action whose alert is to be checked.
+pub struct Pending {
+    pub id: i64,
+    pub rule: String,
+    pub target: String,
+    pub incident_id: i64,
+    pub fingerprint: String,
+    pub labels: String,
+    pub at: i64,
+}
+
+/// Actions to verify now (their window ended), oldest first.
+pub fn pending(conn: &Conn, now: i64, limit: usize) -> StoreResult<Vec<Pending>> {
+    let mut stmt = conn.sqlite().prepare_cached(
+        "SELECT id, rule, target, incident_id, fingerprint, COALESCE(labels, '{}'), at \
+         FROM healing_actions WHERE verified = 'pending' AND verify_at <= ?1 \
+         AND incident_id IS NOT NULL AND fingerprint IS NOT NULL ORDER BY verify_at LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now, limit as i64], |r| {
+        Ok(Pending {
+            id: r.get(0)?,
+            rule: r.get(1)?,
+            target: r.get(2)?,
+            incident_id: r.get(3)?,
+            fingerprint: r.get(4)?,
+            labels: r.get(5)?,
+            at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Marks an executed action to be verified at `verify_at` against its alert.
+pub fn expect_resolution(
+    conn: &Conn,
+    id: i64,
+    fingerprint: &str,
+    labels: &str,
+    verify_at: i64,
+) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached(
+            "UPDATE healing_actions SET fingerprint = ?2, labels = ?3, verify_at = ?4, \
+             verified = 'pending' WHERE id = ?1",
+        )?
+        .execute(params![id, fingerprint, labels, verify_at])?;
+    Ok(())
+}
+
+pub fn set_verified(conn: &Conn, id: i64, resolved: bool) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("UPDATE healing_actions SET verified = ?2 WHERE id = ?1")?
+        .execute(params![
+            id,
+            if resolved { "resolved" } else { "unresolved" }
+        ])?;
+    Ok(())
+}
+
+/// Unresolved actions of the rule on the target since its last resolved one.
+pub fn unresolved_in_a_row(conn: &Conn, rule: &str, target: &str) -> StoreResult<i64> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached(
+            "SELECT COUNT(*) FROM healing_actions WHERE rule = ?1 AND target = ?2 \
+             AND verified = 'unresolved' AND id > COALESCE((SELECT MAX(id) FROM healing_actions \
+             WHERE rule = ?1 AND target = ?2 AND verified = 'resolved'), 0)",
+        )?
+        .query_row(params![rule, target], |r| r.get(0))?)
+}
+
+fn stop_key(rule: &str, target: &str) -> String {
+    format!("stopped:{rule}:{target}")
+}
+
+pub fn stopped(conn: &Conn, rule: &str, target: &str) -> StoreResult<bool> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("SELECT 1 FROM healing_state WHERE key = ?1")?
+        .query_row([stop_key(rule, target)], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub fn stop(conn: &Conn, rule: &str, target: &str) -> StoreResult<()> {
+    conn.sqlite()
+        .prepare_cached("INSERT OR REPLACE INTO healing_state (key, value) VALUES (?1, '1')")?
+        .execute([stop_key(rule, target)])?;
+    Ok(())
+}
+
+/// Lets every stopped rule try its targets again.
+pub fn clear_stops(conn: &Conn) -> StoreResult<usize> {
+    Ok(conn
+        .sqlite()
+        .prepare_cached("DELETE FROM healing_state WHERE key LIKE 'stopped:%'")?
+        .execute([])?)
+}

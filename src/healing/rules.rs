@@ -85,6 +85,10 @@ pub struct Rule {
     pub max_per_hour: u32,
     /// A healing check run on this interval (ms), besides any alert trigger.
     pub every_ms: Option<i64>,
+    /// How long an alert has to resolve after an action, and how many unresolved
+    /// actions on one target stop the rule there.
+    pub verify_within_ms: i64,
+    pub max_attempts: u32,
 }
 
 impl Rule {
@@ -264,6 +268,13 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
         cooldown_ms: cooldown.as_millis() as i64,
         max_per_hour: r.max_per_hour,
         every_ms,
+        verify_within_ms: parse_duration(r.verify_within.as_deref().unwrap_or("10m"))
+            .map_err(|m| (at("verify_within"), m))?
+            .as_millis() as i64,
+        max_attempts: match r.max_attempts.unwrap_or(3) {
+            0 => return err("max_attempts", "must be at least 1".into()),
+            n => n,
+        },
     })
 }
 

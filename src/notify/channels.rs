@@ -56,6 +56,7 @@ impl Subject<'_> {
             Event::PostmortemDue => "post-mortem overdue",
             Event::ActionItemOverdue => "action item overdue",
             Event::Report => "monthly SLO report",
+            Event::HealingFailed => "self-healing did not help",
         }
     }
 

@@ -43,6 +43,8 @@ pub enum Event {
     ActionItemOverdue,
     /// The monthly SLO report (message: `YYYY-MM#revision`), emailed with its PDF.
     Report,
+    /// Self-healing gave up on a target: a person is needed (a message of its own).
+    HealingFailed,
 }
 
 impl From<crate::incidents::Event> for Event {
@@ -72,6 +74,7 @@ impl Event {
             Event::PostmortemDue => "postmortem_due",
             Event::ActionItemOverdue => "action_item_overdue",
             Event::Report => "report",
+            Event::HealingFailed => "healing_failed",
         }
     }
     pub fn parse(s: &str) -> Event {
@@ -86,6 +89,7 @@ impl Event {
             "postmortem_due" => Event::PostmortemDue,
             "action_item_overdue" => Event::ActionItemOverdue,
             "report" => Event::Report,
+            "healing_failed" => Event::HealingFailed,
             _ => Event::Triggered,
         }
     }

@@ -165,16 +165,32 @@ pub async fn run_postmortem_reminders_once(state: &AppState, now: i64) -> anyhow
     Ok(n)
 }
 
-/// Runs the healing checks (`every`) that are due, once a second (a no-op without them).
+/// Once a second: the healing checks (`every`) that are due, and the verification of
+/// actions whose window ended; escalations go to the incident's receivers.
 pub async fn healing_checks_loop(state: web::Data<AppState>) {
-    if !state.healing.has_checks() {
+    if !state.healing.enabled() {
         return;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        state.healing.run_due_checks(crate::time::now_ms()).await;
+        if let Err(e) = run_healing_once(&state, crate::time::now_ms()).await {
+            tracing::error!(error = %format!("{e:#}"), "healing checks failed");
+        }
     }
+}
+
+/// One pass of the healing loop; returns how many escalations were queued.
+pub async fn run_healing_once(state: &AppState, now: i64) -> anyhow::Result<usize> {
+    state.healing.run_due_checks(now).await;
+    let mut n = 0;
+    for (incident, text) in state.healing.verify_due(now).await? {
+        n += state
+            .notifications
+            .follow_up(incident, crate::notify::Event::HealingFailed, text)
+            .await?;
+    }
+    Ok(n)
 }
 
 /// Scrapes run on their own intervals; evaluation reads what they have, one interval

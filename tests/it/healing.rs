@@ -261,7 +261,12 @@ async fn a_storm_of_a_thousand_alerts_acts_no_more_than_the_caps_allow_and_coold
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
     };
-    second.handle(Some(id), vec![labels("api-0")]).await;
+    second
+        .handle(
+            Some(id),
+            vec![("fp-KubePodCrashLooping-api-0".into(), labels("api-0"))],
+        )
+        .await;
     let latest = &actions(&app, "&rule=restart-crashlooping-pod", 1).await[0];
     assert_eq!(latest["id"], 1001);
     assert_eq!(latest["outcome"], "skipped");
@@ -566,4 +571,97 @@ async fn postgres_checks_end_exactly_the_stuck_sessions_of_the_listed_applicatio
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let again = actions(&app, "", 2).await;
     assert_eq!(again.len(), 2, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_that_does_not_resolve_the_alert_is_retried_then_stops_and_escalates() {
+    let kube = FakeKube::start();
+    let rec = crate::notify::Recorder::start(200);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.kubeconfig(dir.path());
+    let slack = rec.clone();
+    let app = spawn_app_with(move |s| {
+        crate::notify::receivers(s, &slack);
+        s.healing = figment::Figment::new()
+            .merge(<figment::providers::Toml as figment::providers::Format>::string(
+                "enabled = true\ndry_run = false\n[[rule]]\nname = \"restart\"\n\
+                 when = { alertname = \"KubePodCrashLooping\" }\naction = \"kubernetes.delete_pod\"\n\
+                 namespace = \"{{namespace}}\"\ntarget = \"{{pod}}\"\ncooldown = \"0s\"\n\
+                 max_per_hour = 10\nverify_within = \"1s\"\nmax_attempts = 2\n",
+            ))
+            .extract()
+            .unwrap();
+        s.healing.kubeconfig = Some(kubeconfig);
+    })
+    .await;
+    // api-1 keeps crashing: two attempts, then the rule stops for it and escalates.
+    let id = app
+        .post_webhook_ok(&message("stuck", vec![crashloop("api-1")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let timeline = loop {
+        let t = app.incident(id).await["timeline"].to_string();
+        if t.contains("stopped for shop/api-1") {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        timeline.contains("trying again (attempt 2 of 2)"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("2 actions did not resolve the alert; a person is needed"));
+    assert_eq!(
+        kube.calls().iter().filter(|c| c.method == "DELETE").count(),
+        2
+    );
+    // The incident's receivers hear of it (not PagerDuty: a follow-up is not a page).
+    let slack = rec.wait_for("/slack/incidents", 2).await;
+    let last = slack.last().unwrap().body["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(last.contains("stopped for shop/api-1"), "{last}");
+    // Another notification for the same pod: the rule has stopped there.
+    app.post_webhook_ok(&message(
+        "stuck",
+        vec![{
+            let mut a = crashloop("api-1");
+            a["startsAt"] = json!("2026-11-26T11:00:00Z");
+            a
+        }],
+    ))
+    .await;
+    let latest = &actions(&app, "&rule=restart", 1).await[0];
+    assert!(
+        latest["reason"].as_str().unwrap().starts_with("stopped:"),
+        "{latest}"
+    );
+    // Resuming lets it try again.
+    app.post_json("/api/v1/healing/resume", &app.admin_token, &json!({}))
+        .await;
+
+    // api-2 is fixed by the first action: its alert resolves, the timeline says so.
+    let id2 = app
+        .post_webhook_ok(&message("fixed", vec![crashloop("api-2")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    actions(&app, &format!("&incident={id2}"), 1).await;
+    let mut resolved = crashloop("api-2");
+    resolved["status"] = json!("resolved");
+    resolved["endsAt"] = json!("2026-11-26T10:30:00Z");
+    app.post_webhook_ok(&message("fixed", vec![resolved])).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = app.incident(id2).await["timeline"].to_string();
+        if t.contains("the alert resolved within") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
