@@ -217,10 +217,13 @@ pub struct Intake {
 
 /// Hears of a notification's firing alerts once it has committed (self-healing acts on
 /// them). Labels are only collected when it wants them.
+/// An alert's fingerprint and labels.
+pub type Labelled = (String, BTreeMap<String, String>);
+
 pub trait FiringObserver: Send + Sync {
     fn wants(&self) -> bool;
-    /// Each firing alert as (fingerprint, labels).
-    fn fired(&self, incident_id: Option<i64>, alerts: Vec<(String, BTreeMap<String, String>)>);
+    /// The notification's firing and resolved alerts, each as (fingerprint, labels).
+    fn fired(&self, incident_id: Option<i64>, firing: Vec<Labelled>, resolved: Vec<Labelled>);
 }
 
 impl Intake {
@@ -247,13 +250,18 @@ impl Intake {
         source: &'static str,
         at: Option<i64>,
     ) -> Result<Outcome, IncidentError> {
-        let firing: Vec<(String, BTreeMap<String, String>)> = match &self.observer {
-            Some(o) if o.wants() => alerts
-                .iter()
-                .filter(|a| a.firing)
-                .map(|a| (a.fingerprint.clone(), a.labels.clone()))
-                .collect(),
-            _ => Vec::new(),
+        let (firing, resolved): (Vec<Labelled>, Vec<Labelled>) = match &self.observer {
+            Some(o) if o.wants() => {
+                let (f, r): (Vec<&ValidAlert>, Vec<&ValidAlert>) =
+                    alerts.iter().partition(|a| a.firing);
+                let pairs = |v: Vec<&ValidAlert>| -> Vec<Labelled> {
+                    v.into_iter()
+                        .map(|a| (a.fingerprint.clone(), a.labels.clone()))
+                        .collect()
+                };
+                (pairs(f), pairs(r))
+            }
+            _ => (Vec::new(), Vec::new()),
         };
         // Everything that needs no database happens here, on the HTTP worker.
         let prepared = prepare::prepare(&msg, alerts, &self.rules);
@@ -269,9 +277,9 @@ impl Intake {
             self.events.committed();
         }
         if let (Ok(o), Some(observer)) = (&result, &self.observer)
-            && !firing.is_empty()
+            && !(firing.is_empty() && resolved.is_empty())
         {
-            observer.fired(o.incident_id, firing);
+            observer.fired(o.incident_id, firing, resolved);
         }
         result
     }

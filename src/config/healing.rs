@@ -60,6 +60,11 @@ pub struct HealingRuleSettings {
     pub kind: Option<String>,
     /// For `http.post`.
     pub url: Option<String>,
+    /// For `kubernetes.scale`: up by `step` (default 1) while the alert fires, never
+    /// above `replicas_max`; back to `replicas_min` (default 1) when it resolves.
+    pub replicas_min: Option<i32>,
+    pub replicas_max: Option<i32>,
+    pub step: Option<i32>,
     /// For `postgres.*`: the database to act on (or `dsn_file`), sessions idle in a
     /// transaction or queries running longer than `older_than`, of these applications.
     pub dsn: Option<String>,

@@ -65,6 +65,56 @@ fn describe(e: kube::Error) -> String {
     }
 }
 
+/// Reads the workload's replicas and sets `to(current)`; None: nothing to do (said).
+pub async fn scale(
+    kube: &Kube,
+    kind: Workload,
+    t: &Target<'_>,
+    dry_run: bool,
+    to: impl Fn(i32) -> Option<i32>,
+) -> Result<String, String> {
+    let (ns, name) = (t.namespace.unwrap_or_default(), t.name.unwrap_or_default());
+    let client = kube.client().await?;
+    let params = PatchParams {
+        dry_run,
+        field_manager: Some("firewatch".into()),
+        ..PatchParams::default()
+    };
+    macro_rules! go {
+        ($k:ty) => {{
+            let api: Api<$k> = Api::namespaced(client, ns);
+            let now = api
+                .get_scale(name)
+                .await
+                .map_err(describe)?
+                .spec
+                .and_then(|s| s.replicas)
+                .unwrap_or(0);
+            match to(now) {
+                None => Ok(format!(
+                    "{} {ns}/{name} stays at {now} replicas (its limit)",
+                    kind.as_str()
+                )),
+                Some(next) => {
+                    let patch = Patch::Merge(json!({"spec": {"replicas": next}}));
+                    api.patch_scale(name, &params, &patch)
+                        .await
+                        .map_err(describe)?;
+                    Ok(format!(
+                        "{}scale {} {ns}/{name} from {now} to {next} replicas",
+                        if dry_run { "dry run: would " } else { "" },
+                        kind.as_str()
+                    ))
+                }
+            }
+        }};
+    }
+    match kind {
+        Workload::StatefulSet => go!(StatefulSet),
+        _ => go!(Deployment),
+    }
+}
+
 /// What an action is applied to.
 pub struct Target<'a> {
     pub namespace: Option<&'a str>,
@@ -149,6 +199,15 @@ pub async fn take(
             Ok(format!("{would}restart {} {ns}/{name}", kind.as_str()))
         }
         Action::Postgres { .. } => Err("PostgreSQL actions run as checks".into()),
+        Action::Scale {
+            kind, max, step, ..
+        } => {
+            let (max, step) = (*max, *step);
+            scale(kube, *kind, t, dry_run, |now| {
+                (now < max).then(|| (now + step).min(max))
+            })
+            .await
+        }
         Action::DeleteFailedPods => {
             let ns = t.namespace.unwrap_or_default();
             let api: Api<Pod> = Api::namespaced(kube.client().await?, ns);

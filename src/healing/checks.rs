@@ -89,7 +89,7 @@ impl Healing {
         };
         for sn in sessions {
             let target = format!("pid {} ({}, {})", sn.pid, sn.application, sn.user);
-            let id = match self.decide(rule, incident_id, &target, None).await? {
+            let id = match self.decide(rule, incident_id, &target, None, true).await? {
                 Decision::Skip => continue,
                 Decision::Act(id) => id,
             };
@@ -175,5 +175,57 @@ impl Healing {
             }
         }
         Ok(escalations)
+    }
+
+    /// Resolved alerts of scaling rules: back down to the rule's minimum. A cooldown
+    /// does not hold a workload up; the kill switch, allowlist and caps still apply.
+    pub async fn handle_resolved(
+        &self,
+        incident_id: Option<i64>,
+        alerts: Vec<crate::alerts::Labelled>,
+    ) {
+        for (_, labels) in &alerts {
+            for rule in self.rules.iter().filter(|r| r.matches(labels)) {
+                if let Err(e) = self.scale_down(rule, incident_id, labels).await {
+                    tracing::error!(rule = %rule.name, error = %e, "healing could not record a decision");
+                }
+            }
+        }
+    }
+
+    async fn scale_down(
+        &self,
+        rule: &Rule,
+        incident_id: Option<i64>,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let rules::Action::Scale { kind, min, .. } = rule.action else {
+            return Ok(());
+        };
+        let (namespace, name, target) = match super::target_of(rule, labels) {
+            Ok(t) => t,
+            Err((target, why)) => return self.skip_only(rule, incident_id, &target, &why).await,
+        };
+        let id = match self
+            .decide(rule, incident_id, &target, namespace.as_deref(), false)
+            .await?
+        {
+            Decision::Skip => return Ok(()),
+            Decision::Act(id) => id,
+        };
+        let t = super::actions::Target {
+            namespace: namespace.as_deref(),
+            name: name.as_deref(),
+        };
+        let result = super::actions::scale(&self.kube, kind, &t, self.dry_run, |now| {
+            (now > min).then_some(min)
+        })
+        .await;
+        let (outcome, detail) = match result {
+            Ok(done) if self.dry_run => ("dry_run", format!("the alert resolved: {done}")),
+            Ok(done) => ("executed", format!("the alert resolved: {done}")),
+            Err(e) => ("failed", e),
+        };
+        self.finish(rule, id, incident_id, outcome, detail).await
     }
 }

@@ -178,31 +178,12 @@ impl Healing {
         if matches!(rule.action, rules::Action::Postgres { .. }) {
             return self.check_postgres(rule, incident_id).await;
         }
-        let filled = |t: &Option<String>| t.as_deref().map(|t| rules::fill(t, labels)).transpose();
-        let (namespace, name) = match (filled(&rule.namespace), filled(&rule.target)) {
-            (Ok(ns), Ok(name)) => (ns, name),
-            (Err(why), _) | (_, Err(why)) => {
-                return self
-                    .skip_only(rule, incident_id, "", &format!("no target: {why}"))
-                    .await;
-            }
+        let (namespace, name, target) = match target_of(rule, labels) {
+            Ok(t) => t,
+            Err((target, why)) => return self.skip_only(rule, incident_id, &target, &why).await,
         };
-        let target = match (&namespace, &name) {
-            (Some(ns), Some(n)) => format!("{ns}/{n}"),
-            (Some(ns), None) => ns.clone(),
-            (None, Some(n)) => n.clone(),
-            (None, None) => rule.action.name().to_string(),
-        };
-        let bad_name = [&namespace, &name]
-            .into_iter()
-            .flatten()
-            .find(|n| rule.action.is_kubernetes() && !rules::valid_name(n));
-        if let Some(n) = bad_name {
-            let why = format!("no target: `{n}` is not a Kubernetes name");
-            return self.skip_only(rule, incident_id, &target, &why).await;
-        }
         let id = match self
-            .decide(rule, incident_id, &target, namespace.as_deref())
+            .decide(rule, incident_id, &target, namespace.as_deref(), true)
             .await?
         {
             Decision::Skip => return Ok(()),
@@ -252,14 +233,15 @@ impl Healing {
     }
 
     /// The guards, in one write: the kill switch, the namespace allowlist, the rule's
-    /// cooldown for the target, the rule's and the global hourly caps. Acting claims a
-    /// `running` row that counts at once for the next decision.
+    /// cooldown for the target (when `cooling`), the rule's and the global hourly caps.
+    /// Acting claims a `running` row that counts at once for the next decision.
     async fn decide(
         &self,
         rule: &Rule,
         incident_id: Option<i64>,
         target: &str,
         namespace: Option<&str>,
+        cooling: bool,
     ) -> Result<Decision, StoreError> {
         let (r, t) = (rule.clone(), target.to_string());
         let ns = namespace.map(str::to_string);
@@ -281,7 +263,7 @@ impl Healing {
                         "not allowed: namespace {ns} is not in healing.namespaces"
                     ))
                 } else if let Some(at) =
-                    repo::last_acted(c, &r.name, &t)?.filter(|at| now - at < r.cooldown_ms)
+                    repo::last_acted(c, &r.name, &t)?.filter(|at| cooling && now - at < r.cooldown_ms)
                 {
                     Some(format!(
                         "cooldown: acted on it {} ago (cooldown {})",
@@ -381,6 +363,34 @@ impl Healing {
     }
 }
 
+/// What a rule acts on for an alert: (namespace, name, "namespace/name"), or why it has
+/// no target: (target so far, reason).
+#[allow(clippy::type_complexity)]
+fn target_of(
+    rule: &Rule,
+    labels: &BTreeMap<String, String>,
+) -> Result<(Option<String>, Option<String>, String), (String, String)> {
+    let filled = |t: &Option<String>| t.as_deref().map(|t| rules::fill(t, labels)).transpose();
+    let (namespace, name) = match (filled(&rule.namespace), filled(&rule.target)) {
+        (Ok(ns), Ok(name)) => (ns, name),
+        (Err(why), _) | (_, Err(why)) => return Err((String::new(), format!("no target: {why}"))),
+    };
+    let target = match (&namespace, &name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (Some(ns), None) => ns.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => rule.action.name().to_string(),
+    };
+    if let Some(n) = [&namespace, &name]
+        .into_iter()
+        .flatten()
+        .find(|n| rule.action.is_kubernetes() && !rules::valid_name(n))
+    {
+        return Err((target, format!("no target: `{n}` is not a Kubernetes name")));
+    }
+    Ok((namespace, name, target))
+}
+
 /// A skipped decision: a row always; a timeline line the first time per rule, incident
 /// and reason (a storm of a thousand alerts says "cap" once).
 fn skip(
@@ -424,8 +434,12 @@ fn skip(
     Ok(())
 }
 
-/// A notification's firing alerts: its incident and each alert's fingerprint and labels.
-type Fired = (Option<i64>, Vec<(String, BTreeMap<String, String>)>);
+/// A notification's incident, firing alerts and resolved alerts.
+type Fired = (
+    Option<i64>,
+    Vec<crate::alerts::Labelled>,
+    Vec<crate::alerts::Labelled>,
+);
 
 /// Hears firing alerts from intake and acts on them in the background, one notification
 /// after another (so caps hold in order).
@@ -441,8 +455,9 @@ impl Observer {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Fired>(1024);
         let worker = healing.clone();
         tokio::spawn(async move {
-            while let Some((incident, alerts)) = rx.recv().await {
-                worker.handle(incident, alerts).await;
+            while let Some((incident, firing, resolved)) = rx.recv().await {
+                worker.handle(incident, firing).await;
+                worker.handle_resolved(incident, resolved).await;
             }
         });
         Arc::new(Self { healing, queue: tx })
@@ -454,12 +469,28 @@ impl crate::alerts::FiringObserver for Observer {
         self.healing.enabled && !self.healing.rules.is_empty()
     }
 
-    fn fired(&self, incident_id: Option<i64>, mut alerts: Vec<(String, BTreeMap<String, String>)>) {
-        alerts.retain(|(_, l)| self.healing.rules.iter().any(|r| r.matches(l)));
-        if alerts.is_empty() {
+    fn fired(
+        &self,
+        incident_id: Option<i64>,
+        mut firing: Vec<crate::alerts::Labelled>,
+        mut resolved: Vec<crate::alerts::Labelled>,
+    ) {
+        let rules = &self.healing.rules;
+        firing.retain(|(_, l)| rules.iter().any(|r| r.matches(l)));
+        // Only scaling rules act on resolutions (back down).
+        resolved.retain(|(_, l)| {
+            rules
+                .iter()
+                .any(|r| r.matches(l) && matches!(r.action, rules::Action::Scale { .. }))
+        });
+        if firing.is_empty() && resolved.is_empty() {
             return;
         }
-        if self.queue.try_send((incident_id, alerts)).is_err() {
+        if self
+            .queue
+            .try_send((incident_id, firing, resolved))
+            .is_err()
+        {
             tracing::warn!("healing queue full: a notification's alerts were not considered");
         }
     }

@@ -14,6 +14,14 @@ pub enum Action {
     RolloutRestart { kind: Workload },
     /// Delete the failed (and evicted) pods of `namespace`.
     DeleteFailedPods,
+    /// Scale a workload up by `step` while the alert fires (never above `max`), and back
+    /// to `min` when it resolves (consumer lag).
+    Scale {
+        kind: Workload,
+        min: i32,
+        max: i32,
+        step: i32,
+    },
     /// POST the decision as JSON to `url`.
     HttpPost { url: String },
     /// Terminate sessions of `applications` idle in a transaction longer than `older_than`
@@ -50,6 +58,7 @@ impl Action {
             Action::DeletePod => "kubernetes.delete_pod",
             Action::RolloutRestart { .. } => "kubernetes.rollout_restart",
             Action::DeleteFailedPods => "kubernetes.delete_failed_pods",
+            Action::Scale { .. } => "kubernetes.scale",
             Action::HttpPost { .. } => "http.post",
             Action::Postgres {
                 kind: super::postgres::Kind::IdleInTransaction,
@@ -65,8 +74,9 @@ impl Action {
 }
 
 /// The actions this version takes.
-pub const SUPPORTED: [&str; 6] = [
+pub const SUPPORTED: [&str; 7] = [
     "kubernetes.delete_pod",
+    "kubernetes.scale",
     "kubernetes.rollout_restart",
     "kubernetes.delete_failed_pods",
     "http.post",
@@ -175,6 +185,37 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
             },
         },
         "kubernetes.delete_failed_pods" => Action::DeleteFailedPods,
+        "kubernetes.scale" => {
+            let kind = match r.kind.as_deref().unwrap_or("deployment") {
+                "deployment" => Workload::Deployment,
+                "statefulset" => Workload::StatefulSet,
+                other => {
+                    return err(
+                        "kind",
+                        format!("`{other}` is not deployment or statefulset"),
+                    );
+                }
+            };
+            let min = r.replicas_min.unwrap_or(1);
+            let Some(max) = r.replicas_max else {
+                return err("replicas_max", "kubernetes.scale needs a maximum".into());
+            };
+            let step = r.step.unwrap_or(1);
+            if min < 0 || max < min.max(1) || step < 1 {
+                return err(
+                    "replicas_max",
+                    format!(
+                        "need 0 <= replicas_min <= replicas_max, replicas_max >= 1 and step >= 1 (got {min}, {max}, {step})"
+                    ),
+                );
+            }
+            Action::Scale {
+                kind,
+                min,
+                max,
+                step,
+            }
+        }
         "http.post" => match &r.url {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
                 Action::HttpPost { url: u.clone() }
@@ -229,8 +270,10 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
             "Kubernetes actions need a namespace (a name or {{namespace}})".into(),
         );
     }
-    if matches!(action, Action::DeletePod | Action::RolloutRestart { .. })
-        && r.target.as_deref().is_none_or(str::is_empty)
+    if matches!(
+        action,
+        Action::DeletePod | Action::RolloutRestart { .. } | Action::Scale { .. }
+    ) && r.target.as_deref().is_none_or(str::is_empty)
     {
         return err("target", "name what to act on, e.g. {{pod}}".into());
     }

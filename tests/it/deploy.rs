@@ -113,6 +113,7 @@ fn every_manifest_is_a_valid_kubernetes_object_and_the_example_config_works() {
                 needed.extend([("", "pods", "list"), ("", "pods", "delete")]);
             }
             "kubernetes.rollout_restart" => needed.extend([("apps", "deployments", "patch")]),
+            "kubernetes.scale" => needed.extend([("apps", "deployments/scale", "patch")]),
             _ => {}
         }
     }

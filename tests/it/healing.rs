@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+/// Replicas of the stand-in's workloads, by name (2 until scaled).
+static REPLICAS: std::sync::LazyLock<Mutex<std::collections::HashMap<String, i32>>> =
+    std::sync::LazyLock::new(Mutex::default);
+
 #[derive(Clone, Debug)]
 struct Call {
     method: String,
@@ -69,6 +73,20 @@ impl FakeKube {
                         }
                     }
                     let ns = path.split('/').nth(4).unwrap_or("default").to_string();
+                    if path.ends_with("/scale") {
+                        let name = path.split('/').nth(6).unwrap_or("").to_string();
+                        let mut replicas = REPLICAS.lock().unwrap();
+                        let n = replicas.entry(name.clone()).or_insert(2);
+                        if req.method() == actix_web::http::Method::PATCH {
+                            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            if let Some(r) = v["spec"]["replicas"].as_i64() {
+                                *n = r as i32;
+                            }
+                        }
+                        return HttpResponse::Ok().json(json!({"apiVersion": "autoscaling/v1",
+                            "kind": "Scale", "metadata": {"name": name, "namespace": ns},
+                            "spec": {"replicas": *n}, "status": {"replicas": *n}}));
+                    }
                     if path.ends_with("/pods") {
                         return HttpResponse::Ok().json(json!({"apiVersion": "v1", "kind": "PodList",
                             "metadata": {}, "items": [
@@ -664,4 +682,72 @@ async fn an_action_that_does_not_resolve_the_alert_is_retried_then_stops_and_esc
         assert!(Instant::now() < deadline, "{t}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_lag_scales_up_within_the_maximum_and_back_down_when_it_resolves() {
+    let kube = FakeKube::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kube.kubeconfig(dir.path());
+    let app = spawn_app_with(move |s| {
+        s.healing = figment::Figment::new()
+            .merge(
+                <figment::providers::Toml as figment::providers::Format>::string(
+                    "enabled = true\ndry_run = false\n[[rule]]\nname = \"consumer-lag\"\n\
+                 when = { alertname = \"KafkaConsumerLag\" }\naction = \"kubernetes.scale\"\n\
+                 namespace = \"{{namespace}}\"\ntarget = \"{{deployment}}\"\nreplicas_min = 2\n\
+                 replicas_max = 4\ncooldown = \"0s\"\nmax_per_hour = 10\n",
+                ),
+            )
+            .extract()
+            .unwrap();
+        s.healing.kubeconfig = Some(kubeconfig);
+    })
+    .await;
+    let lag = |status: &str| {
+        let mut a = alert("KafkaConsumerLag", "orders", "warning", status);
+        a["labels"]["namespace"] = json!("shop");
+        a["labels"]["deployment"] = json!("orders-consumer");
+        a
+    };
+    // Each notification while the lag lasts: one step up, never above the maximum.
+    for n in 1..=3 {
+        app.post_webhook_ok(&message("lag", vec![lag("firing")]))
+            .await;
+        actions(&app, "", n).await;
+    }
+    let items = actions(&app, "", 3).await;
+    let reasons: Vec<&str> = items
+        .iter()
+        .rev()
+        .map(|a| a["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "scale deployment shop/orders-consumer from 2 to 3 replicas",
+            "scale deployment shop/orders-consumer from 3 to 4 replicas",
+            "deployment shop/orders-consumer stays at 4 replicas (its limit)",
+        ]
+    );
+    // The lag resolves: back to the minimum.
+    app.post_webhook_ok(&message("lag", vec![lag("resolved")]))
+        .await;
+    let last = &actions(&app, "", 4).await[0];
+    assert_eq!(
+        last["reason"],
+        "the alert resolved: scale deployment shop/orders-consumer from 4 to 2 replicas"
+    );
+    let patches: Vec<Value> = kube
+        .calls()
+        .iter()
+        .filter(|c| c.method == "PATCH")
+        .map(|c| c.body["spec"]["replicas"].clone())
+        .collect();
+    assert_eq!(patches, [json!(3), json!(4), json!(2)]);
+    assert!(
+        kube.calls()
+            .iter()
+            .all(|c| c.path == "/apis/apps/v1/namespaces/shop/deployments/orders-consumer/scale")
+    );
 }
