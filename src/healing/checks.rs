@@ -124,6 +124,22 @@ impl Healing {
         let pending = self.db.read(move |c| repo::pending(c, now, 100)).await?;
         let mut escalations = Vec::new();
         for p in pending {
+            if p.failed {
+                // A failed action escalates at once: the API refused, a person is needed.
+                let text = format!(
+                    "Healing rule {} could not act on {}: {}; a person is needed",
+                    p.rule, p.target, p.reason
+                );
+                let (id, inc, t) = (p.id, p.incident_id, text.clone());
+                self.db
+                    .write(move |c| {
+                        repo::set_verified(c, id, false)?;
+                        timeline::add(c, inc, now, "healing", "firewatch-healing", &t, None)
+                    })
+                    .await?;
+                escalations.push((p.incident_id, text));
+                continue;
+            }
             let rule = self.rules.iter().find(|r| r.name == p.rule).cloned();
             let (inc, fp) = (p.incident_id, p.fingerprint.clone());
             let firing = self
@@ -202,7 +218,7 @@ impl Healing {
         let rules::Action::Scale { kind, min, .. } = rule.action else {
             return Ok(());
         };
-        let (namespace, name, target) = match super::target_of(rule, labels) {
+        let (namespace, name, target) = match rules::target_of(rule, labels) {
             Ok(t) => t,
             Err((target, why)) => return self.skip_only(rule, incident_id, &target, &why).await,
         };

@@ -178,7 +178,7 @@ impl Healing {
         if matches!(rule.action, rules::Action::Postgres { .. }) {
             return self.check_postgres(rule, incident_id).await;
         }
-        let (namespace, name, target) = match target_of(rule, labels) {
+        let (namespace, name, target) = match rules::target_of(rule, labels) {
             Ok(t) => t,
             Err((target, why)) => return self.skip_only(rule, incident_id, &target, &why).await,
         };
@@ -204,17 +204,24 @@ impl Healing {
             Ok(done) => ("executed", done),
             Err(e) => ("failed", e),
         };
-        if let (Some((fp, labels)), Some(_), "executed") = (alert, incident_id, outcome) {
+        self.finish(rule, id, incident_id, outcome, detail).await?;
+        // An executed action is checked against its alert after the rule's window; a
+        // failed one at once (the verifier escalates it).
+        let at = match outcome {
+            "executed" => now_ms() + rule.verify_within_ms,
+            "failed" => now_ms(),
+            _ => return Ok(()),
+        };
+        if let (Some((fp, labels)), Some(_)) = (alert, incident_id) {
             let (fp, labels) = (
                 fp.to_string(),
                 serde_json::to_string(labels).unwrap_or_default(),
             );
-            let at = now_ms() + rule.verify_within_ms;
             self.db
                 .write(move |c| repo::expect_resolution(c, id, &fp, &labels, at))
                 .await?;
         }
-        self.finish(rule, id, incident_id, outcome, detail).await
+        Ok(())
     }
 
     /// Records a skip that needs no guard (no target).
@@ -361,34 +368,6 @@ impl Healing {
             })
             .await
     }
-}
-
-/// What a rule acts on for an alert: (namespace, name, "namespace/name"), or why it has
-/// no target: (target so far, reason).
-#[allow(clippy::type_complexity)]
-fn target_of(
-    rule: &Rule,
-    labels: &BTreeMap<String, String>,
-) -> Result<(Option<String>, Option<String>, String), (String, String)> {
-    let filled = |t: &Option<String>| t.as_deref().map(|t| rules::fill(t, labels)).transpose();
-    let (namespace, name) = match (filled(&rule.namespace), filled(&rule.target)) {
-        (Ok(ns), Ok(name)) => (ns, name),
-        (Err(why), _) | (_, Err(why)) => return Err((String::new(), format!("no target: {why}"))),
-    };
-    let target = match (&namespace, &name) {
-        (Some(ns), Some(n)) => format!("{ns}/{n}"),
-        (Some(ns), None) => ns.clone(),
-        (None, Some(n)) => n.clone(),
-        (None, None) => rule.action.name().to_string(),
-    };
-    if let Some(n) = [&namespace, &name]
-        .into_iter()
-        .flatten()
-        .find(|n| rule.action.is_kubernetes() && !rules::valid_name(n))
-    {
-        return Err((target, format!("no target: `{n}` is not a Kubernetes name")));
-    }
-    Ok((namespace, name, target))
 }
 
 /// A skipped decision: a row always; a timeline line the first time per rule, incident

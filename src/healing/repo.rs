@@ -139,13 +139,16 @@ pub struct Pending {
     pub fingerprint: String,
     pub labels: String,
     pub at: i64,
+    /// The action failed (then `reason` says why).
+    pub failed: bool,
+    pub reason: String,
 }
 
 /// Actions to verify now (their window ended), oldest first.
 pub fn pending(conn: &Conn, now: i64, limit: usize) -> StoreResult<Vec<Pending>> {
     let mut stmt = conn.sqlite().prepare_cached(
-        "SELECT id, rule, target, incident_id, fingerprint, COALESCE(labels, '{}'), at \
-         FROM healing_actions WHERE verified = 'pending' AND verify_at <= ?1 \
+        "SELECT id, rule, target, incident_id, fingerprint, COALESCE(labels, '{}'), at, \
+         outcome = 'failed', reason FROM healing_actions WHERE verified = 'pending' AND verify_at <= ?1 \
          AND incident_id IS NOT NULL AND fingerprint IS NOT NULL ORDER BY verify_at LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now, limit as i64], |r| {
@@ -157,6 +160,8 @@ pub fn pending(conn: &Conn, now: i64, limit: usize) -> StoreResult<Vec<Pending>>
             fingerprint: r.get(4)?,
             labels: r.get(5)?,
             at: r.get(6)?,
+            failed: r.get(7)?,
+            reason: r.get(8)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

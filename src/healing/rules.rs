@@ -140,6 +140,34 @@ pub fn valid_name(name: &str) -> bool {
         && !name.ends_with(['-', '.'])
 }
 
+/// What a rule acts on for an alert: (namespace, name, "namespace/name"), or why it has
+/// no target: (target so far, reason).
+#[allow(clippy::type_complexity)]
+pub fn target_of(
+    rule: &Rule,
+    labels: &BTreeMap<String, String>,
+) -> Result<(Option<String>, Option<String>, String), (String, String)> {
+    let filled = |t: &Option<String>| t.as_deref().map(|t| fill(t, labels)).transpose();
+    let (namespace, name) = match (filled(&rule.namespace), filled(&rule.target)) {
+        (Ok(ns), Ok(name)) => (ns, name),
+        (Err(why), _) | (_, Err(why)) => return Err((String::new(), format!("no target: {why}"))),
+    };
+    let target = match (&namespace, &name) {
+        (Some(ns), Some(n)) => format!("{ns}/{n}"),
+        (Some(ns), None) => ns.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => rule.action.name().to_string(),
+    };
+    if let Some(n) = [&namespace, &name]
+        .into_iter()
+        .flatten()
+        .find(|n| rule.action.is_kubernetes() && !valid_name(n))
+    {
+        return Err((target, format!("no target: `{n}` is not a Kubernetes name")));
+    }
+    Ok((namespace, name, target))
+}
+
 fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
     let at = |f: &str| format!("healing.rule[{i}] ({}).{f}", r.name);
     let err = |f: &str, m: String| Err((at(f), m));

@@ -365,6 +365,19 @@ async fn the_kill_switch_stops_every_rule_and_api_failures_are_recorded() {
             timeline.contains("Healing rule restart-crashlooping-pod failed"),
             "{timeline}"
         );
+        // …and escalated at once: a person is needed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = app.incident(id).await["timeline"].to_string();
+            if t.contains(&format!(
+                "could not act on shop/{pod}: Kubernetes API {code}"
+            )) && t.contains("a person is needed")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{t}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     // A label that is not a Kubernetes name never reaches the API.
     let mut evil = crashloop("x");
@@ -644,6 +657,7 @@ async fn an_action_that_does_not_resolve_the_alert_is_retried_then_stops_and_esc
         .to_string();
     assert!(last.contains("stopped for shop/api-1"), "{last}");
     // Another notification for the same pod: the rule has stopped there.
+    let before = actions(&app, "&rule=restart", 1).await.len();
     app.post_webhook_ok(&message(
         "stuck",
         vec![{
@@ -653,7 +667,7 @@ async fn an_action_that_does_not_resolve_the_alert_is_retried_then_stops_and_esc
         }],
     ))
     .await;
-    let latest = &actions(&app, "&rule=restart", 1).await[0];
+    let latest = &actions(&app, "&rule=restart", before + 1).await[0];
     assert!(
         latest["reason"].as_str().unwrap().starts_with("stopped:"),
         "{latest}"
@@ -749,5 +763,54 @@ async fn consumer_lag_scales_up_within_the_maximum_and_back_down_when_it_resolve
         kube.calls()
             .iter()
             .all(|c| c.path == "/apis/apps/v1/namespaces/shop/deployments/orders-consumer/scale")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_actions_post_the_decision_and_the_namespace_allowlist_holds() {
+    let rec = crate::notify::Recorder::start(200);
+    let url = format!("{}/heal", rec.url);
+    let app = spawn_app_with(move |s| {
+        s.healing = figment::Figment::new()
+            .merge(
+                <figment::providers::Toml as figment::providers::Format>::string(&format!(
+                    "enabled = true\ndry_run = false\nnamespaces = [\"payments\"]\n\
+                 [[rule]]\nname = \"tell-the-runner\"\nwhen = {{ alertname = \"DiskFull\" }}\n\
+                 action = \"http.post\"\nurl = \"{url}\"\ntarget = \"{{{{instance}}}}\"\n\
+                 [[rule]]\nname = \"restart\"\nwhen = {{ alertname = \"KubePodCrashLooping\" }}\n\
+                 action = \"kubernetes.delete_pod\"\nnamespace = \"{{{{namespace}}}}\"\n\
+                 target = \"{{{{pod}}}}\"\n"
+                )),
+            )
+            .extract()
+            .unwrap();
+    })
+    .await;
+    let id = app
+        .post_webhook_ok(&message(
+            "disk",
+            vec![alert("DiskFull", "db-1", "critical", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    let a = &actions(&app, "&rule=tell-the-runner", 1).await[0];
+    assert_eq!(a["outcome"], "executed", "{a}");
+    assert_eq!(a["target"], "db-1");
+    let seen = rec.wait_for("/heal", 1).await;
+    let body = &seen[0].body;
+    assert_eq!(body["rule"], "tell-the-runner");
+    assert_eq!(body["target"], "db-1");
+    assert_eq!(body["incident_id"], id);
+    assert_eq!(body["labels"]["alertname"], "DiskFull");
+    assert_eq!(body["dry_run"], false);
+    // A namespace outside healing.namespaces is never acted in (no API is even asked).
+    app.post_webhook_ok(&message("crash", vec![crashloop("api-1")]))
+        .await;
+    let a = &actions(&app, "&rule=restart", 1).await[0];
+    assert_eq!(a["outcome"], "skipped");
+    assert_eq!(
+        a["reason"],
+        "not allowed: namespace shop is not in healing.namespaces"
     );
 }
