@@ -17,6 +17,7 @@ command -v pdfinfo >/dev/null && command -v pdftotext >/dev/null || need+=(poppl
 command -v node >/dev/null || need+=(nodejs npm)
 # PostgreSQL for the healing checks (started by the tests in a temporary folder).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v openssl >/dev/null || need+=(openssl)  # the TLS test's certificates
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing ${need[*]}"
   as_root apt-get update -qq

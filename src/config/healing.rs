@@ -69,6 +69,9 @@ pub struct HealingRuleSettings {
     /// transaction or queries running longer than `older_than`, of these applications.
     pub dsn: Option<String>,
     pub dsn_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust besides the public ones (TLS to the
+    /// database; `sslmode=require` in the DSN insists on TLS).
+    pub ca_file: Option<PathBuf>,
     pub older_than: Option<String>,
     #[serde(default)]
     pub application_names: Vec<String>,

@@ -54,6 +54,7 @@ impl Healing {
         let rules::Action::Postgres {
             kind,
             dsn,
+            ca_file,
             older_than_ms,
             applications,
         } = &rule.action
@@ -61,32 +62,33 @@ impl Healing {
             return Ok(());
         };
         let older = std::time::Duration::from_millis(*older_than_ms as u64);
-        let sessions = match postgres::find(dsn, *kind, older, applications).await {
-            Ok(s) => s,
-            Err(e) => {
-                self.count(rule, "failed");
-                let (r, now) = (rule.clone(), now_ms());
-                return self
-                    .db
-                    .write(move |c| {
-                        repo::insert(
-                            c,
-                            &repo::NewAction {
-                                rule: &r.name,
-                                action: r.action.name(),
-                                target: "database",
-                                dry_run: false,
-                                outcome: "failed",
-                                reason: &e,
-                                incident_id,
-                                at: now,
-                            },
-                        )
-                        .map(|_| ())
-                    })
-                    .await;
-            }
-        };
+        let sessions =
+            match postgres::find(dsn, ca_file.as_deref(), *kind, older, applications).await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.count(rule, "failed");
+                    let (r, now) = (rule.clone(), now_ms());
+                    return self
+                        .db
+                        .write(move |c| {
+                            repo::insert(
+                                c,
+                                &repo::NewAction {
+                                    rule: &r.name,
+                                    action: r.action.name(),
+                                    target: "database",
+                                    dry_run: false,
+                                    outcome: "failed",
+                                    reason: &e,
+                                    incident_id,
+                                    at: now,
+                                },
+                            )
+                            .map(|_| ())
+                        })
+                        .await;
+                }
+            };
         for sn in sessions {
             let target = format!("pid {} ({}, {})", sn.pid, sn.application, sn.user);
             let id = match self.decide(rule, incident_id, &target, None, true).await? {
@@ -105,7 +107,7 @@ impl Healing {
             let (outcome, detail) = if self.dry_run {
                 ("dry_run", format!("dry run: would {what}"))
             } else {
-                match postgres::signal(dsn, *kind, sn.pid).await {
+                match postgres::signal(dsn, ca_file.as_deref(), *kind, sn.pid).await {
                     Ok(true) => ("executed", what),
                     Ok(false) => ("failed", format!("{what}: the session was gone")),
                     Err(e) => ("failed", format!("{what}: {e}")),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tokio_postgres::NoTls;
+use std::path::Path;
 
 /// A session a check would act on.
 #[derive(Debug, Clone)]
@@ -48,12 +48,43 @@ const FIND: &str = "SELECT a.pid, a.application_name, COALESCE(a.usename::text, 
 fn describe(e: tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("PostgreSQL: {}", db.message()),
-        None => format!("PostgreSQL: {e}"),
+        None => {
+            // "error performing TLS handshake" alone does not say what was wrong.
+            let mut text = format!("PostgreSQL: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
     }
 }
 
-async fn connect(dsn: &str) -> Result<tokio_postgres::Client, String> {
-    let connecting = tokio_postgres::connect(dsn, NoTls);
+/// TLS with the public roots plus `ca_file`'s certificates; the DSN's `sslmode` decides
+/// whether TLS is used (prefer, the default) or insisted on (require).
+fn tls(ca_file: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+async fn connect(dsn: &str, ca_file: Option<&Path>) -> Result<tokio_postgres::Client, String> {
+    let connecting = tokio_postgres::connect(dsn, tls(ca_file)?);
     let (client, connection) = tokio::time::timeout(Duration::from_secs(10), connecting)
         .await
         .map_err(|_| "PostgreSQL: connecting timed out".to_string())?
@@ -67,11 +98,12 @@ async fn connect(dsn: &str) -> Result<tokio_postgres::Client, String> {
 /// The sessions matching the check (read-only).
 pub async fn find(
     dsn: &str,
+    ca_file: Option<&Path>,
     kind: Kind,
     older_than: Duration,
     applications: &[String],
 ) -> Result<Vec<Session>, String> {
-    let client = connect(dsn).await?;
+    let client = connect(dsn, ca_file).await?;
     let interval = format!("{} milliseconds", older_than.as_millis());
     let rows = client
         .query(
@@ -92,8 +124,13 @@ pub async fn find(
 }
 
 /// Terminates or cancels one session; Ok(whether PostgreSQL signalled it).
-pub async fn signal(dsn: &str, kind: Kind, pid: i32) -> Result<bool, String> {
-    let client = connect(dsn).await?;
+pub async fn signal(
+    dsn: &str,
+    ca_file: Option<&Path>,
+    kind: Kind,
+    pid: i32,
+) -> Result<bool, String> {
+    let client = connect(dsn, ca_file).await?;
     let sql = match kind {
         Kind::IdleInTransaction => "SELECT pg_terminate_backend($1)",
         Kind::LongQuery => "SELECT pg_cancel_backend($1)",

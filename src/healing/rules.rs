@@ -29,6 +29,8 @@ pub enum Action {
     Postgres {
         kind: super::postgres::Kind,
         dsn: String,
+        /// Extra CA certificates (PEM) to trust.
+        ca_file: Option<std::path::PathBuf>,
         older_than_ms: i64,
         applications: Vec<String>,
     },
@@ -278,6 +280,7 @@ fn rule(i: usize, r: &HealingRuleSettings) -> Result<Rule, (String, String)> {
                     super::postgres::Kind::LongQuery
                 },
                 dsn,
+                ca_file: r.ca_file.clone(),
                 older_than_ms: older.as_millis() as i64,
                 applications: r.application_names.clone(),
             }

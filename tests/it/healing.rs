@@ -449,6 +449,12 @@ impl Postgres {
     }
 
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `tls`, the server has a certificate for 127.0.0.1 signed by a test CA, whose
+    /// certificate is `ca.crt` in the folder.
+    pub fn start_with(tls: bool) -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL is installed (scripts/test.sh installs Debian's postgresql)")
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -472,10 +478,45 @@ impl Postgres {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let opts = format!(
+        let mut opts = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             pg.dir.path().display()
         );
+        if tls {
+            let d = pg.dir.path();
+            let sh = |cmd: &str| {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .current_dir(d)
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{cmd}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            sh(
+                "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+                -subj /CN=firewatch-test-ca -addext basicConstraints=critical,CA:TRUE \
+                -addext keyUsage=critical,keyCertSign 2>/dev/null",
+            );
+            sh(
+                "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+                -subj /CN=127.0.0.1 2>/dev/null",
+            );
+            sh(
+                "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf && \
+                openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+                -out server.crt -days 2 -extfile ext.cnf 2>/dev/null && \
+                chown postgres:postgres server.key server.crt; chmod 600 server.key",
+            );
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                d.display()
+            ));
+        }
         let log = pg.dir.path().join("log");
         let out = pg.run(
             "pg_ctl",
@@ -813,4 +854,58 @@ async fn http_actions_post_the_decision_and_the_namespace_allowlist_holds() {
         a["reason"],
         "not allowed: namespace shop is not in healing.namespaces"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_checks_speak_tls_and_refuse_a_certificate_they_cannot_trust() {
+    let pg = Postgres::start_with(true);
+    let admin = pg.connect("postgres", "setup").await;
+    admin
+        .batch_execute(
+            "CREATE ROLE shop LOGIN; CREATE ROLE firewatch LOGIN; \
+             GRANT pg_signal_backend TO firewatch; GRANT pg_read_all_stats TO firewatch;",
+        )
+        .await
+        .unwrap();
+    let idle = pg.connect("shop", "shop").await;
+    idle.batch_execute("BEGIN; SELECT 1").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let dsn = format!("{} sslmode=require", pg.dsn("firewatch", "firewatch"));
+    let ca = pg.dir.path().join("ca.crt");
+    let app = spawn_app_with(move |s| {
+        s.healing = figment::Figment::new()
+            .merge(
+                <figment::providers::Toml as figment::providers::Format>::string(&format!(
+                    "enabled = true\ndry_run = false\n\
+                 [[rule]]\nname = \"trusted\"\nevery = \"1s\"\n\
+                 action = \"postgres.terminate_idle_in_transaction\"\ndsn = \"{dsn}\"\n\
+                 ca_file = \"{}\"\nolder_than = \"1s\"\napplication_names = [\"shop\"]\n\
+                 max_per_hour = 10\n\
+                 [[rule]]\nname = \"untrusted\"\nevery = \"1h\"\n\
+                 action = \"postgres.cancel_long_queries\"\ndsn = \"{dsn}\"\n\
+                 application_names = [\"shop\"]\n",
+                    ca.display()
+                )),
+            )
+            .extract()
+            .unwrap();
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let items = actions(&app, "", 1).await;
+        let done = items
+            .iter()
+            .any(|a| a["rule"] == "trusted" && a["outcome"] == "executed");
+        let refused = items.iter().find(|a| a["rule"] == "untrusted");
+        if let (true, Some(r)) = (done, refused) {
+            assert_eq!(r["outcome"], "failed", "{r}");
+            assert!(r["reason"].as_str().unwrap().contains("certificate"), "{r}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{items:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Over TLS, the stuck session was ended.
+    assert!(idle.simple_query("SELECT 1").await.is_err());
 }
