@@ -55,32 +55,45 @@ fn pct(v: &Value) -> String {
         .unwrap_or_else(|| "no data".into())
 }
 
-async fn get(client: &reqwest::Client, o: &Options, path: &str) -> Result<Value, String> {
-    let mut req = client.get(format!("{}{path}", o.url.trim_end_matches('/')));
-    if let Some(t) = &o.token {
-        req = req.bearer_auth(t);
-    }
+/// Sends a request to Firewatch's API and reads its JSON answer. Err says what went
+/// wrong: unreachable, timed out, or the status with the API's message — in the words
+/// `explain(status, message)` gives for statuses the caller can explain (401, 403).
+pub(crate) async fn api_call(
+    req: reqwest::RequestBuilder,
+    url: &str,
+    path: &str,
+    explain: impl Fn(u16, &str) -> Option<String>,
+) -> Result<Value, String> {
     let res = req.send().await.map_err(|e| {
         if e.is_timeout() {
-            format!("{} did not answer in time", o.url)
+            format!("{url} did not answer in time")
         } else {
-            format!("cannot reach {}: {}", o.url, crate::net::describe(&e))
+            format!("cannot reach {url}: {}", crate::net::describe(&e))
         }
     })?;
     let status = res.status();
     let body: Value = res.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let msg = body["error"]["message"].as_str().unwrap_or("").to_string();
-        return Err(match status.as_u16() {
-            401 => format!("{path}: unauthorized: pass --token or set FIREWATCH_TOKEN ({msg})"),
-            _ => format!("{path}: HTTP {status} {msg}"),
-        });
+        let msg = body["error"]["message"].as_str().unwrap_or("");
+        return Err(
+            explain(status.as_u16(), msg).unwrap_or_else(|| format!("{path}: HTTP {status} {msg}"))
+        );
     }
     Ok(body)
 }
 
-/// The `firewatch status` command: prints the report once, or every `watch` seconds
-/// until interrupted. Err(exit code, message) when attention is needed.
+async fn get(client: &reqwest::Client, o: &Options, path: &str) -> Result<Value, String> {
+    let mut req = client.get(format!("{}{path}", o.url.trim_end_matches('/')));
+    if let Some(t) = &o.token {
+        req = req.bearer_auth(t);
+    }
+    api_call(req, &o.url, path, |status, msg| {
+        (status == 401)
+            .then(|| format!("{path}: unauthorized: pass --token or set FIREWATCH_TOKEN ({msg})"))
+    })
+    .await
+}
+
 pub async fn cli(
     url: String,
     token: Option<String>,

@@ -65,24 +65,16 @@ impl Run<'_> {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("{} did not answer in time", self.o.url)
-            } else {
-                format!("cannot reach {}: {}", self.o.url, crate::net::describe(&e))
-            }
-        })?;
-        let status = res.status();
-        let body: Value = res.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let msg = body["error"]["message"].as_str().unwrap_or("").to_string();
-            return Err(match status.as_u16() {
-                401 => format!("{path}: unauthorized ({msg}); pass a responder's API token"),
-                403 => format!("{path}: forbidden ({msg}); the token needs the responder role"),
-                _ => format!("{path}: HTTP {status} {msg}"),
-            });
-        }
-        Ok(body)
+        crate::status::api_call(req, &self.o.url, path, |status, msg| match status {
+            401 => Some(format!(
+                "{path}: unauthorized ({msg}); pass a responder's API token"
+            )),
+            403 => Some(format!(
+                "{path}: forbidden ({msg}); the token needs the responder role"
+            )),
+            _ => None,
+        })
+        .await
     }
 
     pub(super) async fn get(&self, path: &str) -> Answer {
@@ -141,15 +133,8 @@ pub fn notification(o: &Options, drill_id: &str, who: &str, firing: bool, now: &
             "startsAt": now,
             "endsAt": if firing { "0001-01-01T00:00:00Z".to_string() } else { crate::time::rfc3339(crate::time::now_ms()) },
             "generatorURL": "",
-            "fingerprint": format!("{:016x}", fnv1a(drill_id)),
+            "fingerprint": crate::auth::sha256_hex(drill_id)[..16].to_string(),
         }],
-    })
-}
-
-/// A stable 64-bit hash for the fingerprint (FNV-1a; any stable hash does).
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 

@@ -1,13 +1,12 @@
 //! Monthly SLO report pages: the list (with "Generate" for admins) and one report, its
 //! stored rendering inside the layout, printable on A4.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::session::{self, PageUser};
 use super::{WebError, html, html_status, see_other};
-use crate::api::ApiError;
 use crate::auth::Role;
 use crate::reports::{ReportError, ReportListing};
 use crate::state::AppState;
@@ -132,18 +131,15 @@ pub async fn page(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, WebError> {
     let user = session::require(&req, &state, Role::Viewer).await?;
-    let stored = match state.reports.get(&month, q.revision).await {
-        Ok(s) => s,
-        Err(e @ (ReportError::NotFound(_) | ReportError::Invalid(_))) => {
-            let status = ApiError::from(e).status_code();
-            return Err(WebError::Api(ApiError::NotFound(format!(
-                "No report for {} (HTTP {})",
-                month.as_str(),
-                status.as_u16()
-            ))));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // A month that is not one has no report either: 404, as for a month without one.
+    let stored = state
+        .reports
+        .get(&month, q.revision)
+        .await
+        .map_err(|e| match e {
+            ReportError::Invalid(m) => ReportError::NotFound(m),
+            e => e,
+        })?;
     let revisions = with_times(&state, state.reports.revisions(&month).await?);
     html(&ReportPage {
         user,
