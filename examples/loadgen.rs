@@ -24,6 +24,10 @@
 //!   realistic alerts, the others resolve the group opened `--lag` (1,000) groups
 //!   earlier, so open incidents stay level and resolved ones age out under retention.
 //!
+//! `--fingerprints hex` gives the grouped workload's alerts fingerprints like
+//! Alertmanager's (hashes, in no order) instead of ones that sort by connection and
+//! request.
+//!
 //! `--report-every S` prints the rate and latency of each S-second slice (a store that
 //! grows must not slow intake down). `get` requests one URL sequentially and reports
 //! latency percentiles; `poll` requests URLs round-robin from `--clients` clients for
@@ -94,6 +98,9 @@ fn realistic_payload(group: &str, t: usize, fp: &str, alerts: usize) -> String {
     )
 }
 
+/// Where a pre-made notification takes its fingerprints.
+const FP: &str = "\u{1}fp";
+
 /// The same notification, resolved.
 fn resolved(firing: &str) -> String {
     firing
@@ -155,6 +162,14 @@ async fn intake(args: &[String]) {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
+    let hex = arg(args, "--fingerprints").as_deref() == Some("hex");
+    // The grouped workload's 200 notifications, made once: each request only puts its
+    // fingerprints in (the load generator shares the cores with the server).
+    let grouped_templates: Arc<Vec<String>> = Arc::new(
+        (0..200)
+            .map(|t| realistic_payload(&format!("{prefix}-g{}", t % groups), t, FP, alerts))
+            .collect(),
+    );
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
@@ -169,13 +184,24 @@ async fn intake(args: &[String]) {
             sent.clone(),
         );
         let workload = workload.clone();
+        let grouped_templates = grouped_templates.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(4096);
             let make = |n: usize| match workload.as_str() {
                 "grouped" => {
                     let t = (c * 7919 + n) % 200;
-                    let group = format!("{prefix}-g{}", t % groups);
-                    realistic_payload(&group, t, &format!("{prefix}-{c}-{n}"), alerts)
+                    let fp = if hex {
+                        // As Alertmanager's: a hash, so new alerts land all over the index.
+                        use std::hash::BuildHasher;
+                        let h = std::hash::BuildHasherDefault::<
+                            std::collections::hash_map::DefaultHasher,
+                        >::default()
+                        .hash_one((&prefix, c, n));
+                        format!("{h:016x}")
+                    } else {
+                        format!("{prefix}-{c}-{n}")
+                    };
+                    grouped_templates[t].replace(FP, &fp)
                 }
                 "realistic" => {
                     let t = (c * 7919 + n) % 200;
@@ -383,7 +409,7 @@ fn main() {
         _ => {
             eprintln!(
                 "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] \
-                 [--duplicates] [--workload new-groups|grouped|realistic|cycle] [--groups N] [--lag N] [--rate R] \
+                 [--duplicates] [--workload new-groups|grouped|realistic|cycle] [--fingerprints hex] [--groups N] [--lag N] [--rate R] \
                  [--report-every S]\n       loadgen get --url URL [--requests N]\n       \
                  loadgen poll --url URL [--url URL ...] [--clients N] [--seconds S] [--every-ms MS]"
             );

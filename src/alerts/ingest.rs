@@ -65,6 +65,8 @@ struct Apply<'a> {
     resolved: Vec<String>,
     /// How the alert counters of the incident being changed move.
     delta: CountDelta,
+    /// The notification's shared set in the incident its alerts go to: (incident, set).
+    set: Option<(i64, i64)>,
 }
 
 /// Applies one prepared notification inside the caller's transaction. `source` names
@@ -90,6 +92,7 @@ pub fn apply(
         fired: Vec::new(),
         resolved: Vec::new(),
         delta: CountDelta::default(),
+        set: None,
     };
     let needs_home = match &latest {
         Some(inc) if inc.status != Status::Resolved => {
@@ -138,43 +141,78 @@ impl<'a> Apply<'a> {
         !self.fired.is_empty() || !self.resolved.is_empty() || self.out.created || self.out.reopened
     }
 
-    fn insert(&mut self, id: i64, p: &PreparedAlert) -> Result<(), IncidentError> {
-        alert_rows::insert(self.conn, id, &p.row(), self.now)?;
-        self.delta.added(p.firing, p.severity);
-        Ok(())
+    /// The incident's copy of what the notification's alerts share.
+    fn set_in(&mut self, id: i64) -> Result<Option<i64>, IncidentError> {
+        let Some(shared) = &self.n.shared else {
+            return Ok(None);
+        };
+        match self.set {
+            Some((incident, set)) if incident == id => Ok(Some(set)),
+            _ => {
+                let set = alert_rows::set_id(self.conn, id, shared)?;
+                self.set = Some((id, set));
+                Ok(Some(set))
+            }
+        }
     }
 
-    fn update(&mut self, known: &KnownAlert, p: &PreparedAlert) -> Result<(), IncidentError> {
-        alert_rows::update(self.conn, known.id, &p.row(), self.now)?;
+    fn update(
+        &mut self,
+        id: i64,
+        known: &KnownAlert,
+        p: &PreparedAlert,
+    ) -> Result<(), IncidentError> {
+        let set = self.set_in(id)?;
+        alert_rows::update(self.conn, known.id, &p.row(set), self.now)?;
         self.delta
             .changed(known.firing, known.severity, p.firing, p.severity);
         Ok(())
     }
 
+    /// Inserts those of the alerts the incident does not have; says which were new.
+    fn insert_new(
+        &mut self,
+        id: i64,
+        alerts: &[&PreparedAlert],
+    ) -> Result<Vec<bool>, IncidentError> {
+        let set = self.set_in(id)?;
+        let rows: Vec<_> = alerts.iter().map(|p| p.row(set)).collect();
+        let new = alert_rows::insert_new(self.conn, id, &rows, self.now)?;
+        for (p, _) in alerts.iter().zip(&new).filter(|(_, new)| **new) {
+            self.delta.added(p.firing, p.severity);
+        }
+        Ok(new)
+    }
+
     /// The group's incident is open: new alerts join it, known ones change state.
     fn update_open_incident(&mut self, id: i64) -> Result<(), IncidentError> {
-        for p in &self.n.alerts {
+        let n: &'a Prepared = self.n;
+        let all: Vec<&PreparedAlert> = n.alerts.iter().collect();
+        let new = self.insert_new(id, &all)?;
+        for (p, new) in all.into_iter().zip(new) {
+            if new {
+                if p.firing {
+                    self.fired.push(p.line.clone());
+                } else {
+                    self.resolved.push(p.line.clone());
+                }
+                continue;
+            }
             match alert_rows::find(self.conn, id, &p.fingerprint)? {
                 Some(known) if known.firing == p.firing => {}
                 // A late copy of an old "firing" (e.g. from the other replica of an
                 // Alertmanager HA pair) after its resolution: nothing new.
                 Some(known) if is_stale_firing(p, &known) => {}
                 Some(known) => {
-                    self.update(&known, p)?;
+                    self.update(id, &known, p)?;
                     if p.firing {
                         self.fired.push(format!("{} (fired again)", p.line));
                     } else {
                         self.resolved.push(p.line.clone());
                     }
                 }
-                None => {
-                    self.insert(id, p)?;
-                    if p.firing {
-                        self.fired.push(p.line.clone());
-                    } else {
-                        self.resolved.push(p.line.clone());
-                    }
-                }
+                // Not new, so it is there: only a failed statement gets here.
+                None => {}
             }
         }
         Ok(())
@@ -193,7 +231,7 @@ impl<'a> Apply<'a> {
                         || p.firing && known.firing && known.starts_at == p.starts_at
                         || is_stale_firing(p, &known) => {}
                 Some(known) if !p.firing => {
-                    self.update(&known, p)?;
+                    self.update(id, &known, p)?;
                     self.resolved.push(p.line.clone());
                 }
                 _ if p.firing => homeless.firing.push(p),
@@ -313,24 +351,17 @@ impl<'a> Apply<'a> {
 
     /// Puts the homeless alerts into the incident that was just opened or reopened.
     fn house(&mut self, id: i64, homeless: &Homeless) -> Result<(), IncidentError> {
-        for p in &homeless.firing {
-            // A new incident has no alerts yet: skip the lookup (the hot path of intake).
-            let known = if self.out.created {
-                None
-            } else {
-                alert_rows::find(self.conn, id, &p.fingerprint)?
-            };
-            match known {
-                Some(known) => self.update(&known, p)?,
-                None => self.insert(id, p)?,
+        let new = self.insert_new(id, &homeless.firing)?;
+        for (p, new) in homeless.firing.iter().zip(new) {
+            // A reopened incident may have had it: it fires again.
+            if !new && let Some(known) = alert_rows::find(self.conn, id, &p.fingerprint)? {
+                self.update(id, &known, p)?;
             }
             self.fired.push(p.line.clone());
         }
-        for p in &homeless.resolved {
-            if alert_rows::find(self.conn, id, &p.fingerprint)?.is_none() {
-                self.insert(id, p)?;
-                self.resolved.push(p.line.clone());
-            }
+        let new = self.insert_new(id, &homeless.resolved)?;
+        for (p, _) in homeless.resolved.iter().zip(new).filter(|(_, new)| *new) {
+            self.resolved.push(p.line.clone());
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::rules::SeverityRules;
 use super::{ValidAlert, WebhookMessage};
 use crate::incidents::alert_rows::{AlertRow, KnownAlert};
+use crate::incidents::shared_sets::{Parts, SharedSet, split};
 use crate::incidents::{Drill, Severity};
 
 /// One alert as it will be stored.
@@ -15,19 +16,22 @@ pub struct PreparedAlert {
     pub firing: bool,
     pub alertname: String,
     pub severity: Severity,
-    /// Labels and annotations as stored (JSON objects).
+    /// Labels and annotations as stored (JSON objects): what the notification's shared
+    /// set does not hold.
     pub labels: String,
     pub annotations: String,
     pub starts_at: i64,
     pub ends_at: Option<i64>,
+    /// Empty when the shared set holds it.
     pub generator_url: String,
     /// How the timeline names it: `HighErrorRate {instance=api-1}`.
     pub line: String,
 }
 
 impl PreparedAlert {
-    pub fn row(&self) -> AlertRow<'_> {
+    pub fn row(&self, set_id: Option<i64>) -> AlertRow<'_> {
         AlertRow {
+            set_id,
             fingerprint: &self.fingerprint,
             firing: self.firing,
             alertname: &self.alertname,
@@ -56,6 +60,8 @@ pub struct Prepared {
     pub labels: String,
     /// A drill (an alert labelled `firewatch_drill`): its alerts are P0.
     pub drill: Drill,
+    /// What all of its alerts share, stored once per incident.
+    pub shared: Option<SharedSet>,
 }
 
 /// Does everything to a validated notification that needs no database.
@@ -81,23 +87,33 @@ pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRu
             .find_map(|a| a.labels.get(Drill::LABEL))
             .map(String::as_str),
     );
+    let parts: Vec<Parts> = by_fp
+        .values()
+        .map(|a| Parts {
+            labels: &a.labels,
+            annotations: &a.annotations,
+            generator_url: &a.generator_url,
+        })
+        .collect();
+    let (shared, owns) = split(&parts);
     let alerts = by_fp
         .into_values()
-        .map(|a| PreparedAlert {
+        .zip(owns)
+        .map(|(a, own)| PreparedAlert {
             severity: if drill.is_drill() {
                 Severity::P0
             } else {
                 rules.severity_of(&a.labels)
             },
-            labels: serde_json::to_string(&a.labels).expect("labels serialize"),
-            annotations: serde_json::to_string(&a.annotations).expect("annotations serialize"),
+            labels: own.labels,
+            annotations: own.annotations,
             line: describe(&a, &msg.group_labels),
             alertname: a.labels.get("alertname").cloned().unwrap_or_default(),
             fingerprint: a.fingerprint,
             firing: a.firing,
             starts_at: a.starts_at,
             ends_at: a.ends_at,
-            generator_url: a.generator_url,
+            generator_url: own.generator_url.unwrap_or_default(),
         })
         .collect();
     let description = [
@@ -124,6 +140,7 @@ pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRu
         runbook,
         labels: serde_json::to_string(&msg.common_labels).expect("labels serialize"),
         drill,
+        shared,
     }
 }
 

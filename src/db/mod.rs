@@ -26,6 +26,8 @@ static MIGRATIONS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migratio
 
 /// The writer's page cache (SQLite's default is 2 MiB).
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -215,6 +217,9 @@ impl Db {
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         // The writer looks alerts up by fingerprint all over the index: keep more of it.
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        // rusqlite keeps 16 prepared statements by default; the writer runs more than that
+        // between two notifications (intake, routing, the outbox, SLO history, jobs).
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let restart = checkpoint::RestartDue::default();
         let checkpointer =
             std::sync::Arc::new(checkpoint::Checkpointer::start(path, restart.clone())?);
@@ -228,6 +233,7 @@ impl Db {
                 Box::pin(async move {
                     conn.interact(|c| {
                         c.busy_timeout(std::time::Duration::from_secs(5))?;
+                        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                         c.pragma_update(None, "query_only", "ON")
                     })
                     .await

@@ -11,6 +11,7 @@ mod edits;
 mod list;
 pub mod repo;
 pub mod service;
+pub mod shared_sets;
 pub mod stats;
 pub mod timeline;
 

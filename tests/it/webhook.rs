@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -8,7 +8,7 @@ async fn the_captured_alertmanager_payloads_open_and_update_one_incident() {
     let app = spawn_app().await;
     let text =
         std::fs::read_to_string(reference("incident/alertmanager-0.25-captured.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = text
+    let lines: Vec<Value> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
@@ -284,7 +284,7 @@ async fn the_webhook_needs_its_token() {
         .await
         .unwrap();
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
-    let body: serde_json::Value = none.json().await.unwrap();
+    let body: Value = none.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
     let wrong = app
         .client
@@ -322,7 +322,7 @@ async fn bad_payloads_get_a_clear_4xx_and_store_nothing() {
     };
     let check = |res: reqwest::Response, status: StatusCode, code: &'static str| async move {
         assert_eq!(res.status(), status);
-        let body: serde_json::Value = res.json().await.unwrap();
+        let body: Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], code, "{body}");
         assert!(!body["error"]["message"].as_str().unwrap().is_empty());
     };
@@ -662,4 +662,110 @@ async fn a_common_title_annotation_names_the_incident() {
         .as_i64()
         .unwrap();
     assert_eq!(app.incident(id).await["title"], "HighErrorRate on checkout");
+}
+
+/// A storm's alerts keep only what is their own; the shared labels, annotations,
+/// summary template and link are stored once per incident, and every alert reads back
+/// exactly as it was sent — alerts stored before the sets existed too.
+#[tokio::test]
+async fn alerts_read_back_exactly_though_what_they_share_is_stored_once() {
+    let app = spawn_app().await;
+    let storm_alert = |pod: &str, value: u32| {
+        json!({
+            "status": "firing",
+            "labels": {"alertname": "PodCrashLooping", "service": "checkout", "namespace": "prod",
+                       "pod": pod, "severity": "critical", "cluster": "eu-1"},
+            "annotations": {"summary": format!("PodCrashLooping on checkout ({pod})"),
+                            "description": format!("{pod} restarted {value} times"),
+                            "runbook_url": "https://runbooks.example.com/crashloop"},
+            "startsAt": "2026-11-26T10:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus:9090/graph?g0.expr=up",
+            "fingerprint": format!("fp-{pod}"),
+        })
+    };
+    let mut sent = Vec::new();
+    let mut id = 0;
+    for n in 0..3 {
+        let alerts: Vec<Value> = (0..4)
+            .map(|i| storm_alert(&format!("checkout-7d9f-{n}{i}"), n * 10 + i))
+            .collect();
+        sent.extend(alerts.clone());
+        id = app.post_webhook_ok(&message("storm", alerts)).await["incident_id"]
+            .as_i64()
+            .unwrap();
+    }
+    // An alert alone in its notification, with a link of its own, joins the same incident.
+    let mut lone = storm_alert("checkout-lone", 99);
+    lone["generatorURL"] = json!("http://prometheus:9090/graph?g0.expr=other");
+    app.post_webhook_ok(&message("storm", vec![lone.clone()]))
+        .await;
+    sent.push(lone);
+
+    let (status, page) = app
+        .get_json(
+            &format!("/api/v1/incidents/{id}/alerts?limit=100"),
+            &app.admin_token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), sent.len());
+    for s in &sent {
+        let got = items
+            .iter()
+            .find(|a| a["fingerprint"] == s["fingerprint"])
+            .unwrap_or_else(|| panic!("{} missing", s["fingerprint"]));
+        assert_eq!(got["labels"], s["labels"]);
+        assert_eq!(got["annotations"], s["annotations"]);
+        assert_eq!(got["generator_url"], s["generatorURL"]);
+    }
+
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    // Three storm notifications with the same shared part: one set; the lone alert: one.
+    assert_eq!(app.count_rows("alert_sets"), 2);
+    let (labels, annotations, url): (String, String, String) = conn
+        .query_row(
+            "SELECT labels, annotations, generator_url FROM alerts WHERE fingerprint = 'fp-checkout-7d9f-12'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(labels, r#"{"pod":"checkout-7d9f-12"}"#);
+    assert_eq!(
+        annotations,
+        r#"{"description":"checkout-7d9f-12 restarted 12 times"}"#
+    );
+    assert_eq!(url, "");
+
+    // A row from before migration 0018 (no set) reads back whole.
+    conn.execute(
+        "UPDATE alerts SET set_id = NULL, labels = '{\"alertname\":\"Old\",\"pod\":\"p\"}', \
+         annotations = '{\"summary\":\"old\"}', generator_url = 'http://old' \
+         WHERE fingerprint = 'fp-checkout-7d9f-00'",
+        [],
+    )
+    .unwrap();
+    let (_, page) = app
+        .get_json(
+            &format!("/api/v1/incidents/{id}/alerts?limit=100"),
+            &app.admin_token,
+        )
+        .await;
+    let old = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["fingerprint"] == "fp-checkout-7d9f-00")
+        .unwrap()
+        .clone();
+    assert_eq!(old["labels"], json!({"alertname": "Old", "pod": "p"}));
+    assert_eq!(old["annotations"], json!({"summary": "old"}));
+    assert_eq!(old["generator_url"], "http://old");
+
+    // Retention takes the sets with their incident.
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+    conn.execute("DELETE FROM incidents WHERE id = ?1", [id])
+        .unwrap();
+    assert_eq!(app.count_rows("alert_sets"), 0);
 }
