@@ -9,8 +9,11 @@
 #   scripts/bench.sh intake     # only intake at scale: realistic notifications joining 8
 #                               # large groups on a store growing for 5 minutes (rate every
 #                               # 30 s), one group per notification, re-sent alerts, and a
-#                               # mixed run with readers polling the list and dashboard;
+#                               # mixed run with readers polling the list and dashboard,
+#                               # the grouped run with hashed (Alertmanager-like)
+#                               # fingerprints and paced at 50,000 alerts/s;
 #                               # RSS, database size and bytes per alert after each
+#   FIREWATCH_BIN=/tmp/old-firewatch scripts/bench.sh intake   # the same against another build
 #   INTAKE_SECONDS=60 scripts/bench.sh intake   # a shorter growing-store run
 #   scripts/bench.sh abuse      # a legitimate webhook client paced at 2,000 alerts/s, alone
 #                               # and then beside wrong sign-ins, invented methods, 300
@@ -24,7 +27,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin firewatch --example loadgen --example parse_bench --example slo_bench \
   --example abuse
-BIN=target/release/firewatch
+# FIREWATCH_BIN=/path/to/an/older/firewatch runs the same benchmarks against another
+# build (before/after comparisons in one sitting).
+BIN=${FIREWATCH_BIN:-target/release/firewatch}
 LOAD=target/release/examples/loadgen
 DIR=$(mktemp -d)
 PORT=${PORT:-18181}
@@ -144,6 +149,16 @@ if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
     --workload grouped --prefix mixed
   wait $POLL
   footprint "$I"
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  echo "new alerts joining 8 large groups with fingerprints like Alertmanager's (hashes), 30 s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
+    --workload grouped --fingerprints hex --prefix hex
+  footprint "$I"
+  echo "the same paced at 50,000 alerts/s (5,000 notifications/s; latency from each request's"
+  echo "scheduled time, so a server falling behind shows), 30 s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
+    --workload grouped --fingerprints hex --prefix paced --rate 5000
   stop; rm -rf "$I"
   I=$(mktemp -d); serve_fresh "$I" "$IPORT"
   echo "one new group per notification:"
