@@ -187,33 +187,65 @@ impl<'a> Apply<'a> {
     /// The group's incident is open: new alerts join it, known ones change state.
     fn update_open_incident(&mut self, id: i64) -> Result<(), IncidentError> {
         let n: &'a Prepared = self.n;
+        // A notification whose first alert the incident knows is most likely a re-send
+        // (Alertmanager repeats its groups): look each alert up. Otherwise its alerts are
+        // most likely new: insert them all, skipping known fingerprints, and look up only
+        // the ones that were known.
+        let resent = match n.alerts.first() {
+            Some(p) => alert_rows::find(self.conn, id, &p.fingerprint)?.is_some(),
+            None => false,
+        };
+        if resent {
+            for p in &n.alerts {
+                match alert_rows::find(self.conn, id, &p.fingerprint)? {
+                    Some(known) => self.known_changed(id, &known, p)?,
+                    None => {
+                        if self.insert_new(id, &[p])?[0] {
+                            self.joined(p);
+                        }
+                    }
+                }
+            }
+            return Ok(());
+        }
         let all: Vec<&PreparedAlert> = n.alerts.iter().collect();
         let new = self.insert_new(id, &all)?;
         for (p, new) in all.into_iter().zip(new) {
             if new {
-                if p.firing {
-                    self.fired.push(p.line.clone());
-                } else {
-                    self.resolved.push(p.line.clone());
-                }
-                continue;
+                self.joined(p);
+            } else if let Some(known) = alert_rows::find(self.conn, id, &p.fingerprint)? {
+                self.known_changed(id, &known, p)?;
             }
-            match alert_rows::find(self.conn, id, &p.fingerprint)? {
-                Some(known) if known.firing == p.firing => {}
-                // A late copy of an old "firing" (e.g. from the other replica of an
-                // Alertmanager HA pair) after its resolution: nothing new.
-                Some(known) if is_stale_firing(p, &known) => {}
-                Some(known) => {
-                    self.update(id, &known, p)?;
-                    if p.firing {
-                        self.fired.push(format!("{} (fired again)", p.line));
-                    } else {
-                        self.resolved.push(p.line.clone());
-                    }
-                }
-                // Not new, so it is there: only a failed statement gets here.
-                None => {}
-            }
+        }
+        Ok(())
+    }
+
+    /// A new alert joined the incident: its timeline line.
+    fn joined(&mut self, p: &PreparedAlert) {
+        if p.firing {
+            self.fired.push(p.line.clone());
+        } else {
+            self.resolved.push(p.line.clone());
+        }
+    }
+
+    /// An alert the open incident knows: a change of state is recorded, a re-send is not.
+    fn known_changed(
+        &mut self,
+        id: i64,
+        known: &KnownAlert,
+        p: &PreparedAlert,
+    ) -> Result<(), IncidentError> {
+        // Same state: a re-send. A late copy of an old "firing" (e.g. from the other
+        // replica of an Alertmanager HA pair) after its resolution: nothing new either.
+        if known.firing == p.firing || is_stale_firing(p, known) {
+            return Ok(());
+        }
+        self.update(id, known, p)?;
+        if p.firing {
+            self.fired.push(format!("{} (fired again)", p.line));
+        } else {
+            self.resolved.push(p.line.clone());
         }
         Ok(())
     }
