@@ -95,6 +95,17 @@ pub struct ValidAlert {
     pub generator_url: String,
 }
 
+impl ValidAlert {
+    /// What the split into shared and own parts reads of it.
+    pub fn parts(&self) -> crate::incidents::shared_sets::Parts<'_> {
+        crate::incidents::shared_sets::Parts {
+            labels: &self.labels,
+            annotations: &self.annotations,
+            generator_url: &self.generator_url,
+        }
+    }
+}
+
 impl WebhookMessage {
     /// Checks the message and takes its alerts out, ready for ingestion (moved, not
     /// copied: intake is the hot path).

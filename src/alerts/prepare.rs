@@ -87,14 +87,7 @@ pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRu
             .find_map(|a| a.labels.get(Drill::LABEL))
             .map(String::as_str),
     );
-    let parts: Vec<Parts> = by_fp
-        .values()
-        .map(|a| Parts {
-            labels: &a.labels,
-            annotations: &a.annotations,
-            generator_url: &a.generator_url,
-        })
-        .collect();
+    let parts: Vec<Parts> = by_fp.values().map(ValidAlert::parts).collect();
     let (shared, owns) = split(&parts);
     let alerts = by_fp
         .into_values()

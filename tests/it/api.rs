@@ -535,12 +535,7 @@ async fn deployments_are_recorded_and_named_on_incidents_that_open_soon_after() 
     );
     assert!(timeline.contains("new payment flow"));
     // The incident page says it first, above everything else.
-    app.state
-        .accounts
-        .add_user("dora", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "dora", "viewer password 1").await;
+    let cookie = viewer_session(&app, "dora").await;
     let (_, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
     let changed = html.find("What changed:").expect("a what-changed note");
     assert!(

@@ -136,12 +136,7 @@ async fn a_drill_runs_a_p0_end_to_end_without_paging() {
         .await
         .unwrap();
     assert!(due.is_empty());
-    app.state
-        .accounts
-        .add_user("dora", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "dora", "viewer password 1").await;
+    let cookie = viewer_session(&app, "dora").await;
     let (code, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
     assert_eq!(code, StatusCode::OK);
     assert!(html.contains("class=\"drill\""), "no drill badge");

@@ -325,12 +325,7 @@ async fn the_kill_switch_stops_every_rule_and_api_failures_are_recorded() {
     assert_eq!(overview["dry_run"], false);
     assert_eq!(overview["rules"].as_array().unwrap().len(), 2);
     // The page says so, with the rules and the decision.
-    app.state
-        .accounts
-        .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "vic", "viewer password 1").await;
+    let cookie = viewer_session(&app, "vic").await;
     let (code, html) = app.page("/healing", &cookie).await;
     assert_eq!(code, StatusCode::OK);
     assert!(

@@ -356,6 +356,16 @@ pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<(String, Stri
 }
 
 /// Logs in through the login form; returns the session cookie header value.
+/// A new viewer account signed in: its session cookie.
+pub async fn viewer_session(app: &TestApp, name: &str) -> String {
+    app.state
+        .accounts
+        .add_user(name, Role::Viewer, "viewer password 1")
+        .await
+        .unwrap();
+    login(app, name, "viewer password 1").await
+}
+
 pub async fn login(app: &TestApp, name: &str, password: &str) -> String {
     let page = app.client.get(app.url("/login")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);

@@ -966,12 +966,7 @@ async fn failing_deliveries_show_a_banner_on_the_dashboard_and_incident_pages() 
         s.notify.max_attempts = 2;
     })
     .await;
-    app.state
-        .accounts
-        .add_user("olga", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "olga", "viewer password 1").await;
+    let cookie = viewer_session(&app, "olga").await;
     let (_, html) = app.page("/", &cookie).await;
     assert!(
         !html.contains("Notifications are failing"),

@@ -372,12 +372,7 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
     let (_, list) = app.get_json("/api/v1/reports", &app.viewer_token).await;
     assert_eq!(list["items"][0]["month"], "2026-10");
     assert_eq!(list["items"][0]["revision"], 2);
-    app.state
-        .accounts
-        .add_user("vera", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "vera", "viewer password 1").await;
+    let cookie = viewer_session(&app, "vera").await;
     let (code, html) = app.page("/reports/2026-10", &cookie).await;
     assert_eq!(code, StatusCode::OK);
     assert!(html.contains("SLO report: October 2026"));

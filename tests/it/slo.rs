@@ -264,12 +264,7 @@ async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
             .starts_with("Incident opened by Firewatch's SLO engine (burn rate)"),
         "{inc}"
     );
-    app.state
-        .accounts
-        .add_user("vic", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "vic", "viewer password 1").await;
+    let cookie = viewer_session(&app, "vic").await;
     let (_, html) = app.page(&format!("/incidents/{id}"), &cookie).await;
     assert!(
         html.contains(
@@ -323,12 +318,7 @@ async fn a_handful_of_requests_never_pages() {
         .unwrap()
         .unwrap();
     assert!(since >= started, "{s}");
-    app.state
-        .accounts
-        .add_user("yana", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "yana", "viewer password 1").await;
+    let cookie = viewer_session(&app, "yana").await;
     for path in ["/slos", "/slos/checkout-checkout-availability"] {
         let (_, html) = app.page(path, &cookie).await;
         assert!(
@@ -443,12 +433,7 @@ async fn with_no_configuration_firewatch_measures_its_own_api() {
 
     // The SLO index lists every SLO with its state and keeps "SLOs" current in the
     // navigation, as the SLO page does.
-    app.state
-        .accounts
-        .add_user("vera", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "vera", "viewer password 1").await;
+    let cookie = viewer_session(&app, "vera").await;
     let (code, html) = app.page("/slos", &cookie).await;
     assert_eq!(code, StatusCode::OK);
     for id in ["firewatch-api-availability", "firewatch-api-latency"] {
@@ -1281,12 +1266,7 @@ threshold = 0.25
         why.contains("threshold 0.25 is not a bucket") && why.contains("0.1"),
         "{why}"
     );
-    app.state
-        .accounts
-        .add_user("zed", firewatch::auth::Role::Viewer, "viewer password 1")
-        .await
-        .unwrap();
-    let cookie = login(&app, "zed", "viewer password 1").await;
+    let cookie = viewer_session(&app, "zed").await;
     let (_, html) = app.page("/slos/checkout-typo", &cookie).await;
     assert!(html.contains("No data: the selector "), "{html}");
 }
