@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Firewatch test: formatting, lints, the dependency policy (cargo-deny), unit
-# and integration tests (with a real Alertmanager), and the browser test of the UI in
-# headless Chromium.
+# and integration tests (with a real Alertmanager) on SQLite and again on PostgreSQL (a
+# temporary server), and the browser test of the UI in headless Chromium.
 # Installs what the tests need when it is missing (Debian packages, npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,8 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v chromium >/dev/null || need+=(chromium)
 command -v pdfinfo >/dev/null && command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v node >/dev/null || need+=(nodejs npm)
-# PostgreSQL for the healing checks (started by the tests in a temporary folder).
+# PostgreSQL: the storage backend's test pass and the healing checks (started in
+# temporary folders).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null || need+=(openssl)  # the TLS test's certificates
 if [ ${#need[@]} -gt 0 ]; then
@@ -33,5 +34,11 @@ command -v cargo-deny >/dev/null || cargo install --locked cargo-deny@0.20.2
 cargo deny --log-level error check licenses bans sources
 echo "==> cargo test"
 cargo test --all-targets --locked
+echo "==> integration tests on PostgreSQL (storage.backend = \"postgres\", a temporary server)"
+eval "$(scripts/postgres-server.sh start)"
+trap 'scripts/postgres-server.sh stop "$FW_PG_DIR"' EXIT
+FIREWATCH_TEST_POSTGRES="$FW_PG" cargo test --locked --test it
+scripts/postgres-server.sh stop "$FW_PG_DIR"
+trap - EXIT
 echo "==> browser test (headless Chromium)"
 scripts/ui-test.sh

@@ -152,7 +152,16 @@ impl Application {
             settings.postmortems_due_within,
         );
         let job_specs = crate::scheduler::specs(&settings).map_err(|e| anyhow::anyhow!(e))?;
-        let instance = format!("{:016x}", rand::random::<u64>());
+        let instance = settings
+            .raw
+            .cluster
+            .instance
+            .clone()
+            .unwrap_or_else(crate::cluster::default_instance);
+        let cluster =
+            crate::cluster::Cluster::new(db.clone(), &instance, settings.cluster_takeover);
+        // Leader or not before the loops start: with one replica it leads at once.
+        cluster.heartbeat().await?;
         let tz = crate::config::time_zone(&settings.raw.evaluation.time_zone)?;
         let reports = crate::reports::Reports::new(crate::reports::ReportsSetup {
             db: db.clone(),
@@ -166,6 +175,7 @@ impl Application {
         });
         let jobs = crate::jobs::Jobs::new(db.clone(), job_specs, &instance, tz);
         let state = web::Data::new(AppState {
+            cluster,
             healing,
             jobs,
             reports,
@@ -188,6 +198,7 @@ impl Application {
         });
         let server = build_server(listener, state.clone())?;
         let jobs = vec![
+            tokio::spawn(crate::cluster::heartbeat_loop(state.cluster.clone())),
             tokio::spawn(crate::scheduler::jobs_loop(state.clone())),
             tokio::spawn(crate::scheduler::healing_checks_loop(state.clone())),
             tokio::spawn(crate::notify::worker::run(state.notification_worker())),
@@ -214,7 +225,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{host}:{port}/"));
         tracing::info!(
             port,
-            db = %state.db.path().display(),
+            db = %state.db.location(),
             settings = %state.settings.source(),
             "firewatch ready in {} ms: open {url}",
             started_at.elapsed().as_millis()
@@ -242,6 +253,8 @@ impl Application {
         for job in &self.jobs {
             job.abort();
         }
+        // Another replica takes the lead at once instead of after the lease.
+        self.state.cluster.leave().await;
         self.state.db.close().await;
         tracing::info!("firewatch stopped");
         Ok(result?)

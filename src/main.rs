@@ -172,6 +172,19 @@ fn load(config: &ConfigArg) -> Result<Resolved, Failure> {
 /// refuses to create one unless `--init` asks for it.
 async fn open_db(settings: &Resolved, config: &ConfigArg) -> Result<Db, Failure> {
     let path = settings.db_path();
+    if settings.storage_url.is_some() {
+        // PostgreSQL: the database exists on its server (an empty one gets the schema).
+        let s = settings.clone();
+        let db = tokio::task::spawn_blocking(move || Db::open(&s))
+            .await?
+            .map_err(Failure::from)?;
+        eprintln!(
+            "firewatch: database {} (settings: {})",
+            db.location(),
+            settings.source()
+        );
+        return Ok(db);
+    }
     if !path.exists() && !config.init {
         return Err(Failure(
             2,
@@ -269,6 +282,16 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Backup { path, config } => {
             let settings = load(&config)?;
+            if settings.storage_url.is_some() {
+                return Err(Failure(
+                    2,
+                    format!(
+                        "storage.backend is postgres: `firewatch backup` copies SQLite's file. \
+                         Back up the database itself: {}",
+                        firewatch::config::PG_BACKUP
+                    ),
+                ));
+            }
             let db_path = settings.db_path();
             if !db_path.exists() {
                 return Err(Failure(

@@ -16,6 +16,8 @@ use crate::telemetry::Metrics;
 pub struct AppState {
     pub settings: Resolved,
     pub db: Db,
+    /// This replica, its peers and whether it leads (runs the work that must run once).
+    pub cluster: crate::cluster::Cluster,
     pub incidents: Incidents,
     pub intake: Intake,
     pub notifications: Notifications,

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alerts;
+mod cluster;
 pub mod connection_rate;
 mod deployments;
 pub mod error;
@@ -115,6 +116,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                     web::patch().to(postmortems::patch_item),
                 )
                 .route("/runbooks", get().to(runbooks::list))
+                .route("/cluster", get().to(cluster::status))
                 .route("/jobs", get().to(jobs::list))
                 .route("/healing", get().to(healing::overview))
                 .route("/healing/actions", get().to(healing::actions))

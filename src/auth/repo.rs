@@ -1,10 +1,9 @@
 //! The owner of the `users`, `sessions`, `api_tokens` and `settings` tables.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{AuthError, Role};
-use crate::db::{Conn, StoreError, StoreResult};
+use crate::db::{Conn, StoreResult};
 use crate::time::{ser_ms, ser_opt_ms};
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,13 +30,6 @@ pub struct ApiToken {
     pub revoked_at: Option<i64>,
 }
 
-fn role_col(row: &rusqlite::Row, idx: usize) -> rusqlite::Result<Role> {
-    let s: String = row.get(idx)?;
-    s.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
-    })
-}
-
 pub fn insert_user(
     conn: &Conn,
     name: &str,
@@ -45,86 +37,74 @@ pub fn insert_user(
     password_hash: &str,
     now: i64,
 ) -> Result<i64, AuthError> {
-    let c = conn.sqlite();
-    let exists: bool = c
-        .prepare_cached("SELECT 1 FROM users WHERE name = ?1")
-        .and_then(|mut s| s.exists([name]))
-        .map_err(StoreError::from)?;
-    if exists {
+    if conn.exists("SELECT 1 FROM users WHERE name = ?1", &[&name])? {
         return Err(AuthError::Exists(format!("user {name}")));
     }
-    c.prepare_cached(
+    Ok(conn.insert_id(
         "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )
-    .and_then(|mut s| s.execute(params![name, role.as_str(), password_hash, now]))
-    .map_err(StoreError::from)?;
-    Ok(c.last_insert_rowid())
+        &[&name, &role.as_str(), &password_hash, &now],
+    )?)
 }
 
 /// User with password hash, for login.
 pub fn user_for_login(conn: &Conn, name: &str) -> StoreResult<Option<(User, String)>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT id, name, role, created_at, disabled, password_hash FROM users WHERE name = ?1",
-        )?
-        .query_row([name], |r| {
+    conn.query_opt(
+        "SELECT id, name, role, created_at, disabled, password_hash FROM users WHERE name = ?1",
+        &[&name],
+        |r| {
             Ok((
                 User {
                     id: r.get(0)?,
                     name: r.get(1)?,
-                    role: role_col(r, 2)?,
+                    role: r.parse(2)?,
                     created_at: r.get(3)?,
-                    disabled: r.get::<_, i64>(4)? != 0,
+                    disabled: r.get(4)?,
                 },
                 r.get(5)?,
             ))
-        })
-        .optional()?)
+        },
+    )
 }
 
 pub fn list_users(conn: &Conn) -> StoreResult<Vec<User>> {
-    let rows = conn
-        .sqlite()
-        .prepare_cached("SELECT id, name, role, created_at, disabled FROM users ORDER BY name")?
-        .query_map([], |r| {
+    conn.query_vec(
+        "SELECT id, name, role, created_at, disabled FROM users ORDER BY name",
+        &[],
+        |r| {
             Ok(User {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                role: role_col(r, 2)?,
+                role: r.parse(2)?,
                 created_at: r.get(3)?,
-                disabled: r.get::<_, i64>(4)? != 0,
+                disabled: r.get(4)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// A user's role and whether it is disabled.
 pub fn user_state(conn: &Conn, name: &str) -> StoreResult<Option<(Role, bool)>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached("SELECT role, disabled FROM users WHERE name = ?1")?
-        .query_row([name], |r| Ok((role_col(r, 0)?, r.get::<_, i64>(1)? != 0)))
-        .optional()?)
+    conn.query_opt(
+        "SELECT role, disabled FROM users WHERE name = ?1",
+        &[&name],
+        |r| Ok((r.parse(0)?, r.get(1)?)),
+    )
 }
 
 /// Admins who can sign in.
 pub fn active_admins(conn: &Conn) -> StoreResult<i64> {
-    Ok(conn.sqlite().query_row(
+    conn.query_one(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0",
-        [],
-        |r| r.get(0),
-    )?)
+        &[],
+    )
 }
 
 /// Ends every session of `name` (after disabling it or changing its password).
 fn end_sessions(conn: &Conn, name: &str) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-        )?
-        .execute([name])?;
+    conn.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+        &[&name],
+    )?;
     Ok(())
 }
 
@@ -133,34 +113,32 @@ pub fn set_disabled(conn: &Conn, name: &str, disabled: bool) -> StoreResult<()> 
     if disabled {
         end_sessions(conn, name)?;
     }
-    conn.sqlite()
-        .prepare_cached("UPDATE users SET disabled = ?2 WHERE name = ?1")?
-        .execute(params![name, i64::from(disabled)])?;
+    conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE name = ?1",
+        &[&name, &disabled],
+    )?;
     Ok(())
 }
 
 /// Replaces the password hash of `name` and ends its sessions.
 pub fn set_password(conn: &Conn, name: &str, password_hash: &str) -> StoreResult<()> {
     end_sessions(conn, name)?;
-    conn.sqlite()
-        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE name = ?1")?
-        .execute(params![name, password_hash])?;
+    conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+        &[&name, &password_hash],
+    )?;
     Ok(())
 }
 
 /// Removes `name` and its sessions.
 pub fn delete_user(conn: &Conn, name: &str) -> StoreResult<()> {
     end_sessions(conn, name)?;
-    conn.sqlite()
-        .prepare_cached("DELETE FROM users WHERE name = ?1")?
-        .execute([name])?;
+    conn.execute("DELETE FROM users WHERE name = ?1", &[&name])?;
     Ok(())
 }
 
 pub fn count_users(conn: &Conn) -> StoreResult<i64> {
-    Ok(conn
-        .sqlite()
-        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+    conn.query_one("SELECT COUNT(*) FROM users", &[])
 }
 
 pub fn insert_session(
@@ -171,15 +149,12 @@ pub fn insert_session(
     now: i64,
     expires_at: i64,
 ) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
-        .execute([now])?;
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
+    conn.execute("DELETE FROM sessions WHERE expires_at < ?1", &[&now])?;
+    conn.execute(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![id_hash, user_id, csrf, now, expires_at])?;
+        &[&id_hash, &user_id, &csrf, &now, &expires_at],
+    )?;
     Ok(())
 }
 
@@ -189,22 +164,16 @@ pub fn session(
     id_hash: &str,
     now: i64,
 ) -> StoreResult<Option<(String, Role, String)>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT u.name, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
-        )?
-        .query_row(params![id_hash, now], |r| {
-            Ok((r.get(0)?, role_col(r, 1)?, r.get(2)?))
-        })
-        .optional()?)
+    conn.query_opt(
+        "SELECT u.name, u.role, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
+        &[&id_hash, &now],
+        |r| Ok((r.get(0)?, r.parse(1)?, r.get(2)?)),
+    )
 }
 
 pub fn delete_session(conn: &Conn, id_hash: &str) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached("DELETE FROM sessions WHERE id_hash = ?1")?
-        .execute([id_hash])?;
+    conn.execute("DELETE FROM sessions WHERE id_hash = ?1", &[&id_hash])?;
     Ok(())
 }
 
@@ -217,79 +186,67 @@ pub fn insert_token(
     created_by: &str,
     now: i64,
 ) -> StoreResult<i64> {
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO api_tokens (name, role, token_hash, prefix, created_at, created_by) \
+    conn.insert_id(
+        "INSERT INTO api_tokens (name, role, token_hash, prefix, created_at, created_by) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            name,
-            role.as_str(),
-            token_hash,
-            prefix,
-            now,
-            created_by
-        ])?;
-    Ok(conn.sqlite().last_insert_rowid())
+        &[
+            &name,
+            &role.as_str(),
+            &token_hash,
+            &prefix,
+            &now,
+            &created_by,
+        ],
+    )
 }
 
 pub fn list_tokens(conn: &Conn) -> StoreResult<Vec<ApiToken>> {
-    let rows = conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT id, name, role, prefix, created_at, created_by, revoked_at FROM api_tokens \
-             ORDER BY revoked_at IS NOT NULL, id DESC",
-        )?
-        .query_map([], |r| {
+    conn.query_vec(
+        "SELECT id, name, role, prefix, created_at, created_by, revoked_at FROM api_tokens \
+         ORDER BY revoked_at IS NOT NULL, id DESC",
+        &[],
+        |r| {
             Ok(ApiToken {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                role: role_col(r, 2)?,
+                role: r.parse(2)?,
                 prefix: r.get(3)?,
                 created_at: r.get(4)?,
                 created_by: r.get(5)?,
                 revoked_at: r.get(6)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+        },
+    )
 }
 
 /// Revokes a token; false when there is no such live token.
 pub fn revoke_token(conn: &Conn, id: i64, now: i64) -> StoreResult<bool> {
-    let n = conn
-        .sqlite()
-        .prepare_cached(
-            "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        )?
-        .execute(params![id, now])?;
+    let n = conn.execute(
+        "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        &[&id, &now],
+    )?;
     Ok(n == 1)
 }
 
 pub fn token_by_hash(conn: &Conn, hash: &str) -> StoreResult<Option<(String, Role)>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT name, role FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
-        )?
-        .query_row([hash], |r| Ok((r.get(0)?, role_col(r, 1)?)))
-        .optional()?)
+    conn.query_opt(
+        "SELECT name, role FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL",
+        &[&hash],
+        |r| Ok((r.get(0)?, r.parse(1)?)),
+    )
 }
 
 pub fn get_setting(conn: &Conn, key: &str) -> StoreResult<Option<String>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
+    conn.query_opt("SELECT value FROM settings WHERE key = ?1", &[&key], |r| {
+        r.get(0)
+    })
 }
 
 pub fn put_setting(conn: &Conn, key: &str, value: &str) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2) \
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )?
-        .execute([key, value])?;
+        &[&key, &value],
+    )?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 mod healing;
 mod jobs;
 mod sections;
+mod storage;
 mod team;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub use crate::duration::parse as parse_duration;
 pub use healing::*;
 pub use jobs::*;
 pub use sections::*;
+pub use storage::*;
 pub use team::*;
 
 /// Settings after validation: durations parsed, secrets read.
@@ -29,6 +31,11 @@ pub struct Resolved {
     /// The settings file they were read from, if any (its `[[slo]]` tables are SLOs).
     pub file: Option<PathBuf>,
     pub webhook_token: Option<String>,
+    /// The PostgreSQL connection string (`storage.url` or the contents of
+    /// `storage.url_file`) when `storage.backend` is postgres.
+    pub storage_url: Option<String>,
+    /// `cluster.takeover`: the bound on a leader's replacement.
+    pub cluster_takeover: Duration,
     pub reopen_window: Duration,
     pub session_ttl: Duration,
     pub shutdown_timeout: Duration,
@@ -63,6 +70,11 @@ impl ConfigError {
         }
     }
 }
+
+/// How to back up the PostgreSQL backend (Firewatch's own backups copy SQLite's file).
+pub const PG_BACKUP: &str = "pg_dump --format=custom --file=firewatch.dump \"$URL\", \
+     restored with pg_restore --clean --dbname=\"$URL\" firewatch.dump, or the managed \
+     database's snapshots";
 
 /// The environment variable naming the settings file when `--config` is not given.
 pub const CONFIG_ENV: &str = "FIREWATCH_CONFIG";
@@ -192,6 +204,70 @@ impl Settings {
                 "must be at least 16",
             ));
         }
+        let storage_url = match (
+            self.storage.backend,
+            &self.storage.url,
+            &self.storage.url_file,
+        ) {
+            (_, Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "storage.url",
+                    "set either url or url_file, not both",
+                ));
+            }
+            (Backend::Postgres, None, None) => {
+                return Err(ConfigError::invalid(
+                    "storage.url",
+                    "backend = \"postgres\" needs url (postgres://user:password@host/db) or url_file",
+                ));
+            }
+            (Backend::Sqlite, Some(_), _) | (Backend::Sqlite, _, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "storage.url",
+                    "url and url_file are for backend = \"postgres\"; set backend too",
+                ));
+            }
+            (Backend::Postgres, Some(u), None) => Some(u.clone()),
+            (Backend::Postgres, None, Some(f)) => {
+                Some(read_secret(f).map_err(|m| ConfigError::invalid("storage.url_file", m))?)
+            }
+            (Backend::Sqlite, None, None) => None,
+        };
+        if let Some(url) = &storage_url
+            && url.parse::<postgres::Config>().is_err()
+        {
+            return Err(ConfigError::invalid(
+                "storage.url",
+                "is not a PostgreSQL connection string (postgres://user:password@host:5432/db)",
+            ));
+        }
+        if storage_url.is_some() && self.backup.schedule.is_some() {
+            return Err(ConfigError::invalid(
+                "backup.schedule",
+                format!(
+                    "scheduled backups copy the SQLite file; with backend = \"postgres\" \
+                 back up the database itself ({PG_BACKUP})"
+                ),
+            ));
+        }
+        let cluster_takeover = dur("cluster.takeover", &self.cluster.takeover)?;
+        if cluster_takeover < Duration::from_secs(1) {
+            return Err(ConfigError::invalid(
+                "cluster.takeover",
+                "must be at least 1s",
+            ));
+        }
+        if self
+            .cluster
+            .instance
+            .as_ref()
+            .is_some_and(|i| i.is_empty() || i.len() > 128 || i.chars().any(char::is_control))
+        {
+            return Err(ConfigError::invalid(
+                "cluster.instance",
+                "must be 1 to 128 characters without control characters",
+            ));
+        }
         if self.storage.readers == 0 || self.storage.max_batch == 0 {
             return Err(ConfigError::invalid(
                 "storage.readers",
@@ -263,6 +339,8 @@ impl Settings {
             runbooks_reload: dur("runbooks.reload_interval", &self.runbooks.reload_interval)?
                 .max(Duration::from_millis(200)),
             webhook_token,
+            storage_url,
+            cluster_takeover,
             reopen_window: dur(
                 "alertmanager.reopen_window",
                 &self.alertmanager.reopen_window,

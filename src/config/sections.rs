@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{BackupSettings, JobsSettings, ReportSettings};
+use super::storage::{ClusterSettings, StorageSettings};
 use super::team::{ContactSettings, OncallSettings, PostmortemSettings, RunbookSettings};
 
 use crate::severity::Severity;
@@ -16,6 +17,7 @@ use crate::severity::Severity;
 pub struct Settings {
     pub server: ServerSettings,
     pub storage: StorageSettings,
+    pub cluster: ClusterSettings,
     pub alertmanager: AlertmanagerSettings,
     pub auth: AuthSettings,
     pub retention: RetentionSettings,
@@ -88,38 +90,6 @@ impl Default for ServerSettings {
             max_connection_rate: 200,
             body_timeout: "10s".into(),
             public_ops: true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Synchronous {
-    /// WAL + NORMAL: a power loss may lose the last transactions, never corrupts.
-    Normal,
-    /// WAL + FULL: every commit is fsynced; survives power loss, costs throughput.
-    Full,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StorageSettings {
-    /// Directory holding `firewatch.db` (created when missing).
-    pub data_dir: PathBuf,
-    pub synchronous: Synchronous,
-    /// Reader connections (the writer is always one dedicated connection).
-    pub readers: usize,
-    /// Most write jobs committed together in one transaction (group commit).
-    pub max_batch: usize,
-}
-
-impl Default for StorageSettings {
-    fn default() -> Self {
-        Self {
-            data_dir: PathBuf::from("./data"),
-            synchronous: Synchronous::Normal,
-            readers: 4,
-            max_batch: 512,
         }
     }
 }

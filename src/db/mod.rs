@@ -10,9 +10,12 @@
 
 pub mod backups;
 mod checkpoint;
+pub mod pg;
+mod sql;
+mod values;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
 use include_dir::{Dir, include_dir};
@@ -20,6 +23,8 @@ use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
 use crate::config::{Resolved, Synchronous};
+pub use sql::{Conn, Dialect, PgSession, Row};
+pub use values::{Column, Param, PgArg, Value};
 pub use writer::Writer;
 
 static MIGRATIONS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
@@ -41,6 +46,12 @@ pub enum StoreError {
     Pool(String),
     #[error("{0}")]
     Open(String),
+    #[error("database error: {}", pg::describe(.0))]
+    Postgres(#[from] ::postgres::Error),
+    #[error("the query returned no row")]
+    NoRow,
+    #[error("unexpected value in the database: {0}")]
+    Decode(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -57,31 +68,43 @@ impl StoreError {
                     | rusqlite::ErrorCode::DiskFull
                     | rusqlite::ErrorCode::SystemIoFailure
             ),
+            StoreError::Postgres(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(|c| {
+                        let c = c.code();
+                        // connection exceptions, serialization failures and deadlocks,
+                        // too many connections, the server shutting down
+                        c.starts_with("08")
+                            || c.starts_with("40")
+                            || c.starts_with("53")
+                            || c.starts_with("57P")
+                    })
+            }
             StoreError::Commit(_) | StoreError::WriterGone | StoreError::Pool(_) => true,
-            StoreError::Sqlite(_) | StoreError::Open(_) => false,
+            StoreError::Sqlite(_)
+            | StoreError::Open(_)
+            | StoreError::NoRow
+            | StoreError::Decode(_) => false,
         }
-    }
-}
-
-/// A connection as the owner files see it: a pooled reader, or the writer inside its
-/// group-commit transaction.
-#[derive(Clone, Copy)]
-pub struct Conn<'a>(&'a Connection);
-
-impl<'a> Conn<'a> {
-    /// The SQLite connection, for owner files only.
-    pub fn sqlite(&self) -> &'a Connection {
-        self.0
     }
 }
 
 /// Handles to the database: clone freely.
 #[derive(Clone)]
 pub struct Db {
-    pub writer: Writer,
-    readers: Pool,
-    checkpointer: std::sync::Arc<checkpoint::Checkpointer>,
-    path: PathBuf,
+    writer: Writer,
+    readers: Readers,
+    /// SQLite's checkpoint thread (none on PostgreSQL).
+    checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
+    /// The SQLite file, or the PostgreSQL server and database (no password).
+    location: String,
+    dialect: Dialect,
+}
+
+#[derive(Clone)]
+enum Readers {
+    Sqlite(Pool),
+    Postgres(pg::Readers),
 }
 
 fn migrations() -> Migrations<'static> {
@@ -192,8 +215,21 @@ pub fn open_and_migrate(path: &Path, sync: Synchronous) -> Result<Connection, St
 }
 
 impl Db {
-    /// Opens the database named by the settings and starts the writer thread.
+    /// Opens the database named by the settings (SQLite or PostgreSQL), applies the
+    /// migrations and starts the writer thread.
     pub fn open(settings: &Resolved) -> Result<Self, StoreError> {
+        if let Some(url) = &settings.storage_url {
+            let storage = &settings.raw.storage;
+            let connector = pg::Connector::new(url, storage.ca_file.as_deref())?;
+            let (writer, readers) = pg::start(&connector, storage.readers, storage.max_batch)?;
+            return Ok(Self {
+                writer,
+                readers: Readers::Postgres(readers),
+                checkpointer: None,
+                location: connector.location(),
+                dialect: Dialect::Postgres,
+            });
+        }
         Self::open_path(
             &settings.db_path(),
             settings.raw.storage.synchronous,
@@ -223,7 +259,7 @@ impl Db {
         let restart = checkpoint::RestartDue::default();
         let checkpointer =
             std::sync::Arc::new(checkpoint::Checkpointer::start(path, restart.clone())?);
-        let writer = Writer::start(conn, max_batch, restart);
+        let writer = Writer::start(writer::SqliteSession { conn, restart }, max_batch);
         let cfg = deadpool_sqlite::Config::new(path);
         let readers = cfg
             .builder(Runtime::Tokio1)
@@ -245,14 +281,20 @@ impl Db {
             .map_err(|e| StoreError::Pool(e.to_string()))?;
         Ok(Self {
             writer,
-            readers,
-            checkpointer,
-            path: path.to_path_buf(),
+            readers: Readers::Sqlite(readers),
+            checkpointer: Some(checkpointer),
+            location: path.display().to_string(),
+            dialect: Dialect::Sqlite,
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The SQLite file, or the PostgreSQL server and database (without credentials).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Runs a read-only closure on a pooled connection, on a blocking thread.
@@ -262,14 +304,18 @@ impl Db {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
-        let conn = self
-            .readers
-            .get()
-            .await
-            .map_err(|e| E::from(StoreError::Pool(e.to_string())))?;
-        conn.interact(move |c| f(&Conn(c)))
-            .await
-            .map_err(|e| E::from(StoreError::Pool(e.to_string())))?
+        match &self.readers {
+            Readers::Sqlite(pool) => {
+                let conn = pool
+                    .get()
+                    .await
+                    .map_err(|e| E::from(StoreError::Pool(e.to_string())))?;
+                conn.interact(move |c| f(&Conn::sqlite(c)))
+                    .await
+                    .map_err(|e| E::from(StoreError::Pool(e.to_string())))?
+            }
+            Readers::Postgres(pool) => pool.read(f).await,
+        }
     }
 
     /// Runs a closure inside the writer's next group-commit transaction and returns its
@@ -280,22 +326,31 @@ impl Db {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
-        self.writer.write(move |c| f(&Conn(c))).await
+        self.writer.write(f).await
     }
 
     /// Whether a reader answers and the writer commits (readiness).
+    /// Gives up after 3 s (a probe's answer must come in time; a PostgreSQL server that
+    /// does not answer is as unreachable as one that refuses).
     pub async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| Ok::<_, StoreError>(c.0.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-            .await?;
-        self.write(|_| Ok::<_, StoreError>(())).await
+        let both = async {
+            self.read(|c| c.query_one::<i64>("SELECT 1", &[])).await?;
+            self.write(|_| Ok::<_, StoreError>(())).await
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(3), both)
+            .await
+            .map_err(|_| StoreError::Pool("the database did not answer within 3 s".into()))?
     }
 
     /// Stops accepting writes, commits what is queued and waits for the writer thread.
     pub async fn close(&self) {
-        let checkpointer = self.checkpointer.clone();
-        let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
+        if let Some(checkpointer) = self.checkpointer.clone() {
+            let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
+        }
         self.writer.close().await;
-        self.readers.close();
+        if let Readers::Sqlite(pool) = &self.readers {
+            pool.close();
+        }
     }
 }
 
@@ -345,7 +400,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("firewatch.db");
         let db = Db::open_path(&path, Synchronous::Normal, 2, 64).unwrap();
-        db.write(|c| Ok::<_, StoreError>(c.0.execute_batch("CREATE TABLE big (b BLOB)")?))
+        db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
             .await
             .unwrap();
         let frame = 4096;
@@ -356,7 +411,7 @@ mod tests {
             let rows = row.clone();
             db.write(move |c| {
                 for _ in 0..16 {
-                    c.0.execute("INSERT INTO big (b) VALUES (?1)", [&rows])?;
+                    c.execute("INSERT INTO big (b) VALUES (?1)", &[&rows])?;
                 }
                 Ok::<_, StoreError>(())
             })

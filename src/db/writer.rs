@@ -3,6 +3,11 @@
 //! transaction, commits once and only then answers every job. A job that fails rolls back
 //! to its savepoint without disturbing the others. Under load many requests share one
 //! commit, so durability does not cost throughput.
+//!
+//! The same loop serves both backends through [`Session`]: on SQLite the batch is a
+//! `BEGIN IMMEDIATE` transaction; on PostgreSQL the batch's transaction first takes the
+//! cluster-wide write lock, so the replicas' writers take turns and every write sees
+//! what the ones before it committed, as on SQLite.
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -10,11 +15,63 @@ use std::thread::JoinHandle;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
 use super::checkpoint::RestartDue;
+use super::{Conn, StoreError};
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type Job = Box<dyn FnOnce(&Conn) -> Completion + Send>;
+
+/// The writer's connection, whichever the backend.
+pub trait Session: Send + 'static {
+    /// Starts the batch's transaction.
+    fn begin(&mut self) -> Result<(), String>;
+    fn conn(&self) -> Conn<'_>;
+    /// Whether the transaction is still open (SQLite rolls back by itself on some errors;
+    /// a PostgreSQL connection may drop).
+    fn in_transaction(&self) -> bool;
+    fn commit(&mut self) -> Result<(), String>;
+    fn rollback(&mut self);
+    /// Between batches, after the callers have their answers.
+    fn after_batch(&mut self) {}
+    /// The queue is closed.
+    fn shutdown(&mut self) {}
+}
+
+/// The SQLite writer: one connection; between batches it finishes a WAL checkpoint when
+/// one is due.
+pub struct SqliteSession {
+    pub conn: Connection,
+    pub restart: RestartDue,
+}
+
+impl Session for SqliteSession {
+    fn begin(&mut self) -> Result<(), String> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string())
+    }
+    fn conn(&self) -> Conn<'_> {
+        Conn::sqlite(&self.conn)
+    }
+    fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+    fn commit(&mut self) -> Result<(), String> {
+        self.conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+    }
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+    fn after_batch(&mut self) {
+        self.restart.finish(&self.conn);
+    }
+    fn shutdown(&mut self) {
+        // Fold the WAL into the main file on a clean shutdown.
+        let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+}
 
 #[derive(Clone)]
 pub struct Writer {
@@ -23,11 +80,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, max_batch: usize, restart: RestartDue) -> Self {
+    pub fn start(session: impl Session, max_batch: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
         let thread = std::thread::Builder::new()
             .name("firewatch-db-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1), &restart))
+            .spawn(move || run(session, rx, max_batch.max(1)))
             .expect("spawn writer thread");
         Self {
             tx: Arc::new(Mutex::new(Some(tx))),
@@ -39,7 +96,7 @@ impl Writer {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
         let sender = self
             .tx
@@ -48,7 +105,7 @@ impl Writer {
             .clone()
             .ok_or_else(|| E::from(StoreError::WriterGone))?;
         let (done_tx, done_rx) = oneshot::channel::<Result<T, E>>();
-        let job: Job = Box::new(move |conn: &Connection| {
+        let job: Job = Box::new(move |conn: &Conn| {
             let result = in_savepoint(conn, f);
             Box::new(move |commit: Result<(), String>| {
                 let out = match (result, commit) {
@@ -76,29 +133,28 @@ impl Writer {
     }
 }
 
-fn in_savepoint<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+fn in_savepoint<T, E, F>(conn: &Conn, f: F) -> Result<T, E>
 where
     E: From<StoreError>,
-    F: FnOnce(&Connection) -> Result<T, E>,
+    F: FnOnce(&Conn) -> Result<T, E>,
 {
     // Cached statements: parsing these two for every job was a measurable share of the
     // writer's time.
-    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-    run("SAVEPOINT job").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+    conn.execute("SAVEPOINT job", &[]).map_err(E::from)?;
     match f(conn) {
         Ok(v) => {
-            run("RELEASE job").map_err(|e| E::from(StoreError::Sqlite(e)))?;
+            conn.execute("RELEASE job", &[]).map_err(E::from)?;
             Ok(v)
         }
         Err(e) => {
             // Undo only this job's changes; the batch's other jobs stay.
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            let _ = conn.batch("ROLLBACK TO job; RELEASE job");
             Err(e)
         }
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, restart: &RestartDue) {
+fn run(mut session: impl Session, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -108,8 +164,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, restart:
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let msg = e.to_string();
+        if let Err(msg) = session.begin() {
             tracing::error!(error = %msg, "writer could not begin a transaction");
             for job in batch.drain(..) {
                 // Jobs are not run: answer them with the error.
@@ -127,35 +182,30 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, restart:
                 drop(job); // its caller gets WriterGone (503): it may retry
                 continue;
             }
+            let conn = session.conn();
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
                 Ok(done) => completions.push(done),
                 Err(_) => broken = Some("a write job panicked".into()),
             }
-            if broken.is_none() && conn.is_autocommit() {
-                broken = Some("SQLite rolled the transaction back".into());
+            if broken.is_none() && !session.in_transaction() {
+                broken = Some("the database rolled the transaction back".into());
             }
         }
         let commit = match broken {
             Some(why) => {
                 tracing::error!(reason = %why, "write batch abandoned");
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
+                session.rollback();
                 Err(why)
             }
-            None => conn.execute_batch("COMMIT").map_err(|e| {
-                let msg = e.to_string();
+            None => session.commit().inspect_err(|msg| {
                 tracing::error!(error = %msg, "group commit failed");
-                let _ = conn.execute_batch("ROLLBACK");
-                msg
+                session.rollback();
             }),
         };
         for done in completions {
             done(commit.clone());
         }
-        // Between batches, after the callers have their answers.
-        restart.finish(&conn);
+        session.after_batch();
     }
-    // Queue closed: checkpoint so the WAL is folded into the main file on clean shutdown.
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    session.shutdown();
 }

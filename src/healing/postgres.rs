@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use std::path::Path;
 
+use crate::db::pg::{describe as describe_ref, tls};
+
 /// A session a check would act on.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -43,44 +45,9 @@ const FIND: &str = "SELECT a.pid, a.application_name, COALESCE(a.usename::text, 
               ELSE a.state = 'active' AND now() - a.query_start > $1::text::interval END \
      ORDER BY a.pid";
 
-/// A driver error in words: the server's message ("permission denied …") when there is
-/// one ("db error" alone says nothing).
+/// A driver error in words (the server's message when there is one).
 fn describe(e: tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("PostgreSQL: {}", db.message()),
-        None => {
-            // "error performing TLS handshake" alone does not say what was wrong.
-            let mut text = format!("PostgreSQL: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                text.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            text
-        }
-    }
-}
-
-/// TLS with the public roots plus `ca_file`'s certificates; the DSN's `sslmode` decides
-/// whether TLS is used (prefer, the default) or insisted on (require).
-fn tls(ca_file: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        use rustls::pki_types::pem::PemObject;
-        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        for cert in certs {
-            let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-        }
-    }
-    let config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    describe_ref(&e)
 }
 
 async fn connect(dsn: &str, ca_file: Option<&Path>) -> Result<tokio_postgres::Client, String> {

@@ -1,11 +1,8 @@
 //! The owner of the `alerts` table: the alerts of each incident, one row per fingerprint.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::repo::parse_col;
 use super::shared_sets::{self, SharedSet};
 use super::{Alert, Severity};
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Param, Row, StoreResult};
 
 /// An alert's columns with its shared set's (alerts of older versions have none).
 const ALERT_COLUMNS: &str = "a.id, a.fingerprint, a.status, a.alertname, a.severity, \
@@ -13,24 +10,24 @@ const ALERT_COLUMNS: &str = "a.id, a.fingerprint, a.status, a.alertname, a.sever
     a.last_seen_at, s.labels, s.annotations, s.templates, s.generator_url \
     FROM alerts a LEFT JOIN alert_sets s ON s.id = a.set_id";
 
-fn alert_from_row(r: &rusqlite::Row) -> rusqlite::Result<Alert> {
+fn alert_from_row(r: &Row) -> StoreResult<Alert> {
     let own_url: String = r.get(9)?;
-    let set: Option<(String, String, String, String)> = match r.get::<_, Option<String>>(12)? {
+    let set: Option<(String, String, String, String)> = match r.get::<Option<String>>(12)? {
         Some(labels) => Some((labels, r.get(13)?, r.get(14)?, r.get(15)?)),
         None => None,
     };
     let (labels, annotations) = shared_sets::join(
         set.as_ref()
             .map(|(l, a, t, _)| (l.as_str(), a.as_str(), t.as_str())),
-        &r.get::<_, String>(5)?,
-        &r.get::<_, String>(6)?,
+        &r.get::<String>(5)?,
+        &r.get::<String>(6)?,
     );
     Ok(Alert {
         id: r.get(0)?,
         fingerprint: r.get(1)?,
         status: r.get(2)?,
         alertname: r.get(3)?,
-        severity: parse_col(r, 4)?,
+        severity: r.parse(4)?,
         labels,
         annotations,
         starts_at: r.get(7)?,
@@ -83,10 +80,10 @@ pub fn page(
     after: Option<AlertCursor>,
     limit: usize,
 ) -> StoreResult<(Vec<Alert>, Option<AlertCursor>)> {
-    let mut stmt = conn.sqlite().prepare_cached(&format!(
+    let sql = format!(
         "SELECT {ALERT_COLUMNS} WHERE a.incident_id = ?1 AND a.status = ?2 AND a.id > ?3 \
          ORDER BY a.id LIMIT ?4"
-    ))?;
+    );
     let mut out: Vec<Alert> = Vec::with_capacity(limit.min(1024));
     let mut next = None;
     for firing in [true, false] {
@@ -97,15 +94,12 @@ pub fn page(
         let from = after
             .filter(|a| a.firing == firing)
             .map_or(0, |a| a.after_id);
-        let want = limit + 1 - out.len();
-        let state = if firing { "firing" } else { "resolved" };
-        let rows = stmt
-            .query_map(
-                params![incident_id, state, from, want as i64],
-                alert_from_row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.extend(rows);
+        let want = (limit + 1 - out.len()) as i64;
+        let state = STATE_TEXT[usize::from(firing)];
+        conn.for_each(&sql, &[&incident_id, &state, &from, &want], |r| {
+            out.push(alert_from_row(r)?);
+            Ok(())
+        })?;
         if out.len() > limit {
             out.truncate(limit);
             let last = out.last().expect("a full page");
@@ -127,46 +121,44 @@ pub struct KnownAlert {
 }
 
 pub fn find(conn: &Conn, incident_id: i64, fingerprint: &str) -> StoreResult<Option<KnownAlert>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT id, status, severity, starts_at FROM alerts \
-             WHERE incident_id = ?1 AND fingerprint = ?2",
-        )?
-        .query_row(params![incident_id, fingerprint], |r| {
+    conn.query_opt(
+        "SELECT id, status, severity, starts_at FROM alerts \
+         WHERE incident_id = ?1 AND fingerprint = ?2",
+        &[&incident_id, &fingerprint],
+        |r| {
             Ok(KnownAlert {
                 id: r.get(0)?,
-                firing: r.get::<_, String>(1)? == "firing",
-                severity: parse_col(r, 2)?,
+                firing: r.get::<String>(1)? == "firing",
+                severity: r.parse(2)?,
                 starts_at: r.get(3)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// The incident's set with this content, stored now if it has none.
 pub fn set_id(conn: &Conn, incident_id: i64, set: &SharedSet) -> StoreResult<i64> {
-    let c = conn.sqlite();
-    let found = c
-        .prepare_cached("SELECT id FROM alert_sets WHERE incident_id = ?1 AND hash = ?2")?
-        .query_row(params![incident_id, &set.hash[..]], |r| r.get(0))
-        .optional()?;
+    let hash: &[u8] = &set.hash;
+    let found = conn.query_opt(
+        "SELECT id FROM alert_sets WHERE incident_id = ?1 AND hash = ?2",
+        &[&incident_id, &hash],
+        |r| r.get::<i64>(0),
+    )?;
     if let Some(id) = found {
         return Ok(id);
     }
-    c.prepare_cached(
+    conn.insert_id(
         "INSERT INTO alert_sets (incident_id, hash, labels, annotations, templates, \
          generator_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        incident_id,
-        &set.hash[..],
-        set.labels,
-        set.annotations,
-        set.templates,
-        set.generator_url
-    ])?;
-    Ok(c.last_insert_rowid())
+        &[
+            &incident_id,
+            &hash,
+            &set.labels,
+            &set.annotations,
+            &set.templates,
+            &set.generator_url,
+        ],
+    )
 }
 
 pub struct AlertRow<'a> {
@@ -185,6 +177,14 @@ pub struct AlertRow<'a> {
 
 /// Rows per statement of `insert_new`.
 const INSERT_CHUNK: usize = 16;
+
+/// An alert's `status` column, indexed by whether it fires: `'static` text the
+/// parameters of a whole batch can point at.
+static STATE_TEXT: [&str; 2] = ["resolved", "firing"];
+
+/// Each severity's text, indexed by the severity (same reason).
+static SEVERITY_TEXT: std::sync::LazyLock<[&str; 5]> =
+    std::sync::LazyLock::new(|| Severity::ALL.map(Severity::as_str));
 
 /// `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING fingerprint` for 1..=16 rows.
 fn insert_new_sql(rows: usize) -> &'static str {
@@ -231,24 +231,21 @@ pub fn insert_new(
     rows: &[AlertRow],
     now: i64,
 ) -> StoreResult<Vec<bool>> {
-    use rusqlite::types::ToSql;
     let mut inserted = vec![false; rows.len()];
+    let severities: &[&'static str; 5] = &SEVERITY_TEXT;
+    // One parameter list for every chunk: its entries point at the rows and at static
+    // text, so it is only cleared between chunks.
+    let mut params: Vec<&dyn Param> = Vec::with_capacity(2 + rows.len().min(INSERT_CHUNK) * 10);
     for (c, chunk) in rows.chunks(INSERT_CHUNK).enumerate() {
-        let mut stmt = conn.sqlite().prepare_cached(insert_new_sql(chunk.len()))?;
-        let states: Vec<&str> = chunk
-            .iter()
-            .map(|a| if a.firing { "firing" } else { "resolved" })
-            .collect();
-        let severities: Vec<&str> = chunk.iter().map(|a| a.severity.as_str()).collect();
-        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(2 + chunk.len() * 11);
+        params.clear();
         params.push(&incident_id);
         params.push(&now);
-        for (i, a) in chunk.iter().enumerate() {
+        for a in chunk {
             params.extend([
-                &a.fingerprint as &dyn ToSql,
-                &states[i],
+                &a.fingerprint as &dyn Param,
+                &STATE_TEXT[usize::from(a.firing)],
                 &a.alertname,
-                &severities[i],
+                &severities[a.severity as usize],
                 &a.labels,
                 &a.annotations,
                 &a.starts_at,
@@ -257,13 +254,13 @@ pub fn insert_new(
                 &a.set_id,
             ]);
         }
-        let mut returned = stmt.query(params.as_slice())?;
-        while let Some(r) = returned.next()? {
-            let fp = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        conn.for_each(insert_new_sql(chunk.len()), &params, |r| {
+            let fp: String = r.get(0)?;
             if let Some(i) = chunk.iter().position(|a| a.fingerprint == fp) {
                 inserted[c * INSERT_CHUNK + i] = true;
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(inserted)
 }
@@ -272,23 +269,22 @@ pub fn insert_new(
 /// resolution keeps the start of the firing it ends, so a late copy of that firing is
 /// recognised as old.
 pub fn update(conn: &Conn, alert_id: i64, a: &AlertRow, now: i64) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "UPDATE alerts SET status = ?2, severity = ?3, labels = ?4, annotations = ?5, \
-             starts_at = CASE WHEN ?2 = 'resolved' THEN starts_at ELSE ?6 END, ends_at = ?7, \
-             generator_url = ?8, last_seen_at = ?9, set_id = ?10 WHERE id = ?1",
-        )?
-        .execute(params![
-            alert_id,
-            if a.firing { "firing" } else { "resolved" },
-            a.severity.as_str(),
-            a.labels,
-            a.annotations,
-            a.starts_at,
-            a.ends_at,
-            a.generator_url,
-            now,
-            a.set_id
-        ])?;
+    conn.execute(
+        "UPDATE alerts SET status = ?2, severity = ?3, labels = ?4, annotations = ?5, \
+         starts_at = CASE WHEN ?2 = 'resolved' THEN starts_at ELSE ?6 END, ends_at = ?7, \
+         generator_url = ?8, last_seen_at = ?9, set_id = ?10 WHERE id = ?1",
+        &[
+            &alert_id,
+            &STATE_TEXT[usize::from(a.firing)],
+            &a.severity.as_str(),
+            &a.labels,
+            &a.annotations,
+            &a.starts_at,
+            &a.ends_at,
+            &a.generator_url,
+            &now,
+            &a.set_id,
+        ],
+    )?;
     Ok(())
 }

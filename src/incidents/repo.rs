@@ -3,34 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::list::{Cursor, Sort};
 use super::{Drill, Incident, ListQuery, Severity, Status, StatusFilter};
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Param, Row, StoreResult, Value};
 
 pub(super) const INCIDENT_COLUMNS: &str = "id, title, description, status, severity, service, source, \
     group_key, runbook_url, assignee, commander, created_by, created_at, updated_at, \
     acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_count, firing_count, drill";
 
-pub(super) fn parse_col<T: std::str::FromStr<Err = String>>(
-    row: &Row,
-    idx: usize,
-) -> rusqlite::Result<T> {
-    let text: String = row.get(idx)?;
-    text.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
-    })
-}
-
-pub(super) fn incident_from_row(row: &Row) -> rusqlite::Result<Incident> {
+pub(super) fn incident_from_row(row: &Row) -> StoreResult<Incident> {
     Ok(Incident {
         id: row.get(0)?,
         title: row.get(1)?,
         description: row.get(2)?,
-        status: parse_col(row, 3)?,
-        severity: parse_col(row, 4)?,
+        status: row.parse(3)?,
+        severity: row.parse(4)?,
         service: row.get(5)?,
         source: row.get(6)?,
         group_key: row.get(7)?,
@@ -46,7 +33,7 @@ pub(super) fn incident_from_row(row: &Row) -> rusqlite::Result<Incident> {
         resolved_by: row.get(17)?,
         alert_count: row.get(18)?,
         firing_count: row.get(19)?,
-        drill: row.get::<_, i64>(20)? != 0,
+        drill: row.get::<bool>(20)?,
     })
 }
 
@@ -67,36 +54,32 @@ pub struct NewIncident<'a> {
 }
 
 pub fn insert_incident(conn: &Conn, n: &NewIncident) -> StoreResult<i64> {
-    let c = conn.sqlite();
-    c.prepare_cached(
+    conn.insert_id(
         "INSERT INTO incidents (title, description, status, severity, service, source, \
          group_key, runbook_url, labels, created_by, created_at, updated_at, drill) \
          VALUES (?1, ?2, 'triggered', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
-    )?
-    .execute(params![
-        n.title,
-        n.description,
-        n.severity.as_str(),
-        n.service,
-        n.source,
-        n.group_key,
-        n.runbook_url,
-        n.labels,
-        n.created_by,
-        n.at,
-        n.drill as i64
-    ])?;
-    Ok(c.last_insert_rowid())
+        &[
+            &n.title,
+            &n.description,
+            &n.severity.as_str(),
+            &n.service,
+            &n.source,
+            &n.group_key,
+            &n.runbook_url,
+            &n.labels,
+            &n.created_by,
+            &n.at,
+            &(n.drill as i64),
+        ],
+    )
 }
 
 pub fn get(conn: &Conn, id: i64) -> StoreResult<Option<Incident>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"
-        ))?
-        .query_row([id], incident_from_row)
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1"),
+        &[&id],
+        incident_from_row,
+    )
 }
 
 /// One page in the query's order. Returns the page and the cursor of the next page, if
@@ -122,7 +105,11 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<Cu
         args.push(Value::Text(service.clone()));
     }
     if let Some(text) = &q.text {
-        sql.push_str(" AND (title LIKE ? ESCAPE '\\' OR service LIKE ? ESCAPE '\\')");
+        // LOWER on both sides: LIKE ignores ASCII case in SQLite, not in PostgreSQL.
+        sql.push_str(
+            " AND (LOWER(title) LIKE LOWER(?) ESCAPE '\\' \
+             OR LOWER(service) LIKE LOWER(?) ESCAPE '\\')",
+        );
         let escaped = text
             .replace('\\', "\\\\")
             .replace('%', "\\%")
@@ -136,18 +123,18 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<Cu
         (_, None) => {}
         (Sort::Newest, Some(c)) => {
             sql.push_str(" AND id < ?");
-            args.push(Value::Integer(c.id));
+            args.push(Value::Int(c.id));
         }
         (Sort::Oldest, Some(c)) => {
             sql.push_str(" AND id > ?");
-            args.push(Value::Integer(c.id));
+            args.push(Value::Int(c.id));
         }
         (Sort::Severity, Some(c)) => {
             let sev = c.severity.map_or("P0", |s| s.as_str()).to_string();
             sql.push_str(" AND (severity > ? OR (severity = ? AND id < ?))");
             args.push(Value::Text(sev.clone()));
             args.push(Value::Text(sev));
-            args.push(Value::Integer(c.id));
+            args.push(Value::Int(c.id));
         }
     }
     // P0 < P1 < … as text, so severity order is text order.
@@ -156,11 +143,9 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<Cu
         Sort::Oldest => " ORDER BY id ASC LIMIT ?",
         Sort::Severity => " ORDER BY severity ASC, id DESC LIMIT ?",
     });
-    args.push(Value::Integer(q.limit as i64 + 1));
-    let mut stmt = conn.sqlite().prepare_cached(&sql)?;
-    let mut items: Vec<Incident> = stmt
-        .query_map(rusqlite::params_from_iter(args), incident_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+    args.push(Value::Int(q.limit as i64 + 1));
+    let refs: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();
+    let mut items = conn.query_vec(&sql, &refs, incident_from_row)?;
     let next = if items.len() > q.limit {
         items.truncate(q.limit);
         items.last().map(|i| Cursor {
@@ -175,15 +160,15 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<Cu
 
 /// Incident counts for every (status, severity) pair that has any.
 pub fn counts(conn: &Conn) -> StoreResult<Vec<(Status, Severity, i64)>> {
-    let mut stmt = conn
-        .sqlite()
-        .prepare_cached("SELECT status, severity, n FROM incident_counts WHERE n > 0")?;
-    let rows = stmt.query_map([], |r| Ok((parse_col(r, 0)?, parse_col(r, 1)?, r.get(2)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    conn.query_vec(
+        "SELECT status, severity, n FROM incident_counts WHERE n > 0",
+        &[],
+        |r| Ok((r.parse(0)?, r.parse(1)?, r.get(2)?)),
+    )
 }
 
-fn run(conn: &Conn, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
-    Ok(conn.sqlite().prepare_cached(sql)?.execute(args)?)
+fn run(conn: &Conn, sql: &str, args: &[&dyn Param]) -> StoreResult<usize> {
+    conn.execute(sql, args)
 }
 
 pub fn set_acknowledged(conn: &Conn, id: i64, at: i64, by: &str) -> StoreResult<()> {
@@ -191,7 +176,7 @@ pub fn set_acknowledged(conn: &Conn, id: i64, at: i64, by: &str) -> StoreResult<
         conn,
         "UPDATE incidents SET status = 'acknowledged', acknowledged_at = ?2, \
          acknowledged_by = ?3, updated_at = ?2 WHERE id = ?1",
-        params![id, at, by],
+        &[&id, &at, &by],
     )?;
     Ok(())
 }
@@ -201,7 +186,7 @@ pub fn set_resolved(conn: &Conn, id: i64, at: i64, by: &str) -> StoreResult<()> 
         conn,
         "UPDATE incidents SET status = 'resolved', resolved_at = ?2, resolved_by = ?3, \
          updated_at = ?2 WHERE id = ?1",
-        params![id, at, by],
+        &[&id, &at, &by],
     )?;
     Ok(())
 }
@@ -213,7 +198,7 @@ pub fn set_reopened(conn: &Conn, id: i64, at: i64) -> StoreResult<()> {
         "UPDATE incidents SET status = 'triggered', acknowledged_at = NULL, \
          acknowledged_by = NULL, resolved_at = NULL, resolved_by = NULL, updated_at = ?2 \
          WHERE id = ?1",
-        params![id, at],
+        &[&id, &at],
     )?;
     Ok(())
 }
@@ -222,7 +207,7 @@ pub fn set_severity(conn: &Conn, id: i64, sev: Severity, at: i64) -> StoreResult
     run(
         conn,
         "UPDATE incidents SET severity = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id, sev.as_str(), at],
+        &[&id, &sev.as_str(), &at],
     )?;
     Ok(())
 }
@@ -231,7 +216,7 @@ pub fn set_runbook_url(conn: &Conn, id: i64, url: &str) -> StoreResult<()> {
     run(
         conn,
         "UPDATE incidents SET runbook_url = ?2 WHERE id = ?1",
-        params![id, url],
+        &[&id, &url],
     )?;
     Ok(())
 }
@@ -246,7 +231,7 @@ pub fn set_people(
     run(
         conn,
         "UPDATE incidents SET assignee = ?2, commander = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, assignee, commander, at],
+        &[&id, &assignee, &commander, &at],
     )?;
     Ok(())
 }
@@ -261,7 +246,7 @@ pub fn set_title_severity(
     run(
         conn,
         "UPDATE incidents SET title = ?2, severity = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, title, severity.as_str(), at],
+        &[&id, &title, &severity.as_str(), &at],
     )?;
     Ok(())
 }
@@ -270,7 +255,7 @@ pub fn touch(conn: &Conn, id: i64, at: i64) -> StoreResult<()> {
     run(
         conn,
         "UPDATE incidents SET updated_at = ?2 WHERE id = ?1",
-        params![id, at],
+        &[&id, &at],
     )?;
     Ok(())
 }
@@ -285,22 +270,20 @@ pub struct GroupIncident {
 }
 
 pub fn latest_for_group(conn: &Conn, group_key: &str) -> StoreResult<Option<GroupIncident>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
-             WHERE group_key = ?1 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row([group_key], |r| {
+    conn.query_opt(
+        "SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
+         WHERE group_key = ?1 ORDER BY id DESC LIMIT 1",
+        &[&group_key],
+        |r| {
             Ok(GroupIncident {
                 id: r.get(0)?,
-                status: parse_col(r, 1)?,
-                severity: parse_col(r, 2)?,
+                status: r.parse(1)?,
+                severity: r.parse(2)?,
                 resolved_at: r.get(3)?,
                 runbook_url: r.get(4)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// A change to an incident's alert counters: alerts added, and firing alerts gained or
@@ -339,43 +322,39 @@ pub struct Counted {
 /// Applies a change to the incident's alert counters and marks it updated at `at`, in
 /// one statement whatever the number of alerts.
 pub fn add_alert_counts(conn: &Conn, id: i64, d: &CountDelta, at: i64) -> StoreResult<Counted> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "UPDATE incidents SET alert_count = alert_count + ?2, \
+    conn.query_row(
+        "UPDATE incidents SET alert_count = alert_count + ?2, \
              firing_count = firing_count + ?3 + ?4 + ?5 + ?6 + ?7, \
              firing_p0 = firing_p0 + ?3, firing_p1 = firing_p1 + ?4, firing_p2 = firing_p2 + ?5, \
              firing_p3 = firing_p3 + ?6, firing_p4 = firing_p4 + ?7, updated_at = ?8 \
              WHERE id = ?1 RETURNING alert_count, firing_p0, firing_p1, firing_p2, firing_p3, \
              firing_p4, status, severity, runbook_url IS NOT NULL",
-        )?
-        .query_row(
-            params![
-                id,
-                d.alerts,
-                d.firing[0],
-                d.firing[1],
-                d.firing[2],
-                d.firing[3],
-                d.firing[4],
-                at
-            ],
-            |r| {
-                let firing: [i64; 5] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?];
-                Ok(Counted {
-                    alerts: r.get(0)?,
-                    firing: firing.iter().sum(),
-                    most_urgent: Severity::ALL
-                        .into_iter()
-                        .zip(firing)
-                        .find(|(_, n)| *n > 0)
-                        .map(|(s, _)| s),
-                    status: parse_col(r, 6)?,
-                    severity: parse_col(r, 7)?,
-                    has_runbook: r.get(8)?,
-                })
-            },
-        )?)
+        &[
+            &id,
+            &d.alerts,
+            &d.firing[0],
+            &d.firing[1],
+            &d.firing[2],
+            &d.firing[3],
+            &d.firing[4],
+            &at,
+        ],
+        |r| {
+            let firing: [i64; 5] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?];
+            Ok(Counted {
+                alerts: r.get(0)?,
+                firing: firing.iter().sum(),
+                most_urgent: Severity::ALL
+                    .into_iter()
+                    .zip(firing)
+                    .find(|(_, n)| *n > 0)
+                    .map(|(s, _)| s),
+                status: r.parse(6)?,
+                severity: r.parse(7)?,
+                has_runbook: r.get(8)?,
+            })
+        },
+    )
 }
 
 /// Deletes up to `limit` incidents resolved before `cutoff` (alerts and timeline cascade).
@@ -384,7 +363,7 @@ pub fn delete_resolved_before(conn: &Conn, cutoff: i64, limit: usize) -> StoreRe
         conn,
         "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents \
          WHERE status = 'resolved' AND resolved_at < ?1 LIMIT ?2)",
-        params![cutoff, limit as i64],
+        &[&cutoff, &(limit as i64)],
     )
 }
 
@@ -397,10 +376,10 @@ pub struct RoutingFacts {
 }
 
 pub fn routing_facts(conn: &Conn, incident_id: i64) -> StoreResult<Option<RoutingFacts>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached("SELECT severity, service, labels, drill FROM incidents WHERE id = ?1")?
-        .query_row([incident_id], |r| {
+    conn.query_opt(
+        "SELECT severity, service, labels, drill FROM incidents WHERE id = ?1",
+        &[&incident_id],
+        |r| {
             let sev: String = r.get(0)?;
             let labels: String = r.get(2)?;
             Ok(RoutingFacts {
@@ -409,27 +388,25 @@ pub fn routing_facts(conn: &Conn, incident_id: i64) -> StoreResult<Option<Routin
                 labels: serde_json::from_str(&labels).unwrap_or_default(),
                 drill: Drill::from_column(r.get(3)?),
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// An open P0 incident for the service other than `except`, if any.
 pub fn open_p0_for_service(conn: &Conn, service: &str, except: i64) -> StoreResult<Option<i64>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT id FROM incidents WHERE status != 'resolved' AND severity = 'P0' \
-             AND service = ?1 AND id != ?2 AND drill = 0 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(params![service, except], |r| r.get(0))
-        .optional()?)
+    conn.query_opt(
+        "SELECT id FROM incidents WHERE status != 'resolved' AND severity = 'P0' \
+         AND service = ?1 AND id != ?2 AND drill = 0 ORDER BY id DESC LIMIT 1",
+        &[&service, &except],
+        |r| r.get(0),
+    )
 }
 
 /// Open P0 incidents nobody has acknowledged yet.
 pub fn unacknowledged_p0(conn: &Conn) -> StoreResult<Vec<i64>> {
-    let mut stmt = conn.sqlite().prepare_cached(
+    conn.query_vec(
         "SELECT id FROM incidents WHERE status = 'triggered' AND severity = 'P0' ORDER BY id",
-    )?;
-    let rows = stmt.query_map([], |r| r.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        &[],
+        |r| r.get(0),
+    )
 }

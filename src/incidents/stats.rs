@@ -2,10 +2,13 @@
 //! and MTTR for the dashboard, and the incidents of a period for the monthly report.
 //! Drills are left out of both.
 
-use rusqlite::{Row, params};
-
 use super::Incident;
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Row, StoreResult};
+
+/// The five sums of a row of `response_stats`.
+fn sums(r: &Row) -> StoreResult<[i64; 5]> {
+    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+}
 
 /// Response numbers for incidents created since `since`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -25,25 +28,24 @@ pub fn response_stats(conn: &Conn, since: i64) -> StoreResult<ResponseStats> {
     const HOUR: i64 = 3_600_000;
     let first_hour =
         since - since.rem_euclid(HOUR) + if since.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
-    let c = conn.sqlite();
-    let sums = |r: &Row| -> rusqlite::Result<[i64; 5]> {
-        Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
-    };
-    let whole = c
-        .prepare_cached(
-            "SELECT COALESCE(SUM(created), 0), COALESCE(SUM(acknowledged), 0), \
-             COALESCE(SUM(resolved), 0), COALESCE(SUM(tta_ms), 0), COALESCE(SUM(ttr_ms), 0) \
-             FROM incident_hourly WHERE hour >= ?1",
-        )?
-        .query_row([first_hour], sums)?;
-    let part = c
-        .prepare_cached(
-            "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
-             COALESCE(SUM(acknowledged_at - created_at), 0), \
-             COALESCE(SUM(resolved_at - created_at), 0) \
-             FROM incidents WHERE created_at >= ?1 AND created_at < ?2 AND drill = 0",
-        )?
-        .query_row(params![since, first_hour], sums)?;
+    // SUM of BIGINT is NUMERIC in PostgreSQL: cast back.
+    let whole = conn.query_row(
+        "SELECT CAST(COALESCE(SUM(created), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(acknowledged), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(resolved), 0) AS BIGINT), CAST(COALESCE(SUM(tta_ms), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(ttr_ms), 0) AS BIGINT) \
+         FROM incident_hourly WHERE hour >= ?1",
+        &[&first_hour],
+        sums,
+    )?;
+    let part = conn.query_row(
+        "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
+         CAST(COALESCE(SUM(acknowledged_at - created_at), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(resolved_at - created_at), 0) AS BIGINT) \
+         FROM incidents WHERE created_at >= ?1 AND created_at < ?2 AND drill = 0",
+        &[&since, &first_hour],
+        sums,
+    )?;
     let t: Vec<i64> = whole.iter().zip(part).map(|(a, b)| a + b).collect();
     let mean = |sum: i64, n: i64| (n > 0).then(|| sum / n);
     Ok(ResponseStats {
@@ -62,14 +64,13 @@ pub fn created_between(
     to: i64,
     limit: usize,
 ) -> StoreResult<Vec<Incident>> {
-    let mut stmt = conn.sqlite().prepare_cached(&format!(
-        "SELECT {} FROM incidents WHERE created_at >= ?1 AND created_at < ?2 AND drill = 0 \
-         ORDER BY created_at, id LIMIT ?3",
-        super::repo::INCIDENT_COLUMNS
-    ))?;
-    let rows = stmt.query_map(
-        params![from, to, limit as i64],
+    conn.query_vec(
+        &format!(
+            "SELECT {} FROM incidents WHERE created_at >= ?1 AND created_at < ?2 AND drill = 0 \
+             ORDER BY created_at, id LIMIT ?3",
+            super::repo::INCIDENT_COLUMNS
+        ),
+        &[&from, &to, &(limit as i64)],
         super::repo::incident_from_row,
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    )
 }

@@ -1,11 +1,9 @@
 //! The owner of the `timeline` table: what happened to an incident, in order.
 
-use rusqlite::params;
-
 use super::TimelineEntry;
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Row, StoreResult};
 
-fn entry_from_row(r: &rusqlite::Row) -> rusqlite::Result<TimelineEntry> {
+fn entry_from_row(r: &Row) -> StoreResult<TimelineEntry> {
     let details: Option<String> = r.get(5)?;
     Ok(TimelineEntry {
         id: r.get(0)?,
@@ -20,9 +18,10 @@ fn entry_from_row(r: &rusqlite::Row) -> rusqlite::Result<TimelineEntry> {
 /// Rewrites an entry's kind and message (a notification's one line, updated at every
 /// attempt); it keeps its place and its time.
 pub fn update(conn: &Conn, entry_id: i64, kind: &str, message: &str) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached("UPDATE timeline SET kind = ?2, message = ?3 WHERE id = ?1")?
-        .execute(params![entry_id, kind, message])?;
+    conn.execute(
+        "UPDATE timeline SET kind = ?2, message = ?3 WHERE id = ?1",
+        &[&entry_id, &kind, &message],
+    )?;
     Ok(())
 }
 
@@ -36,20 +35,18 @@ pub fn add(
     message: &str,
     details: Option<&serde_json::Value>,
 ) -> StoreResult<i64> {
-    let c = conn.sqlite();
-    c.prepare_cached(
+    conn.insert_id(
         "INSERT INTO timeline (incident_id, at, kind, actor, message, details) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        incident_id,
-        at,
-        kind,
-        actor,
-        message,
-        details.map(|d| d.to_string())
-    ])?;
-    Ok(c.last_insert_rowid())
+        &[
+            &incident_id,
+            &at,
+            &kind,
+            &actor,
+            &message,
+            &details.map(|d| d.to_string()),
+        ],
+    )
 }
 
 /// The newest entry of `kind` by `actor` among the incident's latest 50.
@@ -59,13 +56,14 @@ pub fn latest_of(
     kind: &str,
     actor: &str,
 ) -> StoreResult<Option<TimelineEntry>> {
-    let mut stmt = conn.sqlite().prepare_cached(
+    // The subquery needs a name in PostgreSQL (before 16).
+    conn.query_opt(
         "SELECT id, at, kind, actor, message, details FROM \
-         (SELECT * FROM timeline WHERE incident_id = ?1 ORDER BY id DESC LIMIT 50) \
+         (SELECT * FROM timeline WHERE incident_id = ?1 ORDER BY id DESC LIMIT 50) AS latest \
          WHERE kind = ?2 AND actor = ?3 ORDER BY id DESC LIMIT 1",
-    )?;
-    let mut rows = stmt.query_map(params![incident_id, kind, actor], entry_from_row)?;
-    Ok(rows.next().transpose()?)
+        &[&incident_id, &kind, &actor],
+        entry_from_row,
+    )
 }
 
 /// Up to `limit` entries before entry `before` (the newest when None), oldest first, and
@@ -76,16 +74,16 @@ pub fn page(
     before: Option<i64>,
     limit: usize,
 ) -> StoreResult<(Vec<TimelineEntry>, Option<i64>)> {
-    let mut stmt = conn.sqlite().prepare_cached(
+    let mut rows = conn.query_vec(
         "SELECT id, at, kind, actor, message, details FROM timeline \
          WHERE incident_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+        &[
+            &incident_id,
+            &before.unwrap_or(i64::MAX),
+            &(limit as i64 + 1),
+        ],
+        entry_from_row,
     )?;
-    let mut rows = stmt
-        .query_map(
-            params![incident_id, before.unwrap_or(i64::MAX), limit as i64 + 1],
-            entry_from_row,
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
     let older = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(|e| e.id)

@@ -1,7 +1,5 @@
 //! The owner of the `jobs` table: each job's claimed slot, lease and last run.
 
-use rusqlite::{OptionalExtension, params};
-
 use crate::db::{Conn, StoreResult};
 
 /// A job's row.
@@ -17,13 +15,11 @@ pub struct JobRow {
 }
 
 pub fn get(conn: &Conn, name: &str) -> StoreResult<Option<JobRow>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT last_slot, lease_until, last_started_at, last_trigger, last_outcome, \
-             last_detail, last_duration_ms FROM jobs WHERE name = ?1",
-        )?
-        .query_row([name], |r| {
+    conn.query_opt(
+        "SELECT last_slot, lease_until, last_started_at, last_trigger, last_outcome, \
+         last_detail, last_duration_ms FROM jobs WHERE name = ?1",
+        &[&name],
+        |r| {
             Ok(JobRow {
                 last_slot: r.get(0)?,
                 lease_until: r.get(1)?,
@@ -33,15 +29,16 @@ pub fn get(conn: &Conn, name: &str) -> StoreResult<Option<JobRow>> {
                 last_detail: r.get(5)?,
                 last_duration_ms: r.get(6)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// A job seen for the first time starts at `slot` (slots before it are not caught up).
 pub fn init(conn: &Conn, name: &str, slot: i64) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached("INSERT OR IGNORE INTO jobs (name, last_slot) VALUES (?1, ?2)")?
-        .execute(params![name, slot])?;
+    conn.execute(
+        "INSERT INTO jobs (name, last_slot) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        &[&name, &slot],
+    )?;
     Ok(())
 }
 
@@ -55,13 +52,11 @@ pub fn claim_slot(
     now: i64,
     lease_ms: i64,
 ) -> StoreResult<bool> {
-    let n = conn
-        .sqlite()
-        .prepare_cached(
-            "UPDATE jobs SET last_slot = ?2, lease_owner = ?3, lease_until = ?4 + ?5 \
-             WHERE name = ?1 AND last_slot < ?2 AND (lease_until IS NULL OR lease_until < ?4)",
-        )?
-        .execute(params![name, slot, owner, now, lease_ms])?;
+    let n = conn.execute(
+        "UPDATE jobs SET last_slot = ?2, lease_owner = ?3, lease_until = CAST(?4 AS BIGINT) + ?5 \
+         WHERE name = ?1 AND last_slot < ?2 AND (lease_until IS NULL OR lease_until < ?4)",
+        &[&name, &slot, &owner, &now, &lease_ms],
+    )?;
     Ok(n == 1)
 }
 
@@ -73,16 +68,15 @@ pub fn claim_lease(
     now: i64,
     lease_ms: i64,
 ) -> StoreResult<bool> {
-    conn.sqlite()
-        .prepare_cached("INSERT OR IGNORE INTO jobs (name, last_slot) VALUES (?1, 0)")?
-        .execute([name])?;
-    let n = conn
-        .sqlite()
-        .prepare_cached(
-            "UPDATE jobs SET lease_owner = ?2, lease_until = ?3 + ?4 \
-             WHERE name = ?1 AND (lease_until IS NULL OR lease_until < ?3)",
-        )?
-        .execute(params![name, owner, now, lease_ms])?;
+    conn.execute(
+        "INSERT INTO jobs (name, last_slot) VALUES (?1, 0) ON CONFLICT DO NOTHING",
+        &[&name],
+    )?;
+    let n = conn.execute(
+        "UPDATE jobs SET lease_owner = ?2, lease_until = CAST(?3 AS BIGINT) + ?4 \
+         WHERE name = ?1 AND (lease_until IS NULL OR lease_until < ?3)",
+        &[&name, &owner, &now, &lease_ms],
+    )?;
     Ok(n == 1)
 }
 
@@ -98,22 +92,21 @@ pub fn finish(
     ok: bool,
     detail: &str,
 ) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "UPDATE jobs SET last_started_at = ?2, last_finished_at = ?3, last_trigger = ?4, \
-             last_outcome = ?5, last_detail = ?6, last_duration_ms = ?3 - ?2, \
-             lease_owner = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_owner END, \
-             lease_until = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_until END \
-             WHERE name = ?1",
-        )?
-        .execute(params![
-            name,
-            started,
-            finished,
-            trigger,
-            if ok { "ok" } else { "failed" },
-            detail,
-            owner
-        ])?;
+    conn.execute(
+        "UPDATE jobs SET last_started_at = ?2, last_finished_at = ?3, last_trigger = ?4, \
+         last_outcome = ?5, last_detail = ?6, last_duration_ms = CAST(?3 AS BIGINT) - ?2, \
+         lease_owner = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_owner END, \
+         lease_until = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_until END \
+         WHERE name = ?1",
+        &[
+            &name,
+            &started,
+            &finished,
+            &trigger,
+            &if ok { "ok" } else { "failed" },
+            &detail,
+            &owner,
+        ],
+    )?;
     Ok(())
 }

@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Row, StoreResult};
 use crate::severity::Severity;
 use crate::time::ser_ms;
 
@@ -119,7 +118,7 @@ pub fn validate_within(s: &NewSilence, now: i64, max_ms: i64) -> Result<(i64, i6
 
 const COLUMNS: &str = "id, matchers, comment, created_by, starts_at, ends_at, created_at";
 
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Silence> {
+fn from_row(r: &Row) -> StoreResult<Silence> {
     let m: String = r.get(1)?;
     Ok(Silence {
         id: r.get(0)?,
@@ -133,12 +132,11 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Silence> {
 }
 
 fn select(conn: &Conn, filter: &str, now: i64) -> StoreResult<Vec<Silence>> {
-    let rows = conn
-        .sqlite()
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM silences WHERE {filter}"))?
-        .query_map([now], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    conn.query_vec(
+        &format!("SELECT {COLUMNS} FROM silences WHERE {filter}"),
+        &[&now],
+        from_row,
+    )
 }
 
 /// Silences in force at `now`, oldest first.
@@ -153,10 +151,7 @@ pub fn current(conn: &Conn, now: i64) -> StoreResult<Vec<Silence>> {
 
 /// How many silences have not ended yet.
 pub fn count_current(conn: &Conn, now: i64) -> StoreResult<usize> {
-    let n: i64 = conn
-        .sqlite()
-        .prepare_cached("SELECT COUNT(*) FROM silences WHERE ends_at > ?1")?
-        .query_row([now], |r| r.get(0))?;
+    let n: i64 = conn.query_one("SELECT COUNT(*) FROM silences WHERE ends_at > ?1", &[&now])?;
     Ok(n as usize)
 }
 
@@ -168,21 +163,20 @@ pub fn insert(
     (starts_at, ends_at): (i64, i64),
     now: i64,
 ) -> StoreResult<Silence> {
-    let c = conn.sqlite();
-    c.prepare_cached(
+    let id = conn.insert_id(
         "INSERT INTO silences (matchers, comment, created_by, starts_at, ends_at, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        serde_json::to_string(matchers).expect("matchers serialize"),
-        comment,
-        created_by,
-        starts_at,
-        ends_at,
-        now
-    ])?;
+        &[
+            &serde_json::to_string(matchers).expect("matchers serialize"),
+            &comment,
+            &created_by,
+            &starts_at,
+            &ends_at,
+            &now,
+        ],
+    )?;
     Ok(Silence {
-        id: c.last_insert_rowid(),
+        id,
         matchers: matchers.clone(),
         comment: comment.to_string(),
         created_by: created_by.to_string(),
@@ -194,9 +188,9 @@ pub fn insert(
 
 /// Ends a silence now; false when it does not exist or has already ended.
 pub fn expire(conn: &Conn, id: i64, now: i64) -> StoreResult<bool> {
-    let n = conn
-        .sqlite()
-        .prepare_cached("UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2")?
-        .execute(params![id, now])?;
+    let n = conn.execute(
+        "UPDATE silences SET ends_at = ?2 WHERE id = ?1 AND ends_at > ?2",
+        &[&id, &now],
+    )?;
     Ok(n == 1)
 }

@@ -1,16 +1,14 @@
 //! The owner of the `postmortems` and `action_items` tables.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::items::{ActionItem, ItemFilter};
 use super::{Postmortem, Status};
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Param, Row, StoreResult, Value};
 
 const COLUMNS: &str = "id, incident_id, status, title, sections, metrics, slo_impact, \
     created_by, created_at, updated_at, published_at";
 
-fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Postmortem> {
-    let json = |i: usize| -> rusqlite::Result<serde_json::Value> {
+fn from_row(r: &Row) -> StoreResult<Postmortem> {
+    let json = |i: usize| -> StoreResult<serde_json::Value> {
         let text: String = r.get(i)?;
         Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
     };
@@ -40,66 +38,65 @@ fn from_row(r: &rusqlite::Row) -> rusqlite::Result<Postmortem> {
 
 /// Stores a new post-mortem; returns its id.
 pub fn insert(conn: &Conn, p: &Postmortem) -> StoreResult<i64> {
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO postmortems (incident_id, status, title, sections, metrics, slo_impact, \
-             created_by, created_at, updated_at, published_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, NULL)",
-        )?
-        .execute(params![
-            p.incident_id,
-            p.status.as_str(),
-            p.title,
-            serde_json::to_string(&p.sections).unwrap_or_default(),
-            serde_json::to_string(&p.metrics).unwrap_or_default(),
-            serde_json::to_string(&p.slo_impact).unwrap_or_default(),
-            p.created_by,
-            p.created_at,
-        ])?;
-    Ok(conn.sqlite().last_insert_rowid())
+    conn.insert_id(
+        "INSERT INTO postmortems (incident_id, status, title, sections, metrics, slo_impact, \
+         created_by, created_at, updated_at, published_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, NULL)",
+        &[
+            &p.incident_id,
+            &p.status.as_str(),
+            &p.title,
+            &serde_json::to_string(&p.sections).unwrap_or_default(),
+            &serde_json::to_string(&p.metrics).unwrap_or_default(),
+            &serde_json::to_string(&p.slo_impact).unwrap_or_default(),
+            &p.created_by,
+            &p.created_at,
+        ],
+    )
 }
 
 pub fn get(conn: &Conn, id: i64) -> StoreResult<Option<Postmortem>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM postmortems WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM postmortems WHERE id = ?1"),
+        &[&id],
+        from_row,
+    )
 }
 
 /// The post-mortem of an incident, if it has one.
 pub fn of_incident(conn: &Conn, incident_id: i64) -> StoreResult<Option<i64>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached("SELECT id FROM postmortems WHERE incident_id = ?1")?
-        .query_row([incident_id], |r| r.get(0))
-        .optional()?)
+    conn.query_opt(
+        "SELECT id FROM postmortems WHERE incident_id = ?1",
+        &[&incident_id],
+        |r| r.get(0),
+    )
 }
 
 /// Newest first, optionally of one status; at most `limit`.
 pub fn list(conn: &Conn, status: Option<Status>, limit: usize) -> StoreResult<Vec<Postmortem>> {
-    let mut stmt = conn.sqlite().prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM postmortems WHERE (?1 IS NULL OR status = ?1) \
-         ORDER BY id DESC LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![status.map(Status::as_str), limit as i64], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    conn.query_vec(
+        &format!(
+            "SELECT {COLUMNS} FROM postmortems WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) \
+             ORDER BY id DESC LIMIT ?2"
+        ),
+        &[&status.map(Status::as_str), &(limit as i64)],
+        from_row,
+    )
 }
 
 /// Writes the sections, the status and when it was published.
 pub fn update(conn: &Conn, p: &Postmortem) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "UPDATE postmortems SET status = ?2, sections = ?3, updated_at = ?4, \
-             published_at = ?5 WHERE id = ?1",
-        )?
-        .execute(params![
-            p.id,
-            p.status.as_str(),
-            serde_json::to_string(&p.sections).unwrap_or_default(),
-            p.updated_at,
-            p.published_at,
-        ])?;
+    conn.execute(
+        "UPDATE postmortems SET status = ?2, sections = ?3, updated_at = ?4, \
+         published_at = ?5 WHERE id = ?1",
+        &[
+            &p.id,
+            &p.status.as_str(),
+            &serde_json::to_string(&p.sections).unwrap_or_default(),
+            &p.updated_at,
+            &p.published_at,
+        ],
+    )?;
     Ok(())
 }
 
@@ -109,7 +106,7 @@ const ITEM_FROM: &str = "action_items a JOIN postmortems p ON p.id = a.postmorte
     JOIN incidents i ON i.id = p.incident_id";
 
 /// An action item; `today` (YYYY-MM-DD) decides whether it is overdue.
-fn item_from_row(r: &rusqlite::Row, today: &str) -> rusqlite::Result<ActionItem> {
+fn item_from_row(r: &Row, today: &str) -> StoreResult<ActionItem> {
     let due: String = r.get(6)?;
     let status: String = r.get(7)?;
     Ok(ActionItem {
@@ -133,80 +130,76 @@ fn item_from_row(r: &rusqlite::Row, today: &str) -> rusqlite::Result<ActionItem>
 
 /// Stores a new action item; returns its id.
 pub fn insert_item(conn: &Conn, a: &ActionItem) -> StoreResult<i64> {
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO action_items (postmortem_id, title, owner, kind, priority, due, status, \
-             url, created_by, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-        )?
-        .execute(params![
-            a.postmortem_id,
-            a.title,
-            a.owner,
-            a.kind,
-            a.priority,
-            a.due,
-            a.status,
-            a.url,
-            a.created_by,
-            a.created_at
-        ])?;
-    Ok(conn.sqlite().last_insert_rowid())
+    conn.insert_id(
+        "INSERT INTO action_items (postmortem_id, title, owner, kind, priority, due, status, \
+         url, created_by, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        &[
+            &a.postmortem_id,
+            &a.title,
+            &a.owner,
+            &a.kind,
+            &a.priority,
+            &a.due,
+            &a.status,
+            &a.url,
+            &a.created_by,
+            &a.created_at,
+        ],
+    )
 }
 
 pub fn get_item(conn: &Conn, id: i64, today: &str) -> StoreResult<Option<ActionItem>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(&format!(
-            "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE a.id = ?1"
-        ))?
-        .query_row([id], |r| item_from_row(r, today))
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE a.id = ?1"),
+        &[&id],
+        |r| item_from_row(r, today),
+    )
 }
 
 pub fn update_item(conn: &Conn, a: &ActionItem) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "UPDATE action_items SET title = ?2, owner = ?3, kind = ?4, priority = ?5, due = ?6, \
-             status = ?7, url = ?8, updated_at = ?9 WHERE id = ?1",
-        )?
-        .execute(params![
-            a.id,
-            a.title,
-            a.owner,
-            a.kind,
-            a.priority,
-            a.due,
-            a.status,
-            a.url,
-            a.updated_at
-        ])?;
+    conn.execute(
+        "UPDATE action_items SET title = ?2, owner = ?3, kind = ?4, priority = ?5, due = ?6, \
+         status = ?7, url = ?8, updated_at = ?9 WHERE id = ?1",
+        &[
+            &a.id,
+            &a.title,
+            &a.owner,
+            &a.kind,
+            &a.priority,
+            &a.due,
+            &a.status,
+            &a.url,
+            &a.updated_at,
+        ],
+    )?;
     Ok(())
 }
 
 /// The tracker: items matching `f`, overdue ones first, then by due date; at most 1,000.
 pub fn list_items(conn: &Conn, f: &ItemFilter, today: &str) -> StoreResult<Vec<ActionItem>> {
     let sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE (?1 IS NULL OR a.status = ?1) \
-         AND (?2 IS NULL OR a.owner = ?2) AND (?3 IS NULL OR i.service = ?3) \
-         AND (?4 = 0 OR (a.status IN ('open', 'in_progress') AND a.due < ?5)) \
-         AND (?6 IS NULL OR a.postmortem_id = ?6) \
+        "SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} \
+         WHERE (CAST(?1 AS TEXT) IS NULL OR a.status = ?1) \
+         AND (CAST(?2 AS TEXT) IS NULL OR a.owner = ?2) \
+         AND (CAST(?3 AS TEXT) IS NULL OR i.service = ?3) \
+         AND (CAST(?4 AS BIGINT) = 0 OR (a.status IN ('open', 'in_progress') AND a.due < ?5)) \
+         AND (CAST(?6 AS BIGINT) IS NULL OR a.postmortem_id = ?6) \
          ORDER BY (a.status IN ('open', 'in_progress') AND a.due < ?5) DESC, a.due, a.id \
          LIMIT 1000"
     );
-    let mut stmt = conn.sqlite().prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            f.status,
-            f.owner,
-            f.service,
-            i64::from(f.overdue),
-            today,
-            f.postmortem_id
+    conn.query_vec(
+        &sql,
+        &[
+            &f.status,
+            &f.owner,
+            &f.service,
+            &f.overdue,
+            &today,
+            &f.postmortem_id,
         ],
         |r| item_from_row(r, today),
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    )
 }
 
 /// A resolved incident that needs a post-mortem not yet published.
@@ -233,14 +226,10 @@ pub fn due(conn: &Conn, severities: &[&str], since: i64) -> StoreResult<Vec<DueR
          AND i.severity IN ({marks}) \
          AND (p.id IS NULL OR p.status != 'published') ORDER BY i.resolved_at LIMIT 200"
     );
-    let mut args: Vec<rusqlite::types::Value> = vec![since.into()];
-    args.extend(
-        severities
-            .iter()
-            .map(|s| rusqlite::types::Value::Text(s.to_string())),
-    );
-    let mut stmt = conn.sqlite().prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+    let mut args: Vec<Value> = vec![Value::Int(since)];
+    args.extend(severities.iter().map(|s| Value::Text(s.to_string())));
+    let refs: Vec<&dyn Param> = args.iter().map(|a| a as &dyn Param).collect();
+    conn.query_vec(&sql, &refs, |r| {
         let pid: Option<i64> = r.get(5)?;
         let status: Option<String> = r.get(6)?;
         Ok(DueRow {
@@ -251,23 +240,19 @@ pub fn due(conn: &Conn, severities: &[&str], since: i64) -> StoreResult<Vec<DueR
             resolved_at: r.get(4)?,
             postmortem: pid.zip(status),
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    })
 }
 
 /// Action items per status, and how many are overdue on `today`.
 pub fn item_counts(conn: &Conn, today: &str) -> StoreResult<(Vec<(String, i64)>, i64)> {
-    let mut stmt = conn
-        .sqlite()
-        .prepare_cached("SELECT status, COUNT(*) FROM action_items GROUP BY status")?;
-    let counts = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let overdue = conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT COUNT(*) FROM action_items WHERE status IN ('open', 'in_progress') AND due < ?1",
-        )?
-        .query_row([today], |r| r.get(0))?;
+    let counts = conn.query_vec(
+        "SELECT status, COUNT(*) FROM action_items GROUP BY status",
+        &[],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let overdue = conn.query_one(
+        "SELECT COUNT(*) FROM action_items WHERE status IN ('open', 'in_progress') AND due < ?1",
+        &[&today],
+    )?;
     Ok((counts, overdue))
 }

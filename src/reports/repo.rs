@@ -1,8 +1,6 @@
 //! The owner of the `reports` table: immutable snapshots, one row per revision.
 
-use rusqlite::{OptionalExtension, params};
-
-use crate::db::{Conn, StoreResult};
+use crate::db::{Conn, Row, StoreResult};
 
 /// One stored revision.
 #[derive(Debug, Clone)]
@@ -40,36 +38,34 @@ pub struct NewReport<'a> {
 
 /// The number the month's next revision gets.
 pub fn next_revision(conn: &Conn, month: &str) -> StoreResult<i64> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached("SELECT COALESCE(MAX(revision), 0) + 1 FROM reports WHERE month = ?1")?
-        .query_row([month], |row| row.get(0))?)
+    conn.query_one(
+        "SELECT COALESCE(MAX(revision), 0) + 1 FROM reports WHERE month = ?1",
+        &[&month],
+    )
 }
 
 /// Stores a revision; false when that revision exists already (a concurrent generation).
 pub fn insert(conn: &Conn, r: &NewReport) -> StoreResult<bool> {
-    let c = conn.sqlite();
-    let n = c
-        .prepare_cached(
-            "INSERT INTO reports (month, revision, generated_at, generated_by, month_to_date, \
+    let n = conn.execute(
+        "INSERT INTO reports (month, revision, generated_at, generated_by, month_to_date, \
          data, markdown, html, pdf) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
          ON CONFLICT (month, revision) DO NOTHING",
-        )?
-        .execute(params![
-            r.month,
-            r.revision,
-            r.generated_at,
-            r.generated_by,
-            r.month_to_date,
-            r.data,
-            r.markdown,
-            r.html,
-            r.pdf
-        ])?;
+        &[
+            &r.month,
+            &r.revision,
+            &r.generated_at,
+            &r.generated_by,
+            &r.month_to_date,
+            &r.data,
+            &r.markdown,
+            &r.html,
+            &r.pdf,
+        ],
+    )?;
     Ok(n == 1)
 }
 
-fn listed(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
+fn listed(r: &Row) -> StoreResult<Listed> {
     Ok(Listed {
         month: r.get(0)?,
         revision: r.get(1)?,
@@ -80,34 +76,33 @@ fn listed(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
 
 /// The latest revision of each month, newest month first.
 pub fn latest(conn: &Conn) -> StoreResult<Vec<Listed>> {
-    let mut stmt = conn.sqlite().prepare_cached(
-        "SELECT month, MAX(revision), generated_at, month_to_date FROM reports \
-         GROUP BY month ORDER BY month DESC LIMIT 240",
-    )?;
-    let rows = stmt.query_map([], listed)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    conn.query_vec(
+        "SELECT month, revision, generated_at, month_to_date FROM reports r \
+         WHERE revision = (SELECT MAX(revision) FROM reports WHERE month = r.month) \
+         ORDER BY month DESC LIMIT 240",
+        &[],
+        listed,
+    )
 }
 
 /// Every revision of a month, newest first.
 pub fn revisions(conn: &Conn, month: &str) -> StoreResult<Vec<Listed>> {
-    let mut stmt = conn.sqlite().prepare_cached(
+    conn.query_vec(
         "SELECT month, revision, generated_at, month_to_date FROM reports WHERE month = ?1 \
          ORDER BY revision DESC",
-    )?;
-    let rows = stmt.query_map([month], listed)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        &[&month],
+        listed,
+    )
 }
 
 /// A revision (the latest when `revision` is None).
 pub fn get(conn: &Conn, month: &str, revision: Option<i64>) -> StoreResult<Option<Stored>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT month, revision, generated_at, generated_by, month_to_date, data, markdown, \
-             html FROM reports WHERE month = ?1 AND (?2 IS NULL OR revision = ?2) \
-             ORDER BY revision DESC LIMIT 1",
-        )?
-        .query_row(params![month, revision], |r| {
+    conn.query_opt(
+        "SELECT month, revision, generated_at, generated_by, month_to_date, data, markdown, \
+         html FROM reports WHERE month = ?1 AND (CAST(?2 AS BIGINT) IS NULL OR revision = ?2) \
+         ORDER BY revision DESC LIMIT 1",
+        &[&month, &revision],
+        |r| {
             Ok(Stored {
                 month: r.get(0)?,
                 revision: r.get(1)?,
@@ -118,19 +113,19 @@ pub fn get(conn: &Conn, month: &str, revision: Option<i64>) -> StoreResult<Optio
                 markdown: r.get(6)?,
                 html: r.get(7)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// A revision's PDF (the latest when `revision` is None).
 pub fn pdf(conn: &Conn, month: &str, revision: Option<i64>) -> StoreResult<Option<Vec<u8>>> {
     Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT pdf FROM reports WHERE month = ?1 AND (?2 IS NULL OR revision = ?2) \
+        .query_opt(
+            "SELECT pdf FROM reports WHERE month = ?1 \
+             AND (CAST(?2 AS BIGINT) IS NULL OR revision = ?2) \
              ORDER BY revision DESC LIMIT 1",
+            &[&month, &revision],
+            |r| r.get::<Option<Vec<u8>>>(0),
         )?
-        .query_row(params![month, revision], |r| r.get::<_, Option<Vec<u8>>>(0))
-        .optional()?
         .flatten())
 }

@@ -183,6 +183,10 @@ pub async fn run_now(state: &AppState, name: &str) -> Result<JobState, JobError>
 /// slot — at most a minute, so a clock change is noticed.
 pub async fn jobs_loop(state: web::Data<AppState>) {
     loop {
+        if !state.cluster.is_leader() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         let now = now_ms();
         match state.jobs.claim_due(now).await {
             Ok(due) => {

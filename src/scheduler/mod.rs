@@ -13,6 +13,7 @@ use actix_web::web;
 
 pub use jobs::{jobs_loop, run_backup_once, run_now, specs};
 
+use crate::cluster::Cluster;
 use crate::state::AppState;
 
 /// Deletes resolved incidents older than `retention.resolved_incidents`, and applies the
@@ -52,8 +53,9 @@ pub async fn run_prometheus_backfill_once(
     state.slos.backfill_once(raw_step).await
 }
 
-/// Runs `job` every `every` until the task is aborted; failures are logged.
-async fn every<F, Fut, T>(every: Duration, name: &str, job: F)
+/// Runs `job` every `every` until the task is aborted; failures are logged. With
+/// `leader`, only while this replica is the leader (work that must run once).
+async fn every<F, Fut, T>(every: Duration, name: &str, leader: Option<&Cluster>, job: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = anyhow::Result<T>>,
@@ -62,6 +64,9 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if leader.is_some_and(|c| !c.is_leader()) {
+            continue;
+        }
         if let Err(e) = job().await {
             tracing::error!(error = %format!("{e:#}"), "{name} failed");
         }
@@ -70,7 +75,10 @@ where
 
 pub async fn reminders_loop(state: web::Data<AppState>) {
     let period = state.notifications.reminder_tick();
-    every(period, "reminder job", || run_reminders_once(&state)).await;
+    every(period, "reminder job", Some(&state.cluster), || {
+        run_reminders_once(&state)
+    })
+    .await;
 }
 
 /// Re-reads the runbooks folder when its files change (a no-op without a folder).
@@ -79,7 +87,7 @@ pub async fn runbooks_loop(state: web::Data<AppState>) {
         return;
     }
     let period = state.settings.runbooks_reload;
-    every(period, "runbooks reload", || {
+    every(period, "runbooks reload", None, || {
         run_runbooks_reload_once(&state)
     })
     .await;
@@ -174,6 +182,9 @@ pub async fn healing_checks_loop(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
+        if !state.cluster.is_leader() {
+            continue;
+        }
         if let Err(e) = run_healing_once(&state, crate::time::now_ms()).await {
             tracing::error!(error = %format!("{e:#}"), "healing checks failed");
         }
@@ -220,5 +231,8 @@ pub async fn slo_loop(state: web::Data<AppState>) {
         .max(Duration::from_millis(100));
     // The first scrapes run now; evaluate one interval later.
     tokio::time::sleep(period).await;
-    every(period, "SLO evaluation", || state.slos.evaluate()).await;
+    every(period, "SLO evaluation", Some(&state.cluster), || {
+        state.slos.evaluate()
+    })
+    .await;
 }

@@ -3,7 +3,6 @@
 //! kept `evaluation.history_retention`). Windows read whole hours from the rollups and only
 //! the partial first hour from per-interval rows.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::measure::Measured;
@@ -14,39 +13,37 @@ const HOUR: i64 = 3_600_000;
 /// Stores one interval's measurement and adds it to its hour's rollup. Recording the same
 /// (slo, at) again replaces the row, and the rollup with it.
 pub fn record(conn: &Conn, slo: &str, at: i64, m: &Measured) -> StoreResult<()> {
-    let old: Option<(f64, f64)> = conn
-        .sqlite()
-        .prepare_cached("SELECT bad, total FROM slo_samples WHERE slo = ?1 AND at = ?2")?
-        .query_row(params![slo, at], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let old: Option<(f64, f64)> = conn.query_opt(
+        "SELECT bad, total FROM slo_samples WHERE slo = ?1 AND at = ?2",
+        &[&slo, &at],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let [p50, p90, p99] = match m.latency {
         Some(l) => l.map(Some),
         None => [None; 3],
     };
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO slo_samples (slo, at, bad, total, p50, p90, p99) \
+    conn.execute(
+        "INSERT INTO slo_samples (slo, at, bad, total, p50, p90, p99) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (slo, at) DO UPDATE SET \
          bad = excluded.bad, total = excluded.total, p50 = excluded.p50, \
          p90 = excluded.p90, p99 = excluded.p99",
-        )?
-        .execute(params![slo, at, m.bad, m.total, p50, p90, p99])?;
+        &[&slo, &at, &m.bad, &m.total, &p50, &p90, &p99],
+    )?;
     let (old_bad, old_total) = old.unwrap_or((0.0, 0.0));
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES (?1, ?2, ?3, ?4, 1) \
-         ON CONFLICT (slo, hour) DO UPDATE SET bad = bad + ?3 - ?5, \
-         total = total + ?4 - ?6, samples = samples + ?7",
-        )?
-        .execute(params![
-            slo,
-            at - at.rem_euclid(HOUR),
-            m.bad,
-            m.total,
-            old_bad,
-            old_total,
-            i64::from(old.is_none())
-        ])?;
+    conn.execute(
+        "INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES (?1, ?2, ?3, ?4, 1) \
+         ON CONFLICT (slo, hour) DO UPDATE SET bad = slo_hourly.bad + ?3 - ?5, \
+         total = slo_hourly.total + ?4 - ?6, samples = slo_hourly.samples + ?7",
+        &[
+            &slo,
+            &(at - at.rem_euclid(HOUR)),
+            &m.bad,
+            &m.total,
+            &old_bad,
+            &old_total,
+            &i64::from(old.is_none()),
+        ],
+    )?;
     Ok(())
 }
 
@@ -56,24 +53,18 @@ pub fn record(conn: &Conn, slo: &str, at: i64, m: &Measured) -> StoreResult<()> 
 /// they are gone the window effectively starts at the next whole hour.
 pub fn sums(conn: &Conn, slo: &str, since: i64) -> StoreResult<(f64, f64, i64)> {
     let first_hour = since - since.rem_euclid(HOUR) + HOUR;
-    let raw: (f64, f64, i64) = conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COUNT(*) FROM slo_samples \
-             WHERE slo = ?1 AND at > ?2 AND at < ?3",
-        )?
-        .query_row(params![slo, since, first_hour], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let hourly: (f64, f64, i64) = conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COALESCE(SUM(samples), 0) \
-             FROM slo_hourly WHERE slo = ?1 AND hour >= ?2",
-        )?
-        .query_row(params![slo, first_hour], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let raw: (f64, f64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), COUNT(*) FROM slo_samples \
+         WHERE slo = ?1 AND at > ?2 AND at < ?3",
+        &[&slo, &since, &first_hour],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let hourly: (f64, f64, i64) = conn.query_row(
+        "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0), \
+         CAST(COALESCE(SUM(samples), 0) AS BIGINT) FROM slo_hourly WHERE slo = ?1 AND hour >= ?2",
+        &[&slo, &first_hour],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     Ok((raw.0 + hourly.0, raw.1 + hourly.1, raw.2 + hourly.2))
 }
 
@@ -84,13 +75,12 @@ pub fn between(conn: &Conn, slo: &str, from: i64, to: i64) -> StoreResult<(f64, 
         if b <= a {
             return Ok((0.0, 0.0));
         }
-        Ok(conn
-            .sqlite()
-            .prepare_cached(
-                "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM slo_samples \
-                 WHERE slo = ?1 AND at >= ?2 AND at < ?3",
-            )?
-            .query_row(params![slo, a, b], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        conn.query_row(
+            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM slo_samples \
+             WHERE slo = ?1 AND at >= ?2 AND at < ?3",
+            &[&slo, &a, &b],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     };
     let first_hour =
         from - from.rem_euclid(HOUR) + if from.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
@@ -99,15 +89,12 @@ pub fn between(conn: &Conn, slo: &str, from: i64, to: i64) -> StoreResult<(f64, 
         return raw(from, to);
     }
     let (b1, t1) = raw(from, first_hour)?;
-    let (b2, t2): (f64, f64) = conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM slo_hourly \
-             WHERE slo = ?1 AND hour >= ?2 AND hour < ?3",
-        )?
-        .query_row(params![slo, first_hour, last_hour], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (b2, t2): (f64, f64) = conn.query_row(
+        "SELECT COALESCE(SUM(bad), 0), COALESCE(SUM(total), 0) FROM slo_hourly \
+         WHERE slo = ?1 AND hour >= ?2 AND hour < ?3",
+        &[&slo, &first_hour, &last_hour],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let (b3, t3) = raw(last_hour, to)?;
     Ok((b1 + b2 + b3, t1 + t2 + t3))
 }
@@ -115,14 +102,14 @@ pub fn between(conn: &Conn, slo: &str, from: i64, to: i64) -> StoreResult<(f64, 
 /// When the SLO's stored history since `since` starts: its oldest per-interval row or
 /// hourly rollup (two index seeks).
 pub fn first_sample_at(conn: &Conn, slo: &str, since: i64) -> StoreResult<Option<i64>> {
-    let raw: Option<i64> = conn
-        .sqlite()
-        .prepare_cached("SELECT MIN(at) FROM slo_samples WHERE slo = ?1 AND at > ?2")?
-        .query_row(params![slo, since], |r| r.get(0))?;
-    let hourly: Option<i64> = conn
-        .sqlite()
-        .prepare_cached("SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1 AND hour >= ?2")?
-        .query_row(params![slo, since - since.rem_euclid(HOUR)], |r| r.get(0))?;
+    let raw: Option<i64> = conn.query_one(
+        "SELECT MIN(at) FROM slo_samples WHERE slo = ?1 AND at > ?2",
+        &[&slo, &since],
+    )?;
+    let hourly: Option<i64> = conn.query_one(
+        "SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1 AND hour >= ?2",
+        &[&slo, &(since - since.rem_euclid(HOUR))],
+    )?;
     // A rollup only tells of older data when its hour is before the first row's hour
     // (rows pruned, or back-filled rollups); the first row's own hour starts with it.
     Ok(match (raw, hourly) {
@@ -141,16 +128,13 @@ pub fn stored_ids(conn: &Conn) -> StoreResult<Vec<String>> {
              SELECT (SELECT MIN(slo) FROM {table} WHERE slo > ids.slo) FROM ids \
              WHERE ids.slo IS NOT NULL) SELECT slo FROM ids WHERE slo IS NOT NULL"
         );
-        for id in conn
-            .sqlite()
-            .prepare_cached(&sql)?
-            .query_map([], |r| r.get::<_, String>(0))?
-        {
-            let id = id?;
+        conn.for_each(&sql, &[], |r| {
+            let id: String = r.get(0)?;
             if !out.contains(&id) {
                 out.push(id);
             }
-        }
+            Ok(())
+        })?;
     }
     Ok(out)
 }
@@ -160,16 +144,16 @@ pub fn stored_ids(conn: &Conn) -> StoreResult<Vec<String>> {
 pub fn prune(conn: &Conn, slo: &str, raw_cutoff: i64, hourly_cutoff: i64) -> StoreResult<usize> {
     let mut n = 0;
     if raw_cutoff > 0 {
-        n += conn
-            .sqlite()
-            .prepare_cached("DELETE FROM slo_samples WHERE slo = ?1 AND at < ?2")?
-            .execute(params![slo, raw_cutoff])?;
+        n += conn.execute(
+            "DELETE FROM slo_samples WHERE slo = ?1 AND at < ?2",
+            &[&slo, &raw_cutoff],
+        )?;
     }
     if hourly_cutoff > 0 {
-        n += conn
-            .sqlite()
-            .prepare_cached("DELETE FROM slo_hourly WHERE slo = ?1 AND hour < ?2")?
-            .execute(params![slo, hourly_cutoff - hourly_cutoff.rem_euclid(HOUR)])?;
+        n += conn.execute(
+            "DELETE FROM slo_hourly WHERE slo = ?1 AND hour < ?2",
+            &[&slo, &(hourly_cutoff - hourly_cutoff.rem_euclid(HOUR))],
+        )?;
     }
     Ok(n)
 }
@@ -177,16 +161,12 @@ pub fn prune(conn: &Conn, slo: &str, raw_cutoff: i64, hourly_cutoff: i64) -> Sto
 /// A latency SLI's latest p50/p90/p99 (each row holds them over its trailing 5 minutes)
 /// recorded after `since`; None when no interval measured them.
 pub fn latency_since(conn: &Conn, slo: &str, since: i64) -> StoreResult<Option<[f64; 3]>> {
-    Ok(conn
-        .sqlite()
-        .prepare_cached(
-            "SELECT p50, p90, p99 FROM slo_samples \
-             WHERE slo = ?1 AND at > ?2 AND p99 IS NOT NULL ORDER BY at DESC LIMIT 1",
-        )?
-        .query_row(params![slo, since], |r| {
-            Ok([r.get(0)?, r.get(1)?, r.get(2)?])
-        })
-        .optional()?)
+    conn.query_opt(
+        "SELECT p50, p90, p99 FROM slo_samples \
+         WHERE slo = ?1 AND at > ?2 AND p99 IS NOT NULL ORDER BY at DESC LIMIT 1",
+        &[&slo, &since],
+        |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]),
+    )
 }
 
 /// One point of an SLO's history.
@@ -225,16 +205,16 @@ pub fn history(
         from
     };
     let sql = if hourly {
-        "SELECT (hour - ?2) / ?4 AS bucket, SUM(bad), SUM(total), NULL, SUM(samples) \
-         FROM slo_hourly \
+        "SELECT (hour - ?2) / ?4 AS bucket, SUM(bad), SUM(total), \
+         CAST(NULL AS DOUBLE PRECISION), CAST(SUM(samples) AS BIGINT) FROM slo_hourly \
          WHERE slo = ?1 AND hour >= ?2 AND hour < ?3 GROUP BY bucket ORDER BY bucket"
     } else {
         "SELECT (at - ?2) / ?4 AS bucket, SUM(bad), SUM(total), \
-         SUM(p99 * total) / SUM(CASE WHEN p99 IS NULL THEN 0 ELSE total END), COUNT(*) \
+         SUM(p99 * total) / NULLIF(SUM(CASE WHEN p99 IS NULL THEN 0 ELSE total END), 0), \
+         COUNT(*) \
          FROM slo_samples WHERE slo = ?1 AND at >= ?2 AND at < ?3 GROUP BY bucket ORDER BY bucket"
     };
-    let mut stmt = conn.sqlite().prepare_cached(sql)?;
-    let rows = stmt.query_map(params![slo, from, to, step_ms], |r| {
+    conn.query_vec(sql, &[&slo, &from, &to, &step_ms], |r| {
         let bucket: i64 = r.get(0)?;
         let bad: f64 = r.get(1)?;
         let total: f64 = r.get(2)?;
@@ -252,8 +232,7 @@ pub fn history(
             intervals: r.get(4)?,
             p99: r.get(3)?,
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    })
 }
 
 /// A latency SLI's p99 bucketed by `step_ms` between `from` and `to`, from the
@@ -267,28 +246,21 @@ pub fn p99_history(
     to: i64,
     step_ms: i64,
 ) -> StoreResult<Vec<(i64, f64)>> {
-    let mut stmt = conn.sqlite().prepare_cached(
+    conn.query_vec(
         "SELECT (at - ?2) / ?4 AS bucket, \
          SUM(p99 * total) / SUM(total) FROM slo_samples \
          WHERE slo = ?1 AND at >= ?2 AND at < ?3 AND p99 IS NOT NULL AND total > 0 \
          GROUP BY bucket ORDER BY bucket",
-    )?;
-    let rows = stmt.query_map(params![slo, from, to, step_ms], |r| {
-        Ok((from + r.get::<_, i64>(0)? * step_ms, r.get::<_, f64>(1)?))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        &[&slo, &from, &to, &step_ms],
+        |r| Ok((from + r.get::<i64>(0)? * step_ms, r.get::<f64>(1)?)),
+    )
 }
 
 /// When an SLO's stored history begins: its first per-interval row and its first hourly
 /// rollup (ms), for the back-fill not to overwrite what Firewatch measured itself.
 pub fn first_rows(conn: &Conn, slo: &str) -> StoreResult<(Option<i64>, Option<i64>)> {
-    let c = conn.sqlite();
-    let at = c
-        .prepare_cached("SELECT MIN(at) FROM slo_samples WHERE slo = ?1")?
-        .query_row([slo], |r| r.get(0))?;
-    let hour = c
-        .prepare_cached("SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1")?
-        .query_row([slo], |r| r.get(0))?;
+    let at = conn.query_one("SELECT MIN(at) FROM slo_samples WHERE slo = ?1", &[&slo])?;
+    let hour = conn.query_one("SELECT MIN(hour) FROM slo_hourly WHERE slo = ?1", &[&slo])?;
     Ok((at, hour))
 }
 
@@ -302,11 +274,10 @@ pub fn add_hourly_if_absent(
     total: f64,
     samples: i64,
 ) -> StoreResult<()> {
-    conn.sqlite()
-        .prepare_cached(
-            "INSERT OR IGNORE INTO slo_hourly (slo, hour, bad, total, samples) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![slo, hour, bad, total, samples])?;
+    conn.execute(
+        "INSERT INTO slo_hourly (slo, hour, bad, total, samples) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        &[&slo, &hour, &bad, &total, &samples],
+    )?;
     Ok(())
 }

@@ -177,7 +177,7 @@ async fn invalid_input_is_refused_with_the_field_named() {
         .post_json("/api/v1/incidents/1/notes", t, &json!({"text": "  "}))
         .await;
     assert!(code == StatusCode::UNPROCESSABLE_ENTITY || code == StatusCode::NOT_FOUND);
-    assert_eq!(app.count_rows("incidents"), 0);
+    assert_eq!(app.count_rows("incidents").await, 0);
 }
 
 #[tokio::test]
@@ -376,14 +376,12 @@ async fn admins_create_and_revoke_tokens_and_revoked_tokens_stop_working() {
     assert_eq!(me["name"], "deploy-bot");
     assert_eq!(me["role"], "responder");
     // Only a hash is stored.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    let stored: i64 = conn
-        .query_row(
+    let stored = app
+        .query_ints(
             "SELECT COUNT(*) FROM api_tokens WHERE token_hash = ?1 OR prefix = ?1",
-            [&secret],
-            |r| r.get(0),
+            &[DbValue::Text(secret.clone())],
         )
-        .unwrap();
+        .await[0][0];
     assert_eq!(stored, 0);
     let res = app
         .client

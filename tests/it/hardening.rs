@@ -326,10 +326,10 @@ async fn silences_are_bounded() {
         .db
         .write(|c| {
             for i in 1..1000 {
-                c.sqlite().execute(
+                c.execute(
                     "INSERT INTO silences (matchers, comment, created_by, starts_at, ends_at, created_at) \
                      VALUES (?1, 'bulk', 'test', 0, 9999999999999, 0)",
-                    [format!("{{\"service\":\"s{i}\"}}")],
+                    &[&format!("{{\"service\":\"s{i}\"}}")],
                 )?;
             }
             Ok::<_, firewatch::db::StoreError>(())

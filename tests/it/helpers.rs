@@ -3,6 +3,8 @@ use std::path::PathBuf;
 use firewatch::app::{Application, Config};
 use firewatch::auth::Role;
 use firewatch::config::Settings;
+use firewatch::db::Param;
+pub use firewatch::db::Value as DbValue;
 use firewatch::state::AppState;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -23,8 +25,68 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The server of the suite's PostgreSQL pass: `scripts/test.sh` runs the integration
+/// tests a second time with `FIREWATCH_TEST_POSTGRES` naming it (`host=… port=… user=…`),
+/// and every test app then gets a fresh database of its own there.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("FIREWATCH_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// For tests of SQLite itself (its file, its backups, migrating a file): true, with a
+/// note, on the PostgreSQL pass, where they have nothing to test.
+pub fn sqlite_only(test: &str) -> bool {
+    if on_postgres() {
+        eprintln!("{test}: tests the SQLite file; skipped on the PostgreSQL pass");
+    }
+    on_postgres()
+}
+
+/// A new empty database on the suite's PostgreSQL server; its connection string.
+pub fn fresh_postgres_database() -> String {
+    let server = postgres_server().expect("FIREWATCH_TEST_POSTGRES is set");
+    let name = format!("fw_{:016x}", rand::random::<u64>());
+    let create = format!("CREATE DATABASE {name}");
+    let admin = server.clone();
+    // The synchronous client runs its own runtime: not on a runtime's thread.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("FIREWATCH_TEST_POSTGRES ({admin}): {e}"));
+        c.batch_execute(&create).unwrap();
+    })
+    .join()
+    .unwrap();
+    format!("{server} dbname={name}")
+}
+
+/// How many columns a `SELECT a, b, … FROM` names (top-level commas only).
+fn sql_columns(sql: &str) -> usize {
+    let upper = sql.to_uppercase();
+    let body = upper.trim_start().trim_start_matches("SELECT");
+    let (mut depth, mut n) = (0i32, 1usize);
+    for (i, ch) in body.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => n += 1,
+            _ if depth == 0 && body[i..].starts_with(" FROM ") => break,
+            _ => {}
+        }
+    }
+    n
+}
+
 pub fn test_settings(dir: &std::path::Path) -> Settings {
     let mut s = Settings::default();
+    if on_postgres() {
+        s.storage.backend = firewatch::config::Backend::Postgres;
+        s.storage.url = Some(fresh_postgres_database());
+    }
     s.server.listen = "127.0.0.1:0".into();
     s.server.workers = 2;
     s.server.shutdown_timeout = "1s".into();
@@ -168,15 +230,54 @@ impl TestApp {
         body
     }
 
-    /// Rows in a table, read straight from the database file.
-    pub fn count_rows(&self, table: &str) -> i64 {
-        let conn = rusqlite::Connection::open(self.dir.path().join("firewatch.db")).unwrap();
-        conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
-            .unwrap()
+    /// Rows in a table, counted in the database (either backend).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        self.query_ints(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .await[0][0]
     }
 
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("firewatch.db")
+    /// Runs a statement in the database's writer (either backend; `?1` placeholders):
+    /// tests move times into the past and seed history with it. Returns rows changed.
+    pub async fn exec(&self, sql: &str, params: &[DbValue]) -> usize {
+        let (sql, params) = (sql.to_string(), params.to_vec());
+        self.state
+            .db
+            .write(move |c| {
+                let refs: Vec<&dyn Param> = params.iter().map(|p| p as &dyn Param).collect();
+                c.execute(&sql, &refs)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Every row of a query whose columns are all integers (either backend).
+    pub async fn query_ints(&self, sql: &str, params: &[DbValue]) -> Vec<Vec<i64>> {
+        self.query_with(sql, params, |r, n| (0..n).map(|i| r.get(i)).collect())
+            .await
+    }
+
+    /// Every row of a query whose columns are all numbers, as f64 (either backend).
+    pub async fn query_reals(&self, sql: &str, params: &[DbValue]) -> Vec<Vec<f64>> {
+        self.query_with(sql, params, |r, n| (0..n).map(|i| r.get(i)).collect())
+            .await
+    }
+
+    async fn query_with<T: Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[DbValue],
+        row: fn(&firewatch::db::Row, usize) -> firewatch::db::StoreResult<T>,
+    ) -> Vec<T> {
+        let columns = sql_columns(sql);
+        let (sql, params) = (sql.to_string(), params.to_vec());
+        self.state
+            .db
+            .read(move |c| {
+                let refs: Vec<&dyn Param> = params.iter().map(|p| p as &dyn Param).collect();
+                c.query_vec(&sql, &refs, |r| row(r, columns))
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

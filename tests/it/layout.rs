@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The files allowed to hold SQL and rusqlite types: each table's owner, and db/.
-const OWNERS: [&str; 14] = [
+const OWNERS: [&str; 15] = [
+    "src/cluster/repo.rs",
     "src/jobs/repo.rs",
     "src/healing/repo.rs",
     "src/reports/repo.rs",
@@ -70,7 +71,16 @@ fn sql_and_rusqlite_live_only_in_the_owner_files_and_db() {
     .unwrap();
     let mut offenders = Vec::new();
     for (path, code) in sources() {
+        if path.starts_with("src/db/") {
+            continue;
+        }
         if is_owner(&path) {
+            // Owners write SQL both backends run, through db's Conn: no engine's types.
+            for (i, line) in code.lines().enumerate() {
+                if line.contains("rusqlite") || line.contains("postgres::") {
+                    offenders.push(format!("{path}:{}: {}", i + 1, line.trim()));
+                }
+            }
             continue;
         }
         let foreign = FOREIGN_SQL.contains(&path.as_str());

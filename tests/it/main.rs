@@ -19,6 +19,7 @@ mod notify;
 mod oncall;
 mod ops;
 mod postmortems;
+mod replicas;
 mod reports;
 mod runbooks;
 mod slo;

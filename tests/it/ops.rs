@@ -7,6 +7,39 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_firewatch")
 }
 
+/// A database of its own for a test's CLI runs on the PostgreSQL pass; `None` on the
+/// SQLite pass, where the data directory holds it.
+fn cli_database() -> Option<String> {
+    on_postgres().then(fresh_postgres_database)
+}
+
+/// Env for a `firewatch serve` process: on the PostgreSQL pass a database of its own
+/// (nothing on the SQLite pass, where its data directory holds one).
+pub(crate) fn postgres_env() -> Vec<(&'static str, String)> {
+    cli_database()
+        .map(|url| {
+            vec![
+                ("FIREWATCH__STORAGE__BACKEND", "postgres".to_string()),
+                ("FIREWATCH__STORAGE__URL", url),
+            ]
+        })
+        .unwrap_or_default()
+}
+
+/// Points a CLI run at `data_dir` and, on the PostgreSQL pass, at the database `url`.
+fn cli_storage<'c>(
+    cmd: &'c mut Command,
+    data_dir: &std::path::Path,
+    url: &Option<String>,
+) -> &'c mut Command {
+    cmd.env("FIREWATCH__STORAGE__DATA_DIR", data_dir);
+    if let Some(url) = url {
+        cmd.env("FIREWATCH__STORAGE__BACKEND", "postgres")
+            .env("FIREWATCH__STORAGE__URL", url);
+    }
+    cmd
+}
+
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
@@ -84,13 +117,11 @@ async fn retention_deletes_only_old_resolved_incidents() {
     ))
     .await;
     // Age incident r1's resolution past the retention period.
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.execute(
+    app.exec(
         "UPDATE incidents SET resolved_at = resolved_at - 2 * 86400000 WHERE group_key = 'r1'",
-        [],
+        &[],
     )
-    .unwrap();
-    drop(conn);
+    .await;
     let deleted = firewatch::scheduler::run_retention_once(&app.state)
         .await
         .unwrap();
@@ -103,7 +134,7 @@ async fn retention_deletes_only_old_resolved_incidents() {
         .collect();
     assert_eq!(left, ["r3", "r2"]);
     assert_eq!(
-        app.count_rows("alerts"),
+        app.count_rows("alerts").await,
         2,
         "alerts of the deleted incident went with it"
     );
@@ -114,46 +145,43 @@ async fn retention_also_prunes_the_history_of_slos_no_longer_configured() {
     let app = spawn_app().await; // Firewatch's own two SLOs are configured
     let now = firewatch::time::now_ms();
     let day = 86_400_000;
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
     for (slo, age) in [
         ("gone-slo", 10 * day),
         ("gone-slo", day),
         ("firewatch-api-availability", 10 * day),
     ] {
-        conn.execute(
+        app.exec(
             "INSERT INTO slo_samples (slo, at, bad, total) VALUES (?1, ?2, 0, 10)",
-            rusqlite::params![slo, now - age],
+            &[DbValue::Text(slo.into()), DbValue::Int(now - age)],
         )
-        .unwrap();
+        .await;
     }
-    conn.execute(
+    app.exec(
         "INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES ('gone-slo', ?1, 0, 10, 1)",
-        [now - 500 * day - (now - 500 * day) % 3_600_000],
+        &[DbValue::Int(
+            now - 500 * day - (now - 500 * day) % 3_600_000,
+        )],
     )
-    .unwrap();
-    drop(conn);
+    .await;
     firewatch::scheduler::run_retention_once(&app.state)
         .await
         .unwrap();
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    let rows: Vec<(String, i64)> = conn
-        .prepare("SELECT slo, at FROM slo_samples ORDER BY slo, at")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    // Each row's SLO as a number: 1 and 2 for the two SLOs above, 0 for any other.
+    let rows = app
+        .query_ints(
+            "SELECT CASE slo WHEN 'firewatch-api-availability' THEN 1 \
+             WHEN 'gone-slo' THEN 2 ELSE 0 END, at FROM slo_samples ORDER BY slo, at",
+            &[],
+        )
+        .await;
     assert_eq!(
         rows,
-        [
-            ("firewatch-api-availability".to_string(), now - 10 * day),
-            ("gone-slo".to_string(), now - day)
-        ],
+        [vec![1, now - 10 * day], vec![2, now - day]],
         "the unconfigured SLO loses rows past the 4-day retention; configured SLOs are \
          pruned by the evaluation instead"
     );
     assert_eq!(
-        app.count_rows("slo_hourly"),
+        app.count_rows("slo_hourly").await,
         0,
         "rollups past 400 days go too"
     );
@@ -161,6 +189,9 @@ async fn retention_also_prunes_the_history_of_slos_no_longer_configured() {
 
 #[tokio::test]
 async fn backup_copies_the_live_database_consistently() {
+    if sqlite_only("backup_copies_the_live_database_consistently") {
+        return;
+    }
     let app = spawn_app().await;
     for g in 0..20 {
         app.post_webhook_ok(&message(
@@ -206,6 +237,9 @@ async fn backup_copies_the_live_database_consistently() {
 
 #[test]
 fn a_database_from_a_newer_firewatch_is_refused_with_a_clear_message() {
+    if sqlite_only("a_database_from_a_newer_firewatch_is_refused_with_a_clear_message") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("firewatch.db");
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -221,6 +255,9 @@ fn a_database_from_a_newer_firewatch_is_refused_with_a_clear_message() {
 
 #[test]
 fn migrations_apply_once_and_record_the_schema_version() {
+    if sqlite_only("migrations_apply_once_and_record_the_schema_version") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("firewatch.db");
     for _ in 0..2 {
@@ -240,9 +277,9 @@ fn migrations_apply_once_and_record_the_schema_version() {
 #[test]
 fn the_cli_creates_tokens_printing_the_token_alone_on_the_last_line() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(bin())
+    let url = cli_database();
+    let out = cli_storage(&mut Command::new(bin()), dir.path(), &url)
         .args(["token", "create", "ci", "--role", "responder", "--init"])
-        .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
         .output()
         .unwrap();
     assert!(
@@ -253,9 +290,8 @@ fn the_cli_creates_tokens_printing_the_token_alone_on_the_last_line() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let last = stdout.lines().last().unwrap();
     assert!(last.starts_with("fw_") && last.len() == 67, "{stdout}");
-    let bad = Command::new(bin())
+    let bad = cli_storage(&mut Command::new(bin()), dir.path(), &url)
         .args(["token", "create", "ci", "--role", "boss"])
-        .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -266,8 +302,9 @@ fn the_cli_creates_tokens_printing_the_token_alone_on_the_last_line() {
 fn the_cli_adds_users_from_stdin_and_refuses_weak_passwords() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
+    let url = cli_database();
     let run = |pw: &str| {
-        let mut child = Command::new(bin())
+        let mut child = cli_storage(&mut Command::new(bin()), dir.path(), &url)
             .args([
                 "user",
                 "add",
@@ -277,7 +314,6 @@ fn the_cli_adds_users_from_stdin_and_refuses_weak_passwords() {
                 "--password-stdin",
                 "--init",
             ])
-            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -349,8 +385,9 @@ async fn settings_come_from_the_file_then_env_then_secret_files() {
         ),
     )
     .unwrap();
-    // The env variable overrides the file's listen address.
-    let server = ServerProcess::start(&cfg, &[]);
+    // The env variable overrides the file's listen address (and on the PostgreSQL pass
+    // its storage).
+    let server = ServerProcess::start(&cfg, &postgres_env());
     let client = reqwest::Client::new();
     let res = client
         .post(format!("{}/api/v1/alerts/alertmanager", server.address))
@@ -381,13 +418,18 @@ async fn settings_come_from_the_file_then_env_then_secret_files() {
 #[tokio::test]
 async fn a_fresh_install_generates_and_keeps_its_webhook_token() {
     let dir = tempfile::tempdir().unwrap();
+    // On the PostgreSQL pass the CLI and the server share a database of their own.
+    let url = cli_database();
     let print = || {
-        let out = Command::new(bin())
+        let out = cli_storage(&mut Command::new(bin()), dir.path(), &url)
             .args(["webhook-token", "--init"])
-            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
             .output()
             .unwrap();
-        assert!(out.status.success());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let first = print();
@@ -396,6 +438,9 @@ async fn a_fresh_install_generates_and_keeps_its_webhook_token() {
     let app = spawn_app_with(|s| {
         s.storage.data_dir = dir.path().to_path_buf();
         s.alertmanager.webhook_token = None;
+        if let Some(url) = url.clone() {
+            s.storage.url = Some(url);
+        }
     })
     .await;
     let res = app
@@ -453,27 +498,44 @@ async fn incident_counts_stay_exact_through_every_change() {
         vec![alert("A", "i1", "warning", "resolved")],
     ))
     .await;
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.execute(
+    app.exec(
         "UPDATE incidents SET resolved_at = 0 WHERE group_key = 'c3'",
-        [],
+        &[],
     )
-    .unwrap();
+    .await;
     firewatch::scheduler::run_retention_once(&app.state)
         .await
         .unwrap();
-    let mut counted = conn
-        .prepare("SELECT status, severity, COUNT(*) FROM incidents GROUP BY 1, 2 ORDER BY 1, 2")
-        .unwrap()
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
-        .unwrap()
-        .map(Result::unwrap)
+    // Counted in the database for every (status, severity), by their positions in
+    // STATUSES and SEVERITIES (any other value would be -1 and match nothing kept).
+    const STATUSES: [&str; 3] = ["acknowledged", "resolved", "triggered"];
+    const SEVERITIES: [&str; 5] = ["P0", "P1", "P2", "P3", "P4"];
+    let position = |column: &str, values: &[&str]| {
+        let whens: String = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!(" WHEN '{v}' THEN {i}"))
+            .collect();
+        format!("CASE {column}{whens} ELSE -1 END")
+    };
+    let name = |values: &[&str], i: i64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| values.get(i))
+            .map_or_else(|| format!("unknown #{i}"), |v| v.to_string())
+    };
+    let mut counted = app
+        .query_ints(
+            &format!(
+                "SELECT {}, {}, COUNT(*) FROM incidents GROUP BY status, severity",
+                position("status", &STATUSES),
+                position("severity", &SEVERITIES)
+            ),
+            &[],
+        )
+        .await
+        .into_iter()
+        .map(|r| (name(&STATUSES, r[0]), name(&SEVERITIES, r[1]), r[2]))
         .collect::<Vec<_>>();
     let mut kept = app
         .state
@@ -508,24 +570,28 @@ async fn incident_counts_stay_exact_through_every_change() {
     }
     let now = firewatch::time::now_ms();
     for since in [0, now - 30 * 86_400_000, now - 5_400_000, now + 3_600_000] {
-        let direct = conn
-            .query_row(
+        // The mean times as the averages' integer parts, none without a time (AVG's
+        // cast rounds differently on the two backends: sum and count instead).
+        let row = app
+            .query_ints(
                 "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(resolved_at), \
-                 CAST(AVG(acknowledged_at - created_at) AS INTEGER), \
-                 CAST(AVG(resolved_at - created_at) AS INTEGER) \
+                 CAST(COALESCE(SUM(acknowledged_at - created_at), 0) AS BIGINT), \
+                 COUNT(acknowledged_at - created_at), \
+                 CAST(COALESCE(SUM(resolved_at - created_at), 0) AS BIGINT), \
+                 COUNT(resolved_at - created_at) \
                  FROM incidents WHERE created_at >= ?1",
-                [since],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, Option<i64>>(4)?,
-                    ))
-                },
+                &[DbValue::Int(since)],
             )
-            .unwrap();
+            .await
+            .remove(0);
+        let mean = |sum: i64, n: i64| (n > 0).then(|| sum / n);
+        let direct = (
+            row[0],
+            row[1],
+            row[2],
+            mean(row[3], row[4]),
+            mean(row[5], row[6]),
+        );
         let kept = app.state.incidents.response_stats(since).await.unwrap();
         assert_eq!(
             direct,
@@ -791,6 +857,9 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[tokio::test]
 async fn the_data_folder_and_database_are_private_to_their_owner() {
+    if sqlite_only("the_data_folder_and_database_are_private_to_their_owner") {
+        return;
+    }
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("var/firewatch");
     let app = spawn_app_with({
@@ -820,6 +889,9 @@ async fn the_data_folder_and_database_are_private_to_their_owner() {
 /// create one without --init.
 #[test]
 fn the_cli_finds_the_servers_settings_and_never_creates_a_database_by_accident() {
+    if sqlite_only("the_cli_finds_the_servers_settings_and_never_creates_a_database_by_accident") {
+        return;
+    }
     let server_dir = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let data = server_dir.path().join("data");
@@ -890,10 +962,10 @@ fn the_cli_finds_the_servers_settings_and_never_creates_a_database_by_accident()
 fn the_cli_lists_disables_resets_and_removes_users() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
+    let url = cli_database();
     let run = |args: &[&str], stdin: Option<&str>| {
-        let mut child = Command::new(bin())
+        let mut child = cli_storage(&mut Command::new(bin()), dir.path(), &url)
             .args(args)
-            .env("FIREWATCH__STORAGE__DATA_DIR", dir.path())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

@@ -86,14 +86,13 @@ async fn a_postmortem_drafts_itself_from_the_incident_and_goes_through_review() 
     // SLO impact: the window's events in the store, and the share of the period's budget.
     let impact = &pm["slo_impact"][0];
     assert_eq!(impact["slo"], "checkout-checkout-availability", "{pm}");
-    let (bad, total): (f64, f64) = rusqlite::Connection::open(app.db_path())
-        .unwrap()
-        .query_row(
+    let sums = app
+        .query_reals(
             "SELECT SUM(bad), SUM(total) FROM slo_samples WHERE slo = 'checkout-checkout-availability' AND at >= ?1",
-            [started],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            &[DbValue::Int(started)],
         )
-        .unwrap();
+        .await;
+    let (bad, total) = (sums[0][0], sums[0][1]);
     assert_eq!(impact["bad_events"].as_f64().unwrap(), bad);
     assert_eq!(bad, 100.0);
     assert!((impact["error_ratio"].as_f64().unwrap() - bad / total).abs() < 1e-9);
@@ -423,13 +422,11 @@ async fn overdue_postmortems_and_action_items_are_reminded_once_a_day_and_counte
     // Resolved just now: due in 5 days, not overdue, nobody reminded.
     assert_eq!(remind().await.unwrap(), 0);
     // Resolved six days ago: overdue.
-    rusqlite::Connection::open(app.db_path())
-        .unwrap()
-        .execute(
-            "UPDATE incidents SET resolved_at = ?1 WHERE id = ?2",
-            [now - 6 * 86_400_000, id],
-        )
-        .unwrap();
+    app.exec(
+        "UPDATE incidents SET resolved_at = ?1 WHERE id = ?2",
+        &[DbValue::Int(now - 6 * 86_400_000), DbValue::Int(id)],
+    )
+    .await;
     let first = remind().await.unwrap();
     assert!(first >= 1, "the incident's receivers are reminded");
     assert_eq!(remind().await.unwrap(), 0, "at most once a day");

@@ -46,31 +46,72 @@ async fn app() -> TestApp {
     .await
 }
 
-/// Hourly rollups: (slo, hour, bad, total).
-fn seed(app: &TestApp, rows: &[(&str, i64, f64, f64)]) {
-    let mut db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    let tx = db.transaction().unwrap();
-    for (slo, hour, bad, total) in rows {
-        tx.execute(
-            "INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES (?1, ?2, ?3, ?4, 120)",
-            rusqlite::params![slo, hour, bad, total],
-        )
-        .unwrap();
+/// The `[storage]` table of a settings file for `firewatch report` on the app's database
+/// (on the PostgreSQL pass, the app's PostgreSQL database).
+fn cli_storage(app: &TestApp) -> String {
+    let mut storage = format!(
+        "[storage]\ndata_dir = {:?}\n",
+        app.dir.path().display().to_string()
+    );
+    if let Some(url) = &app.state.settings.storage_url {
+        storage.push_str(&format!("backend = \"postgres\"\nurl = {url:?}\n"));
     }
-    tx.commit().unwrap();
+    storage
+}
+
+/// Hourly rollups: (slo, hour, bad, total).
+async fn seed(app: &TestApp, rows: &[(&str, i64, f64, f64)]) {
+    // A thousand rows a statement (4,000 parameters: within both engines' limits).
+    for chunk in rows.chunks(1000) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                let p = 4 * i;
+                format!("(?{}, ?{}, ?{}, ?{}, 120)", p + 1, p + 2, p + 3, p + 4)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let params: Vec<DbValue> = chunk
+            .iter()
+            .flat_map(|(slo, hour, bad, total)| {
+                [
+                    DbValue::Text(slo.to_string()),
+                    DbValue::Int(*hour),
+                    DbValue::Real(*bad),
+                    DbValue::Real(*total),
+                ]
+            })
+            .collect();
+        let inserted = app
+            .exec(
+                &format!("INSERT INTO slo_hourly (slo, hour, bad, total, samples) VALUES {values}"),
+                &params,
+            )
+            .await;
+        assert_eq!(inserted, chunk.len());
+    }
 }
 
 /// Moves an incident to the given times (they are "now" when it is made through intake).
-fn set_times(app: &TestApp, id: i64, created: i64, acked: Option<i64>, resolved: Option<i64>) {
-    let db = rusqlite::Connection::open(app.db_path()).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    db.execute(
+async fn set_times(
+    app: &TestApp,
+    id: i64,
+    created: i64,
+    acked: Option<i64>,
+    resolved: Option<i64>,
+) {
+    let opt = |v: Option<i64>| v.map_or(DbValue::Null, DbValue::Int);
+    app.exec(
         "UPDATE incidents SET created_at = ?2, acknowledged_at = ?3, resolved_at = ?4, \
-         status = CASE WHEN ?4 IS NULL THEN status ELSE 'resolved' END WHERE id = ?1",
-        rusqlite::params![id, created, acked, resolved],
+         status = CASE WHEN CAST(?4 AS BIGINT) IS NULL THEN status ELSE 'resolved' END \
+         WHERE id = ?1",
+        &[
+            DbValue::Int(id),
+            DbValue::Int(created),
+            opt(acked),
+            opt(resolved),
+        ],
     )
-    .unwrap();
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +142,7 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
         rows.push(("checkout-availability", h, 0.5, 1000.0));
         h += HOUR;
     }
-    seed(&app, &rows);
+    seed(&app, &rows).await;
     // Incidents: a P0 on checkout acknowledged after 4 min and resolved after 2 h, a P2
     // on search acknowledged after 10 min and still open at the end of the month.
     let a = app
@@ -117,7 +158,7 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
         .as_i64()
         .unwrap();
     let t0 = ms("2026-10-08T10:00:00Z");
-    set_times(&app, a, t0, Some(t0 + 240_000), Some(t0 + 2 * HOUR));
+    set_times(&app, a, t0, Some(t0 + 240_000), Some(t0 + 2 * HOUR)).await;
     let mut on_search = message("r-b", vec![alert("Slow", "s-1", "warning", "firing")]);
     on_search["commonLabels"]["service"] = json!("search");
     on_search["groupLabels"]["service"] = json!("search");
@@ -125,14 +166,14 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
         .as_i64()
         .unwrap();
     let t1 = ms("2026-10-20T08:00:00Z");
-    set_times(&app, b, t1, Some(t1 + 600_000), None);
+    set_times(&app, b, t1, Some(t1 + 600_000), None).await;
     // A drill in October is left out.
     let mut d = alert("FirewatchDrill", "x", "critical", "firing");
     d["labels"]["firewatch_drill"] = json!("true");
     let drill = app.post_webhook_ok(&message("r-d", vec![d])).await["incident_id"]
         .as_i64()
         .unwrap();
-    set_times(&app, drill, t1, Some(t1 + 1000), Some(t1 + 2000));
+    set_times(&app, drill, t1, Some(t1 + 1000), Some(t1 + 2000)).await;
 
     let (code, r) = app
         .post_json("/api/v1/reports/2026-10", &app.admin_token, &json!({}))
@@ -254,14 +295,12 @@ async fn the_october_report_has_the_numbers_computed_by_hand() {
         md.contains("| checkout-availability | no data | no data | 99.950 % (50 % budget) | 99.800 % ↓ (200 % budget) |"),
         "{md}"
     );
-    // The CLI computes the same numbers from the data directory while the server runs.
+    // The CLI computes the same numbers from the server's database while it runs.
+    let storage = cli_storage(&app);
     let cfg = app.dir.path().join("fw.toml");
     std::fs::write(
         &cfg,
-        format!(
-            "[storage]\ndata_dir = \"{}\"\n[evaluation]\ntime_zone = \"Europe/Berlin\"\n{SLOS}",
-            app.dir.path().display()
-        ),
+        format!("{storage}[evaluation]\ntime_zone = \"Europe/Berlin\"\n{SLOS}"),
     )
     .unwrap();
     let out_file = app.dir.path().join("cli.json");

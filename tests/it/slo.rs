@@ -139,17 +139,19 @@ async fn slo(app: &TestApp) -> serde_json::Value {
 }
 
 /// Moves all recorded history `ms` into the past, as if that much time went by.
-fn age_history(app: &TestApp, ms: i64) {
+async fn age_history(app: &TestApp, ms: i64) {
     assert_eq!(
         ms % 3_600_000,
         0,
         "whole hours keep the hourly rollups aligned"
     );
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.execute("UPDATE slo_samples SET at = at - ?1", [ms])
-        .unwrap();
-    conn.execute("UPDATE slo_hourly SET hour = hour - ?1", [ms])
-        .unwrap();
+    app.exec("UPDATE slo_samples SET at = at - ?1", &[DbValue::Int(ms)])
+        .await;
+    app.exec(
+        "UPDATE slo_hourly SET hour = hour - ?1",
+        &[DbValue::Int(ms)],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,10 +276,10 @@ async fn a_fast_burn_opens_an_incident_and_it_resolves_when_the_burn_stops() {
     );
     // Evaluating again while it still burns changes nothing.
     evaluate(&app).await;
-    assert_eq!(app.count_rows("incidents"), 1);
+    assert_eq!(app.count_rows("incidents").await, 1);
 
     // The errors stop and four days pass: every alert window is clean again.
-    age_history(&app, 4 * 86_400_000);
+    age_history(&app, 4 * 86_400_000).await;
     target.add(1000.0, 0.0);
     evaluate(&app).await;
     let s = slo(&app).await;
@@ -329,7 +331,7 @@ async fn a_handful_of_requests_never_pages() {
     }
     // Once enough of the period is measured (evaluation.min_coverage, 5 %), the spent
     // budget counts.
-    age_history(&app, 3 * 86_400_000);
+    age_history(&app, 3 * 86_400_000).await;
     evaluate(&app).await;
     let s = slo(&app).await;
     assert_eq!(s["too_early"], false, "{s}");
@@ -363,7 +365,7 @@ async fn a_dead_or_broken_target_is_reported_and_records_no_data() {
             .contains("503")
     );
     assert_eq!(
-        app.count_rows("slo_samples"),
+        app.count_rows("slo_samples").await,
         0,
         "no rows while the target is broken"
     );
@@ -454,18 +456,18 @@ async fn history_rolls_up_by_the_hour_and_outlives_the_per_interval_rows() {
     evaluate(&app).await;
     target.add(990.0, 10.0);
     evaluate(&app).await;
-    assert_eq!(app.count_rows("slo_samples"), 1);
-    assert_eq!(app.count_rows("slo_hourly"), 1);
+    assert_eq!(app.count_rows("slo_samples").await, 1);
+    assert_eq!(app.count_rows("slo_hourly").await, 1);
     // Ten days later (per-interval rows are kept 4 days by default) more traffic comes.
-    age_history(&app, 10 * 86_400_000);
+    age_history(&app, 10 * 86_400_000).await;
     target.add(2000.0, 0.0);
     evaluate(&app).await;
     assert_eq!(
-        app.count_rows("slo_samples"),
+        app.count_rows("slo_samples").await,
         1,
         "the 10-day-old row is pruned"
     );
-    assert_eq!(app.count_rows("slo_hourly"), 2, "its rollup stays");
+    assert_eq!(app.count_rows("slo_hourly").await, 2, "its rollup stays");
     let s = slo(&app).await;
     let period = &s["windows"]["period"];
     assert_eq!(period["events"], 3000.0, "{s}");
@@ -795,15 +797,14 @@ async fn a_real_prometheus_and_the_built_in_scraper_agree_on_the_sli() {
     .await
     .unwrap();
     assert!(n >= 4, "{n} rows back-filled");
-    let (bad, events, rows): (f64, f64, i64) = rusqlite::Connection::open(fresh.db_path())
-        .unwrap()
-        .query_row(
+    let sums = fresh
+        .query_reals(
             "SELECT SUM(bad), SUM(total), COUNT(*) FROM slo_samples \
              WHERE slo = 'checkout-checkout-availability-prom'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            &[],
         )
-        .unwrap();
+        .await;
+    let (bad, events, rows) = (sums[0][0], sums[0][1], sums[0][2] as i64);
     assert!(
         rows >= 2 && (rows as usize) < n,
         "{rows} of {n} rows (the rest: latency)"
@@ -1127,7 +1128,7 @@ async fn sloth_spec_files_are_evaluated_through_the_prometheus_source() {
         ),
     )
     .unwrap();
-    let server = ServerProcess::start(&cfg, &[]);
+    let server = ServerProcess::start(&cfg, &crate::ops::postgres_env());
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let items = loop {

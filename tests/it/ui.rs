@@ -196,7 +196,7 @@ async fn a_responder_declares_an_incident_from_the_form() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(app.count_rows("incidents"), 0);
+    assert_eq!(app.count_rows("incidents").await, 0);
     let ok = app
         .client
         .post(app.url("/incidents"))

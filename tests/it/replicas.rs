@@ -1,0 +1,317 @@
+//! Replicas sharing one PostgreSQL database (the suite's PostgreSQL pass): one incident
+//! for a notification posted to two replicas at once, an outbox message delivered once
+//! while both deliver, the leader replaced after kill -9, and no acknowledged alert lost
+//! when a replica is killed under load.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::durability::load;
+use crate::helpers::*;
+use crate::notify::{Recorder, receivers};
+
+/// Whether this run has a PostgreSQL server; says so when it has not.
+fn postgres_pass(test: &str) -> bool {
+    if !on_postgres() {
+        eprintln!("{test}: replicas need the PostgreSQL pass; skipped on SQLite");
+    }
+    on_postgres()
+}
+
+/// A second replica on `first`'s database.
+async fn replica_of(
+    first: &TestApp,
+    customize: impl FnOnce(&mut firewatch::config::Settings),
+) -> TestApp {
+    let url = first.state.settings.storage_url.clone();
+    spawn_app_with(move |s| {
+        customize(s);
+        s.storage.url = url;
+    })
+    .await
+}
+
+/// Rows of a one-column text query, straight from PostgreSQL.
+fn pg_strings(url: &str, sql: &str) -> Vec<String> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query(&sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_posted_to_two_replicas_at_once_opens_one_incident() {
+    if !postgres_pass("a_notification_posted_to_two_replicas_at_once_opens_one_incident") {
+        return;
+    }
+    let a = spawn_app().await;
+    let b = replica_of(&a, |_| {}).await;
+    // A group sent once, to one replica: what every group should look like.
+    a.post_webhook_ok(&message(
+        "once",
+        vec![alert("Dup", "i0", "critical", "firing")],
+    ))
+    .await;
+    for g in 0..20 {
+        // Alertmanager in HA: each instance sends the same notification.
+        let m = message(
+            &format!("twice-{g}"),
+            vec![alert("Dup", &format!("i{g}"), "critical", "firing")],
+        );
+        let (ra, rb) = tokio::join!(a.post_webhook(&m), b.post_webhook(&m));
+        assert_eq!(ra.status(), StatusCode::OK);
+        assert_eq!(rb.status(), StatusCode::OK);
+    }
+    let incidents = a.incidents("all").await;
+    assert_eq!(incidents.len(), 21, "one incident per group");
+    let per_incident = a
+        .query_ints(
+            "SELECT incident_id, COUNT(*) FROM timeline GROUP BY incident_id ORDER BY incident_id",
+            &[],
+        )
+        .await;
+    let once = per_incident[0][1];
+    for row in &per_incident {
+        assert_eq!(
+            row[1], once,
+            "incident {}: timeline like a single send",
+            row[0]
+        );
+    }
+    for i in &incidents {
+        assert_eq!(i["alert_count"], 1, "{i}");
+    }
+    // Both replicas answer from the same data.
+    assert_eq!(b.incidents("all").await.len(), 21);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outbox_message_is_delivered_once_while_both_replicas_deliver() {
+    if !postgres_pass("an_outbox_message_is_delivered_once_while_both_replicas_deliver") {
+        return;
+    }
+    let rec = Recorder::start(202);
+    let a = spawn_app_with(|s| receivers(s, &rec)).await;
+    let b = replica_of(&a, |s| receivers(s, &rec)).await;
+    let mut ids = HashSet::new();
+    for n in 0..10 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let m = message(
+            &format!("page-{n}"),
+            vec![alert(
+                "HighErrorRate",
+                &format!("api-{n}"),
+                "critical",
+                "firing",
+            )],
+        );
+        let id = app.post_webhook_ok(&m).await["incident_id"]
+            .as_i64()
+            .unwrap();
+        ids.insert(format!("firewatch-incident-{id}"));
+    }
+    rec.wait_for("/pagerduty", 10).await;
+    // Both workers poll every 50 ms: give a duplicate every chance to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pages = rec.seen("/pagerduty");
+    let keys: Vec<String> = pages
+        .iter()
+        .map(|p| p.body["dedup_key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 10, "each message sent once: {keys:?}");
+    assert_eq!(keys.into_iter().collect::<HashSet<_>>(), ids);
+}
+
+/// A settings file for a replica process on the database `url`.
+fn replica_config(dir: &std::path::Path, url: &str, takeover: &str) -> std::path::PathBuf {
+    let cfg = dir.join("fw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\nbackend = \"postgres\"\nurl = {url:?}\ndata_dir = {:?}\n\
+             [cluster]\ntakeover = {takeover:?}\n\
+             [jobs]\nretention = \"* * * * * *\"\n\
+             [alertmanager]\nwebhook_token = \"{WEBHOOK_TOKEN}\"\n",
+            dir.join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// A viewer token made with the CLI on the replicas' database.
+fn viewer_token(cfg: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+        .args([
+            "token", "create", "observer", "--role", "viewer", "--config",
+        ])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+async fn get(client: &reqwest::Client, address: &str, path: &str, token: &str) -> Option<Value> {
+    let res = client
+        .get(format!("{address}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
+    res.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_with_sigkill_is_replaced_within_the_bound_and_jobs_go_on() {
+    if !postgres_pass("the_leader_killed_with_sigkill_is_replaced_within_the_bound_and_jobs_go_on")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_postgres_database();
+    let takeover = Duration::from_secs(3);
+    let cfg = replica_config(dir.path(), &url, "3s");
+    let token = viewer_token(&cfg);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut replicas = [
+        ServerProcess::start(&cfg, &[("FIREWATCH__CLUSTER__INSTANCE", "one".into())]),
+        ServerProcess::start(&cfg, &[("FIREWATCH__CLUSTER__INSTANCE", "two".into())]),
+    ];
+    // Exactly one leads, and both see both.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let leader = loop {
+        let mut leaders = Vec::new();
+        let mut members = 0;
+        for (i, r) in replicas.iter().enumerate() {
+            if let Some(c) = get(&client, &r.address, "/api/v1/cluster", &token).await {
+                assert_eq!(c["backend"], "postgres", "{c}");
+                if c["leader"] == true {
+                    leaders.push(i);
+                }
+                members = c["members"].as_array().map_or(0, Vec::len);
+            }
+        }
+        if leaders.len() == 1 && members == 2 {
+            break leaders[0];
+        }
+        assert!(leaders.len() <= 1, "two leaders at once");
+        assert!(
+            Instant::now() < deadline,
+            "no single leader with both members"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let survivor = 1 - leader;
+    let last_retention = |jobs: &Value| {
+        jobs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == "retention")
+            .map(|j| j["last_run"].clone())
+            .unwrap_or(Value::Null)
+    };
+    replicas[leader].kill9();
+    let killed = Instant::now();
+    let address = replicas[survivor].address.clone();
+    loop {
+        let c = get(&client, &address, "/api/v1/cluster", &token)
+            .await
+            .unwrap();
+        if c["leader"] == true {
+            break;
+        }
+        assert!(
+            killed.elapsed() < takeover * 2,
+            "no takeover {:?} after kill -9: {c}",
+            killed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = killed.elapsed();
+    eprintln!("takeover after kill -9 of the leader: {took:?} (bound {takeover:?})");
+    // The jobs (retention, every second) run on the new leader.
+    let before = last_retention(
+        &get(&client, &address, "/api/v1/jobs", &token)
+            .await
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = last_retention(
+            &get(&client, &address, "/api/v1/jobs", &token)
+                .await
+                .unwrap(),
+        );
+        if !now.is_null() && now != before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "retention stopped after the takeover"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_under_intake_loses_no_acknowledged_alert() {
+    if !postgres_pass("a_replica_killed_under_intake_loses_no_acknowledged_alert") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_postgres_database();
+    let cfg = replica_config(dir.path(), &url, "15s");
+    let mut first = ServerProcess::start(&cfg, &[]);
+    let second = ServerProcess::start(&cfg, &[]);
+    let to_first = tokio::spawn(load(first.address.clone(), 8, Duration::from_secs(6)));
+    let to_second = tokio::spawn(load(second.address.clone(), 8, Duration::from_secs(3)));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    first.kill9();
+    let mut accepted = to_first.await.unwrap();
+    accepted.extend(to_second.await.unwrap());
+    assert!(
+        accepted.len() > 50,
+        "the load ran ({} accepted)",
+        accepted.len()
+    );
+    let stored: HashSet<String> = pg_strings(&url, "SELECT group_key FROM incidents")
+        .into_iter()
+        .collect();
+    let lost: Vec<_> = accepted.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged notifications lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    let alerts = pg_strings(&url, "SELECT COUNT(*)::text FROM alerts")[0]
+        .parse::<usize>()
+        .unwrap();
+    assert!(alerts >= accepted.len() * 5);
+    drop(second);
+}
