@@ -42,6 +42,23 @@ struct ConfigArg {
 }
 
 #[derive(Subcommand)]
+enum StorageCommand {
+    /// Copy this installation's SQLite database (from the settings) into an empty
+    /// PostgreSQL database, checking every table's row count; nothing is written unless
+    /// all of it is
+    Migrate {
+        /// The PostgreSQL database: postgres://user:password@host:5432/db
+        #[arg(long)]
+        to: String,
+        /// Extra CA certificates (PEM) for its TLS
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the server
     Serve(ConfigArg),
@@ -64,6 +81,11 @@ enum Command {
         url: Option<String>,
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Storage backends: move an installation from SQLite to PostgreSQL
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
     },
     /// Write a consistent copy of the live database to PATH (safe while the server runs)
     Backup {
@@ -279,6 +301,46 @@ async fn run(command: Command) -> Result<(), Failure> {
             if !res.status().is_success() {
                 return Err(Failure(1, format!("{url}: HTTP {}", res.status())));
             }
+        }
+        Command::Storage {
+            command:
+                StorageCommand::Migrate {
+                    to,
+                    ca_file,
+                    config,
+                },
+        } => {
+            let settings = load(&config)?;
+            if settings.storage_url.is_some() {
+                return Err(Failure(
+                    2,
+                    format!(
+                        "the settings ({}) already use backend = \"postgres\"; run the \
+                         migration with the SQLite installation's settings",
+                        settings.source()
+                    ),
+                ));
+            }
+            let sqlite = settings.db_path();
+            eprintln!(
+                "firewatch: copying {} into {} (stop the server first: later writes to \
+                 SQLite would not be copied)",
+                sqlite.display(),
+                firewatch::db::pg::Connector::new(&to, ca_file.as_deref())?.location()
+            );
+            let copied = tokio::task::spawn_blocking(move || {
+                firewatch::db::copy::sqlite_to_postgres(&sqlite, &to, ca_file.as_deref(), |c| {
+                    eprintln!("  {:<16} {:>10} rows", c.table, c.rows);
+                })
+            })
+            .await?
+            .map_err(|e| Failure(1, format!("storage migrate: {e}")))?;
+            let total: u64 = copied.iter().map(|c| c.rows).sum();
+            println!(
+                "copied {total} rows in {} tables; every count matches. Now set \
+                 [storage] backend = \"postgres\" and url on every replica.",
+                copied.len()
+            );
         }
         Command::Backup { path, config } => {
             let settings = load(&config)?;

@@ -10,6 +10,7 @@
 
 pub mod backups;
 mod checkpoint;
+pub mod copy;
 pub mod pg;
 mod sql;
 mod values;

@@ -315,3 +315,174 @@ async fn a_replica_killed_under_intake_loses_no_acknowledged_alert() {
     assert!(alerts >= accepted.len() * 5);
     drop(second);
 }
+
+/// The answers a team would compare after moving: incidents, their alerts and timelines,
+/// silences, deployments, post-mortems.
+async fn answers(app: &TestApp) -> Vec<(String, Value)> {
+    let mut paths = vec![
+        "/api/v1/incidents?status=all&limit=200".to_string(),
+        "/api/v1/silences".into(),
+        "/api/v1/deployments".into(),
+        "/api/v1/postmortems".into(),
+        "/api/v1/action-items".into(),
+    ];
+    for i in app.incidents("all").await {
+        let id = i["id"].as_i64().unwrap();
+        paths.push(format!("/api/v1/incidents/{id}"));
+        paths.push(format!("/api/v1/incidents/{id}/alerts"));
+        paths.push(format!("/api/v1/incidents/{id}/alerts?status=resolved"));
+        paths.push(format!("/api/v1/incidents/{id}/timeline"));
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let (code, body) = app.get_json(&p, &app.admin_token).await;
+        assert_eq!(code, StatusCode::OK, "{p}: {body}");
+        out.push((p, body));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_migrate_moves_a_sqlite_installation_to_postgres_with_the_same_answers() {
+    if !postgres_pass(
+        "storage_migrate_moves_a_sqlite_installation_to_postgres_with_the_same_answers",
+    ) {
+        return;
+    }
+    let sqlite = spawn_app_with(|s| {
+        s.storage.backend = firewatch::config::Backend::Sqlite;
+        s.storage.url = None;
+    })
+    .await;
+    // History: storms in two groups, one alert resolved, an acknowledgement, a note, a
+    // silence, a deployment, a post-mortem draft.
+    let alerts = (0..30)
+        .map(|i| alert("CPUHigh", &format!("node-{i}"), "warning", "firing"))
+        .collect();
+    let first = sqlite.post_webhook_ok(&message("cpu", alerts)).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    sqlite
+        .post_webhook_ok(&message(
+            "cpu",
+            vec![alert("CPUHigh", "node-3", "warning", "resolved")],
+        ))
+        .await;
+    sqlite
+        .post_webhook_ok(&message(
+            "db",
+            vec![alert("DBDown", "db-1", "critical", "firing")],
+        ))
+        .await;
+    let t = sqlite.responder_token.clone();
+    let (code, _) = sqlite
+        .post_json(
+            &format!("/api/v1/incidents/{first}/acknowledge"),
+            &t,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = sqlite
+        .post_json(
+            &format!("/api/v1/incidents/{first}/notes"),
+            &t,
+            &serde_json::json!({"text": "scaling the pool — «ü»"}),
+        )
+        .await;
+    assert!(code.is_success(), "{code}");
+    let (code, _) = sqlite
+        .post_json(
+            "/api/v1/silences",
+            &t,
+            &serde_json::json!({"matchers": {"service": "batch"}, "comment": "maintenance", "duration": "2h"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (code, _) = sqlite
+        .post_json(
+            "/api/v1/deployments",
+            &t,
+            &serde_json::json!({"service": "checkout", "version": "v1.2.3"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (code, _) = sqlite
+        .post_json(
+            &format!("/api/v1/incidents/{first}/postmortem"),
+            &t,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(code.is_success(), "{code}");
+    let before = answers(&sqlite).await;
+    let counts_before = sqlite
+        .query_ints(
+            "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM alerts), \
+             (SELECT COUNT(*) FROM timeline), (SELECT COUNT(*) FROM alert_sets)",
+            &[],
+        )
+        .await;
+    sqlite.state.db.close().await;
+
+    let url = fresh_postgres_database();
+    let cfg = sqlite.dir.path().join("fw.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\ndata_dir = {:?}\n",
+            sqlite.dir.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let migrate = |to: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_firewatch"))
+            .args(["storage", "migrate", "--to", to, "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&url);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("every count matches"), "{stdout}");
+    assert!(
+        stderr.contains("alerts") && stderr.contains(" 31 rows"),
+        "{stderr}"
+    );
+    // A second run finds data there and writes nothing.
+    let again = migrate(&url);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already has data"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    let pg = spawn_app_with(move |s| s.storage.url = Some(url)).await;
+    assert_eq!(pg.state.db.dialect(), firewatch::db::Dialect::Postgres);
+    let after = answers(&pg).await;
+    assert_eq!(before.len(), after.len());
+    for ((path, a), (_, b)) in before.iter().zip(&after) {
+        assert_eq!(a, b, "{path} differs after the move");
+    }
+    let counts_after = pg
+        .query_ints(
+            "SELECT (SELECT COUNT(*) FROM incidents), (SELECT COUNT(*) FROM alerts), \
+             (SELECT COUNT(*) FROM timeline), (SELECT COUNT(*) FROM alert_sets)",
+            &[],
+        )
+        .await;
+    assert_eq!(counts_before, counts_after);
+    // Ids go on after the copied ones.
+    let next = pg
+        .post_webhook_ok(&message(
+            "new",
+            vec![alert("New", "x", "warning", "firing")],
+        ))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(next, 3);
+}
