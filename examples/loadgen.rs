@@ -135,10 +135,14 @@ fn report(label: &str, mut lat: Vec<Duration>, elapsed: Duration, extra: &str) {
 }
 
 async fn intake(args: &[String]) {
-    let url = format!(
-        "{}/api/v1/alerts/alertmanager",
-        arg(args, "--url").expect("--url")
-    );
+    // `--url` may repeat (replicas): connection c sends to the (c mod n)th.
+    let urls: Vec<String> = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .filter(|(a, _)| *a == "--url")
+        .map(|(_, u)| format!("{u}/api/v1/alerts/alertmanager"))
+        .collect();
+    assert!(!urls.is_empty(), "--url");
     let token = arg(args, "--token").expect("--token");
     let connections: usize = arg(args, "--connections").map_or(64, |v| v.parse().unwrap());
     let seconds: u64 = arg(args, "--seconds").map_or(10, |v| v.parse().unwrap());
@@ -177,7 +181,7 @@ async fn intake(args: &[String]) {
     for c in 0..connections {
         let (client, url, token, errors, prefix, sent) = (
             client.clone(),
-            url.clone(),
+            urls[c % urls.len()].clone(),
             token.clone(),
             errors.clone(),
             prefix.clone(),
@@ -408,7 +412,7 @@ fn main() {
         Some("poll") => rt.block_on(poll(&args)),
         _ => {
             eprintln!(
-                "usage: loadgen intake --url URL --token T [--connections N] [--seconds S] [--alerts N] \
+                "usage: loadgen intake --url URL [--url URL ...] --token T [--connections N] [--seconds S] [--alerts N] \
                  [--duplicates] [--workload new-groups|grouped|realistic|cycle] [--fingerprints hex] [--groups N] [--lag N] [--rate R] \
                  [--report-every S]\n       loadgen get --url URL [--requests N]\n       \
                  loadgen poll --url URL [--url URL ...] [--clients N] [--seconds S] [--every-ms MS]"

@@ -23,6 +23,10 @@
 #                               # resolves incidents, pages and API polled, retention at
 #                               # 10 minutes): RSS, open files and database size each minute
 #   SOAK_SECONDS=600 scripts/bench.sh soak      # a shorter soak
+#   scripts/bench.sh postgres   # SQLite (one server) beside PostgreSQL (two replicas on one
+#                               # temporary database): grouped intake at 64 connections,
+#                               # then the incident list and dashboard; PG_SECONDS (60),
+#                               # PG_DURABLE=1 for PostgreSQL's default commit flushing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --bin firewatch --example loadgen --example parse_bench --example slo_bench \
@@ -129,6 +133,49 @@ if [ "$MODE" = soak ]; then
   wait $POLLER || true
   cat "$S.intake" "$S.poll"
   stop; rm -rf "$S" "$S.intake" "$S.poll"
+  exit 0
+fi
+
+if [ "$MODE" = postgres ]; then
+  # SQLite (one server) and PostgreSQL (two replicas on one database) side by side: the
+  # grouped intake at 64 connections, then the incident list and dashboard on the store
+  # it left. PostgreSQL runs with synchronous_commit = off, which promises what SQLite's
+  # synchronous = NORMAL does (a crash of the machine may lose the last commits, never
+  # corrupts); PG_DURABLE=1 keeps PostgreSQL's default (every commit flushed).
+  SECS=${PG_SECONDS:-60}
+  IPORT=$((PORT + 2)); JPORT=$((PORT + 4))
+  PGMODE=bench; [ -n "${PG_DURABLE:-}" ] && PGMODE=durable
+  eval "$(scripts/postgres-server.sh start "$PGMODE")"
+  trap 'cleanup; [ -n "${JPID:-}" ] && kill "$JPID" 2>/dev/null; scripts/postgres-server.sh stop "$FW_PG_DIR"' EXIT
+  psql "$FW_PG" -qc "CREATE DATABASE bench"
+  reads() {
+    for path in "api/v1/incidents?status=all" "incidents" ""; do
+      $LOAD get --url "http://127.0.0.1:$1/$path" --requests 300
+    done
+  }
+  echo "== SQLite, one server: new alerts joining 8 large groups, $SECS s, 64 connections"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload grouped --fingerprints hex --prefix sq
+  echo "reads on the store it left:"; reads "$IPORT"
+  footprint "$I"
+  stop; rm -rf "$I"
+  echo "== PostgreSQL, two replicas on one database: the same, 32 connections to each"
+  export FIREWATCH__STORAGE__BACKEND=postgres FIREWATCH__STORAGE__URL="$FW_PG dbname=bench"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  FIREWATCH__STORAGE__DATA_DIR="$I" FIREWATCH__SERVER__LISTEN="127.0.0.1:$JPORT" $BIN serve & JPID=$!
+  until curl -fs "http://127.0.0.1:$JPORT/readyz" >/dev/null 2>&1; do sleep 0.01; done
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
+    --connections 64 --seconds "$SECS" --workload grouped --fingerprints hex --prefix pg
+  echo "reads on the store it left (replica 1):"; reads "$IPORT"
+  echo "  RSS: replica 1 $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status), \
+replica 2 $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$JPID/status); database \
+$(psql "$FW_PG dbname=bench" -tAc "SELECT pg_size_pretty(pg_database_size('bench'))")"
+  echo "the same notifications re-sent to both:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
+    --connections 64 --seconds 20 --workload realistic --duplicates --prefix pgdup
+  kill "$JPID"; wait "$JPID" 2>/dev/null || true; JPID=
+  stop; rm -rf "$I"
   exit 0
 fi
 

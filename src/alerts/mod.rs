@@ -277,9 +277,11 @@ impl Intake {
         // Everything that needs no database happens here, on the HTTP worker.
         let prepared = prepare::prepare(&msg, alerts, &self.rules);
         let (rules, events) = (self.rules.clone(), self.events.clone());
+        let group = prepared.group_key.clone();
+        // One group's notifications go in one after the other; other groups' alongside.
         let result = self
             .db
-            .write(move |c| {
+            .write_for(&group, move |c| {
                 let now = at.unwrap_or_else(crate::time::now_ms);
                 ingest::apply(c, &prepared, &rules, events.as_ref(), source, now)
             })

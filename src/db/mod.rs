@@ -93,13 +93,19 @@ impl StoreError {
 /// Handles to the database: clone freely.
 #[derive(Clone)]
 pub struct Db {
-    writer: Writer,
+    writer: Writers,
     readers: Readers,
     /// SQLite's checkpoint thread (none on PostgreSQL).
     checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
     /// The SQLite file, or the PostgreSQL server and database (no password).
     location: String,
     dialect: Dialect,
+}
+
+#[derive(Clone)]
+enum Writers {
+    Sqlite(Writer),
+    Postgres(pg::Writers),
 }
 
 #[derive(Clone)]
@@ -222,9 +228,9 @@ impl Db {
         if let Some(url) = &settings.storage_url {
             let storage = &settings.raw.storage;
             let connector = pg::Connector::new(url, storage.ca_file.as_deref())?;
-            let (writer, readers) = pg::start(&connector, storage.readers, storage.max_batch)?;
+            let (writers, readers) = pg::start(&connector, storage.readers)?;
             return Ok(Self {
-                writer,
+                writer: Writers::Postgres(writers),
                 readers: Readers::Postgres(readers),
                 checkpointer: None,
                 location: connector.location(),
@@ -281,7 +287,7 @@ impl Db {
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
         Ok(Self {
-            writer,
+            writer: Writers::Sqlite(writer),
             readers: Readers::Sqlite(readers),
             checkpointer: Some(checkpointer),
             location: path.display().to_string(),
@@ -327,7 +333,25 @@ impl Db {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
     {
-        self.writer.write(f).await
+        match &self.writer {
+            Writers::Sqlite(w) => w.write(f).await,
+            Writers::Postgres(w) => w.write(pg::Scope::Global, f).await,
+        }
+    }
+
+    /// Like [`Db::write`] for a write that touches only what belongs to `key` (and rows
+    /// every such write only adds to or counts up): on PostgreSQL, writes of different
+    /// keys run side by side. Alert intake, keyed by the group.
+    pub async fn write_for<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+    {
+        match &self.writer {
+            Writers::Sqlite(w) => w.write(f).await,
+            Writers::Postgres(w) => w.write(pg::Scope::key(key), f).await,
+        }
     }
 
     /// Whether a reader answers and the writer commits (readiness).
@@ -348,7 +372,10 @@ impl Db {
         if let Some(checkpointer) = self.checkpointer.clone() {
             let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
         }
-        self.writer.close().await;
+        match &self.writer {
+            Writers::Sqlite(w) => w.close().await,
+            Writers::Postgres(w) => w.close().await,
+        }
         if let Readers::Sqlite(pool) = &self.readers {
             pool.close();
         }

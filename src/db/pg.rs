@@ -2,19 +2,20 @@
 //! statements as on SQLite (see `sql.rs`); this file connects, migrates, and runs the
 //! writer and the readers.
 //!
-//! Writes keep SQLite's semantics: each replica has one writer connection that commits
-//! its queued jobs together (group commit), and every batch's transaction first takes a
-//! transaction-scoped advisory lock, so the replicas' writers take turns and each write
-//! sees everything committed before it. Idempotency (one incident for a notification
-//! posted to two replicas) therefore holds across replicas as it does in one process.
-//! Reads run on a pool of connections, each statement on its own snapshot.
+//! Writes keep SQLite's semantics where they matter: every write is a transaction that
+//! first takes a cluster-wide advisory lock. Most take it exclusively, so they run one
+//! at a time across all replicas and each sees everything committed before it. The
+//! intake of an Alertmanager group takes it shared plus an exclusive lock on its group
+//! key: notifications of different groups go in side by side on the replicas' writer
+//! connections, and those of one group one after the other (one incident for a
+//! notification posted to two replicas). Reads run on a pool of connections, each
+//! statement on its own snapshot.
 
 use std::path::Path;
 use std::time::Duration;
 
 use include_dir::{Dir, include_dir};
 
-use super::writer::{Session, Writer};
 use super::{Conn, PgSession, StoreError, StoreResult};
 
 static MIGRATIONS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations/postgres");
@@ -175,49 +176,165 @@ pub fn migrate(session: &PgSession) -> StoreResult<()> {
     Ok(())
 }
 
-/// The writer's connection on PostgreSQL: reconnects when the connection was lost.
-struct PgWriter {
-    connector: Connector,
-    session: Option<PgSession>,
+/// What a write may touch, and so which locks its transaction takes. Every write takes
+/// the cluster-wide write lock: exclusively ([`Scope::Global`]), or shared together with
+/// an exclusive lock on one key ([`Scope::Key`], the intake of one Alertmanager group).
+/// Keyed writes to different keys run at the same time; everything else runs alone.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    Global,
+    Key(i32),
 }
 
-impl PgWriter {
-    fn session(&self) -> &PgSession {
-        self.session
-            .as_ref()
-            .expect("begin() connects before a batch runs")
+impl Scope {
+    /// The scope of writes about `key` (a group key).
+    pub fn key(key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(key.as_bytes());
+        Scope::Key(i32::from_le_bytes([h[0], h[1], h[2], h[3]]))
     }
-}
 
-impl Session for PgWriter {
-    fn begin(&mut self) -> Result<(), String> {
-        if self.session.as_ref().is_none_or(|s| s.client().is_closed()) {
-            self.session = None;
-            self.session = Some(self.connector.connect().map_err(|e| e.to_string())?);
+    /// `BEGIN` and the locks, in one round trip (integers only: nothing to escape).
+    fn begin(self) -> String {
+        match self {
+            Scope::Global => format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"),
+            Scope::Key(k) => format!(
+                "BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK}), \
+                 pg_advisory_xact_lock({KEY_SPACE}, {k})"
+            ),
         }
-        let mut client = self.session().client();
-        client
-            .batch_execute("BEGIN")
-            .and_then(|()| client.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]))
-            .map(|_| ())
-            .map_err(|e| describe(&e))
     }
-    fn conn(&self) -> Conn<'_> {
-        Conn::postgres(self.session())
+}
+
+/// Keyed locks live in the two-integer space, apart from the one-bigint locks above.
+const KEY_SPACE: i32 = 0x4657;
+/// Writer connections per replica: while one waits for the server, others work.
+pub const WRITERS: usize = 16;
+
+type PgJob = Box<dyn FnOnce(&PgSession) + Send>;
+type Queue = std::sync::Arc<std::sync::Mutex<tokio::sync::mpsc::Receiver<(Scope, PgJob)>>>;
+type Sender = std::sync::Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Sender<(Scope, PgJob)>>>>;
+
+/// The writers of one replica: each job is its own transaction (there is no batch to
+/// share a savepoint with), on one of [`WRITERS`] connections.
+#[derive(Clone)]
+pub struct Writers {
+    tx: Sender,
+    threads: std::sync::Arc<std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>>,
+}
+
+impl Writers {
+    fn start(connector: &Connector, first: PgSession) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel::<(Scope, PgJob)>(WRITERS * 64);
+        let queue: Queue = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let mut first = Some(first);
+        let threads = (0..WRITERS)
+            .map(|i| {
+                let (queue, connector, session) = (queue.clone(), connector.clone(), first.take());
+                std::thread::Builder::new()
+                    .name(format!("firewatch-pg-writer-{i}"))
+                    .spawn(move || run_writer(&queue, &connector, session))
+                    .expect("spawn a writer thread")
+            })
+            .collect();
+        Self {
+            tx: std::sync::Arc::new(std::sync::Mutex::new(Some(tx))),
+            threads: std::sync::Arc::new(std::sync::Mutex::new(threads)),
+        }
     }
-    fn in_transaction(&self) -> bool {
-        self.session
-            .as_ref()
-            .is_some_and(|s| !s.client().is_closed())
+
+    /// Runs `f` in a transaction of its own under `scope`'s locks; its value once
+    /// committed.
+    pub async fn write<T, E, F>(&self, scope: Scope, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+    {
+        let sender = self
+            .tx
+            .lock()
+            .expect("writers lock")
+            .clone()
+            .ok_or_else(|| E::from(StoreError::WriterGone))?;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: PgJob = Box::new(move |session: &PgSession| {
+            let result = f(&Conn::postgres(session));
+            let end =
+                session
+                    .client()
+                    .batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            let out = match (result, end) {
+                (Ok(v), Ok(())) => Ok(v),
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(E::from(StoreError::Commit(describe(&e)))),
+            };
+            let _ = done_tx.send(out);
+        });
+        sender
+            .send((scope, job))
+            .await
+            .map_err(|_| E::from(StoreError::WriterGone))?;
+        done_rx.await.map_err(|_| E::from(StoreError::WriterGone))?
     }
-    fn commit(&mut self) -> Result<(), String> {
-        self.session()
-            .client()
-            .batch_execute("COMMIT")
-            .map_err(|e| describe(&e))
+
+    /// Closes the queue; the threads finish what is queued and exit.
+    pub async fn close(&self) {
+        self.tx.lock().expect("writers lock").take();
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .expect("writers lock")
+            .drain(..)
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
     }
-    fn rollback(&mut self) {
-        if let Some(s) = &self.session {
+}
+
+/// One writer thread: takes the next job, opens its transaction with its locks, runs it.
+/// A lost connection is made again before the next job; a job that cannot start is
+/// dropped, and its caller gets a retryable error.
+fn run_writer(queue: &Queue, connector: &Connector, mut session: Option<PgSession>) {
+    loop {
+        let next = queue.lock().expect("writer queue").blocking_recv();
+        let Some((scope, job)) = next else { return };
+        // A connection the server closed (a restart) shows only when used: the job has
+        // not run yet, so beginning again on a new connection is safe.
+        let mut began = false;
+        for _ in 0..2 {
+            if session.as_ref().is_none_or(|s| s.client().is_closed()) {
+                session = match connector.connect() {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the database writer cannot connect");
+                        None
+                    }
+                };
+            }
+            let Some(s) = session.as_ref() else { break };
+            let result = s.client().batch_execute(&scope.begin());
+            match result {
+                Ok(()) => {
+                    began = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %describe(&e), "the database writer could not begin");
+                    let _ = s.client().batch_execute("ROLLBACK");
+                    session = None;
+                }
+            }
+        }
+        let Some(s) = session.as_ref().filter(|_| began) else {
+            continue; // the job is dropped: its caller gets WriterGone (503, retry)
+        };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(s))).is_err() {
+            tracing::error!("a write job panicked");
             let _ = s.client().batch_execute("ROLLBACK");
         }
     }
@@ -265,25 +382,18 @@ impl Readers {
     }
 }
 
-/// Connects, migrates and starts the writer and the readers' pool.
-pub(super) fn start(
-    connector: &Connector,
-    readers: usize,
-    max_batch: usize,
-) -> StoreResult<(Writer, Readers)> {
+/// Connects, migrates and starts the writers and the readers' pool.
+pub(super) fn start(connector: &Connector, readers: usize) -> StoreResult<(Writers, Readers)> {
     let session = connector.connect()?;
     migrate(&session)?;
-    let writer = Writer::start(
-        PgWriter {
-            connector: connector.clone(),
-            session: Some(session),
-        },
-        max_batch,
-    );
+    let writers = Writers::start(connector, session);
+    // No test query before each read (a round trip per page's every read): a connection
+    // the server closed fails its read once (503, retried) and is then replaced.
     let pool = r2d2::Pool::builder()
         .max_size(readers as u32)
         .min_idle(Some(0))
+        .test_on_check_out(false)
         .connection_timeout(READ_WAIT)
         .build_unchecked(Manager(connector.clone()));
-    Ok((writer, Readers(pool)))
+    Ok((writers, Readers(pool)))
 }

@@ -30,6 +30,13 @@ struct AdminPage {
     error: Option<String>,
     /// Sign-in lockouts in force: (who, failures, until).
     lockouts: Vec<(String, u32, String)>,
+    /// sqlite or postgres, and where (no password).
+    backend: &'static str,
+    location: String,
+    instance: String,
+    leader: bool,
+    /// Replicas: (instance, started, last seen, leads).
+    members: Vec<(String, String, String, bool)>,
 }
 
 /// What the admin page shows besides its tables.
@@ -67,8 +74,25 @@ async fn admin_page(
             (u, created)
         })
         .collect();
+    let cluster = state.cluster.status().await?;
     html(&AdminPage {
         nav: "admin",
+        backend: cluster.backend,
+        location: state.db.location().to_string(),
+        instance: cluster.instance,
+        leader: cluster.leader,
+        members: cluster
+            .members
+            .into_iter()
+            .map(|m| {
+                (
+                    m.instance,
+                    short(m.started_at),
+                    short(m.last_seen),
+                    m.leader,
+                )
+            })
+            .collect(),
         tokens,
         users,
         webhook_url: format!("{}/api/v1/alerts/alertmanager", state.settings.public_url()),

@@ -423,6 +423,8 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     bin: std::path::PathBuf,
     pub port: u16,
+    /// The server's options, to start it again after `stop`.
+    opts: String,
 }
 
 impl Postgres {
@@ -461,7 +463,12 @@ impl Postgres {
             .arg(dir.path())
             .status();
         let port = free_port();
-        let pg = Self { dir, bin, port };
+        let mut pg = Self {
+            dir,
+            bin,
+            port,
+            opts: String::new(),
+        };
         let data = pg.dir.path().join("data");
         let data = data.to_str().unwrap();
         let out = pg.run(
@@ -512,14 +519,22 @@ impl Postgres {
                 d.display()
             ));
         }
-        let log = pg.dir.path().join("log");
-        let out = pg.run(
+        pg.opts = opts;
+        pg.start_again();
+        pg
+    }
+
+    /// Starts the server (again, after `stop`) on the same data and port.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("log");
+        let out = self.run(
             "pg_ctl",
             &[
                 "-D",
-                data,
+                data.to_str().unwrap(),
                 "-o",
-                &opts,
+                &self.opts,
                 "-l",
                 log.to_str().unwrap(),
                 "-w",
@@ -531,7 +546,27 @@ impl Postgres {
             "pg_ctl: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        pg
+    }
+
+    /// Stops the server at once (as a crash would).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn dsn(&self, user: &str, app: &str) -> String {

@@ -93,6 +93,32 @@ async fn a_notification_posted_to_two_replicas_at_once_opens_one_incident() {
     }
     // Both replicas answer from the same data.
     assert_eq!(b.incidents("all").await.len(), 21);
+    // Both are members; one leads, and the admin page says which.
+    let (code, cluster) = b.get_json("/api/v1/cluster", &b.viewer_token).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(cluster["backend"], "postgres");
+    let members = cluster["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2, "{cluster}");
+    assert_eq!(
+        members.iter().filter(|m| m["leader"] == true).count(),
+        1,
+        "{cluster}"
+    );
+    let leader = members.iter().find(|m| m["leader"] == true).unwrap()["instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    b.state
+        .accounts
+        .add_user("root", firewatch::auth::Role::Admin, "admin password 1")
+        .await
+        .unwrap();
+    let cookie = login(&b, "root", "admin password 1").await;
+    let (code, page) = b.page("/admin", &cookie).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("Storage and replicas"), "{page}");
+    assert!(page.contains(&format!("<td>{leader}</td>")), "{page}");
+    assert!(page.contains("<strong>leader</strong>"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,4 +511,58 @@ async fn storage_migrate_moves_a_sqlite_installation_to_postgres_with_the_same_a
         .as_i64()
         .unwrap();
     assert_eq!(next, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_database_and_a_replica_reconnects_when_it_returns() {
+    if !postgres_pass("readiness_follows_the_database_and_a_replica_reconnects_when_it_returns") {
+        return;
+    }
+    // A server of its own, to stop and start again.
+    let pg = crate::healing::Postgres::start();
+    let url = pg.dsn("postgres", "firewatch");
+    let app = spawn_app_with(move |s| s.storage.url = Some(url)).await;
+    let ready = |app: &TestApp| {
+        let (client, url) = (app.client.clone(), app.url("/readyz"));
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(ready(&app).await.0, StatusCode::OK);
+    app.post_webhook_ok(&message(
+        "before",
+        vec![alert("A", "x", "warning", "firing")],
+    ))
+    .await;
+
+    pg.stop();
+    let (code, body) = ready(&app).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "not ready", "{body}");
+    // The webhook says "try again" (Alertmanager retries), it does not lose the alert.
+    let res = app
+        .post_webhook(&message(
+            "during",
+            vec![alert("B", "y", "warning", "firing")],
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+
+    pg.start_again();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready(&app).await.0 != StatusCode::OK {
+        assert!(
+            Instant::now() < deadline,
+            "not ready again after the database returned"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.post_webhook_ok(&message(
+        "during",
+        vec![alert("B", "y", "warning", "firing")],
+    ))
+    .await;
+    assert_eq!(app.incidents("all").await.len(), 2);
 }
