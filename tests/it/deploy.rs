@@ -11,7 +11,11 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
 fn documents() -> Vec<(String, serde_yaml_ng::Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes");
+    documents_in("deploy/kubernetes")
+}
+
+fn documents_in(folder: &str) -> Vec<(String, serde_yaml_ng::Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut out = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -153,6 +157,73 @@ fn every_manifest_is_a_valid_kubernetes_object_and_the_example_config_works() {
                     .iter()
                     .any(|n| (n.0, n.1, n.2) == (g.as_str(), r.as_str(), v.as_str())),
             "granted but not needed: {g}/{r} {v}"
+        );
+    }
+}
+
+/// Two replicas on PostgreSQL: the manifests parse, the pods spread over nodes, the
+/// connection string comes from a secret file and the settings load with it.
+#[test]
+fn the_postgres_example_runs_two_replicas_with_a_valid_config() {
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+    let mut config = None;
+    let mut deployment = None;
+    for (file, v) in documents_in("deploy/kubernetes-postgres") {
+        match v["kind"].as_str().unwrap() {
+            "ConfigMap" => config = Some(parse::<ConfigMap>(&file, &v)),
+            "Deployment" => deployment = Some(parse::<Deployment>(&file, &v)),
+            "PodDisruptionBudget" => drop(parse::<PodDisruptionBudget>(&file, &v)),
+            other => panic!("{file}: unexpected kind {other}"),
+        }
+    }
+    let spec = deployment.expect("a Deployment").spec;
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.unwrap();
+    assert!(
+        pod.affinity
+            .and_then(|a| a.pod_anti_affinity)
+            .and_then(|a| a.required_during_scheduling_ignored_during_execution)
+            .is_some(),
+        "replicas on different nodes"
+    );
+    let env = pod.containers[0].env.clone().unwrap();
+    assert!(env.iter().any(|e| e.name == "FIREWATCH__CLUSTER__INSTANCE"));
+    // The settings load once the secret file exists.
+    let toml = config.unwrap().data.unwrap()["firewatch.toml"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("url");
+    std::fs::write(
+        &secret,
+        "postgres://firewatch:pw@db.internal:5432/firewatch\n",
+    )
+    .unwrap();
+    let toml = toml.replace("/etc/firewatch-db/url", secret.to_str().unwrap());
+    let resolved = firewatch::config::Settings::from_toml(&toml).expect("valid settings");
+    assert_eq!(
+        resolved.storage_url.as_deref(),
+        Some("postgres://firewatch:pw@db.internal:5432/firewatch")
+    );
+    assert_eq!(
+        resolved.cluster_takeover,
+        std::time::Duration::from_secs(15)
+    );
+    // The compose file names PostgreSQL and two replicas on it.
+    let compose: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/compose/compose.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    for replica in ["firewatch-a", "firewatch-b"] {
+        let env = &compose["services"][replica]["environment"];
+        assert_eq!(env["FIREWATCH__STORAGE__BACKEND"], "postgres", "{replica}");
+        assert!(
+            env["FIREWATCH__STORAGE__URL"]
+                .as_str()
+                .unwrap()
+                .contains("@postgres:5432/"),
+            "{replica}"
         );
     }
 }
