@@ -159,6 +159,9 @@ if [ "$MODE" = postgres ]; then
     --workload grouped --fingerprints hex --prefix sq
   echo "reads on the store it left:"; reads "$IPORT"
   footprint "$I"
+  echo "one new group (a new incident) per notification, 20 s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 20 \
+    --workload realistic --prefix sqnew
   stop; rm -rf "$I"
   echo "== PostgreSQL, two replicas on one database: the same, 32 connections to each"
   export FIREWATCH__STORAGE__BACKEND=postgres FIREWATCH__STORAGE__URL="$FW_PG dbname=bench"
@@ -171,6 +174,9 @@ if [ "$MODE" = postgres ]; then
   echo "  RSS: replica 1 $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status), \
 replica 2 $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$JPID/status); database \
 $(psql "$FW_PG dbname=bench" -tAc "SELECT pg_size_pretty(pg_database_size('bench'))")"
+  echo "one new group (a new incident) per notification, 20 s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
+    --connections 64 --seconds 20 --workload realistic --prefix pgnew
   echo "the same notifications re-sent to both:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
     --connections 64 --seconds 20 --workload realistic --duplicates --prefix pgdup
