@@ -39,23 +39,30 @@ CREATE INDEX incidents_group_key   ON incidents (group_key, id) WHERE group_key 
 CREATE INDEX incidents_created_at  ON incidents (created_at);
 CREATE INDEX incidents_resolved_at ON incidents (resolved_at) WHERE resolved_at IS NOT NULL;
 
+-- The counters kept by triggers are spread over 16 rows per key (by incident id), so
+-- that concurrent new incidents on different replicas do not all queue on one row's
+-- lock; readers add the shards up (SQLite, with one writer, keeps one row per key).
 CREATE TABLE incident_counts (
     status    TEXT    NOT NULL,
     severity  TEXT    NOT NULL,
+    shard     BIGINT  NOT NULL DEFAULT 0,
     n         BIGINT  NOT NULL DEFAULT 0,
-    PRIMARY KEY (status, severity)
+    PRIMARY KEY (status, severity, shard)
 );
-INSERT INTO incident_counts (status, severity)
-    SELECT s, v FROM (VALUES ('triggered'), ('acknowledged'), ('resolved')) AS st (s),
-                     (VALUES ('P0'), ('P1'), ('P2'), ('P3'), ('P4')) AS sv (v);
+INSERT INTO incident_counts (status, severity, shard)
+    SELECT s, v, h FROM (VALUES ('triggered'), ('acknowledged'), ('resolved')) AS st (s),
+                        (VALUES ('P0'), ('P1'), ('P2'), ('P3'), ('P4')) AS sv (v),
+                        generate_series(0, 15) AS sh (h);
 
 CREATE FUNCTION incident_counts_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE incident_counts SET n = n - 1 WHERE status = OLD.status AND severity = OLD.severity;
+        UPDATE incident_counts SET n = n - 1
+        WHERE status = OLD.status AND severity = OLD.severity AND shard = OLD.id % 16;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE incident_counts SET n = n + 1 WHERE status = NEW.status AND severity = NEW.severity;
+        UPDATE incident_counts SET n = n + 1
+        WHERE status = NEW.status AND severity = NEW.severity AND shard = NEW.id % 16;
     END IF;
     RETURN NULL;
 END $$;
@@ -66,12 +73,14 @@ CREATE TRIGGER incident_counts_update AFTER UPDATE OF status, severity ON incide
     EXECUTE FUNCTION incident_counts_change();
 
 CREATE TABLE incident_hourly (
-    hour          BIGINT PRIMARY KEY,
+    hour          BIGINT NOT NULL,
+    shard         BIGINT NOT NULL DEFAULT 0,
     created       BIGINT NOT NULL DEFAULT 0,
     acknowledged  BIGINT NOT NULL DEFAULT 0,
     resolved      BIGINT NOT NULL DEFAULT 0,
     tta_ms        BIGINT NOT NULL DEFAULT 0,
-    ttr_ms        BIGINT NOT NULL DEFAULT 0
+    ttr_ms        BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, shard)
 );
 
 -- Drills are left out of the response numbers; a drill never becomes real or the other
@@ -84,16 +93,16 @@ BEGIN
             resolved = resolved - (CASE WHEN OLD.resolved_at IS NOT NULL THEN 1 ELSE 0 END),
             tta_ms = tta_ms - COALESCE(OLD.acknowledged_at - OLD.created_at, 0),
             ttr_ms = ttr_ms - COALESCE(OLD.resolved_at - OLD.created_at, 0)
-        WHERE hour = OLD.created_at - OLD.created_at % 3600000;
+        WHERE hour = OLD.created_at - OLD.created_at % 3600000 AND shard = OLD.id % 16;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.drill = 0 THEN
-        INSERT INTO incident_hourly AS h (hour, created, acknowledged, resolved, tta_ms, ttr_ms)
-        VALUES (NEW.created_at - NEW.created_at % 3600000, 1,
+        INSERT INTO incident_hourly AS h (hour, shard, created, acknowledged, resolved, tta_ms, ttr_ms)
+        VALUES (NEW.created_at - NEW.created_at % 3600000, NEW.id % 16, 1,
                 CASE WHEN NEW.acknowledged_at IS NOT NULL THEN 1 ELSE 0 END,
                 CASE WHEN NEW.resolved_at IS NOT NULL THEN 1 ELSE 0 END,
                 COALESCE(NEW.acknowledged_at - NEW.created_at, 0),
                 COALESCE(NEW.resolved_at - NEW.created_at, 0))
-        ON CONFLICT (hour) DO UPDATE SET created = h.created + 1,
+        ON CONFLICT (hour, shard) DO UPDATE SET created = h.created + 1,
             acknowledged = h.acknowledged + excluded.acknowledged,
             resolved = h.resolved + excluded.resolved,
             tta_ms = h.tta_ms + excluded.tta_ms, ttr_ms = h.ttr_ms + excluded.ttr_ms;

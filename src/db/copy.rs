@@ -142,6 +142,15 @@ fn copy_table(
     if REPLACED.contains(&table) {
         target.execute(&format!("DELETE FROM {table}"), &[])?;
     }
+    // Columns only PostgreSQL has (the counters' shard) keep their defaults.
+    let in_source: std::collections::HashSet<String> = source
+        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let columns: Vec<String> = columns
+        .into_iter()
+        .filter(|c| in_source.contains(c))
+        .collect();
     let list = columns.join(", ");
     let mut stmt = source.prepare(&format!("SELECT {list} FROM {table}"))?;
     let mut rows = stmt.query([])?;

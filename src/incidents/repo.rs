@@ -161,7 +161,9 @@ pub fn list(conn: &Conn, q: &ListQuery) -> StoreResult<(Vec<Incident>, Option<Cu
 /// Incident counts for every (status, severity) pair that has any.
 pub fn counts(conn: &Conn) -> StoreResult<Vec<(Status, Severity, i64)>> {
     conn.query_vec(
-        "SELECT status, severity, n FROM incident_counts WHERE n > 0",
+        // PostgreSQL spreads each pair over several rows (see its schema): add them up.
+        "SELECT status, severity, CAST(SUM(n) AS BIGINT) FROM incident_counts \
+         GROUP BY status, severity HAVING SUM(n) > 0",
         &[],
         |r| Ok((r.parse(0)?, r.parse(1)?, r.get(2)?)),
     )
