@@ -1,12 +1,12 @@
-//! SQLite storage: one dedicated writer thread that commits concurrent writes together
-//! (group commit) and a small pool of read-only connections. Blocking SQLite calls never
-//! run on the async executor: the writer has its own thread and reads run through
-//! deadpool-sqlite's blocking `interact`.
+//! Storage. SQLite (the default): one dedicated writer thread that commits concurrent
+//! writes together (group commit) and a small pool of read-only connections; reads run
+//! through deadpool-sqlite's blocking `interact`. PostgreSQL (replicas, `pg.rs`): writer
+//! connections that run each write as a transaction under advisory locks, and a pool of
+//! readers. Blocking database calls never run on the async executor.
 //!
-//! Domain code never sees a rusqlite type: read and write closures get a [`Conn`], which
+//! Domain code never sees an engine's type: read and write closures get a [`Conn`], which
 //! only the owner files of the tables (`incidents/repo.rs`, `slo/store.rs`,
-//! `notify/outbox.rs`, …) open up to run their SQL. Their typed functions are the seam a
-//! second storage backend plugs into.
+//! `notify/outbox.rs`, …) use to run their SQL, written once for both engines.
 
 pub mod backups;
 mod checkpoint;

@@ -4,10 +4,9 @@
 //! to its savepoint without disturbing the others. Under load many requests share one
 //! commit, so durability does not cost throughput.
 //!
-//! The same loop serves both backends through [`Session`]: on SQLite the batch is a
-//! `BEGIN IMMEDIATE` transaction; on PostgreSQL the batch's transaction first takes the
-//! cluster-wide write lock, so the replicas' writers take turns and every write sees
-//! what the ones before it committed, as on SQLite.
+//! This is SQLite's writer: the batch is a `BEGIN IMMEDIATE` transaction on the
+//! [`Session`] (which also finishes WAL checkpoints between batches). PostgreSQL runs
+//! each write as a transaction of its own on several connections instead (`pg.rs`).
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
