@@ -5,7 +5,7 @@
 //! commit, so durability does not cost throughput.
 //!
 //! This is SQLite's writer: the batch is a `BEGIN IMMEDIATE` transaction on the
-//! [`Session`] (which also finishes WAL checkpoints between batches). PostgreSQL runs
+//! [`SqliteSession`] (which also finishes WAL checkpoints between batches). PostgreSQL runs
 //! each write as a transaction of its own on several connections instead (`pg.rs`).
 
 use std::sync::{Arc, Mutex};
@@ -20,22 +20,6 @@ use super::{Conn, StoreError};
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Conn) -> Completion + Send>;
 
-/// The writer's connection, whichever the backend.
-pub trait Session: Send + 'static {
-    /// Starts the batch's transaction.
-    fn begin(&mut self) -> Result<(), String>;
-    fn conn(&self) -> Conn<'_>;
-    /// Whether the transaction is still open (SQLite rolls back by itself on some errors;
-    /// a PostgreSQL connection may drop).
-    fn in_transaction(&self) -> bool;
-    fn commit(&mut self) -> Result<(), String>;
-    fn rollback(&mut self);
-    /// Between batches, after the callers have their answers.
-    fn after_batch(&mut self) {}
-    /// The queue is closed.
-    fn shutdown(&mut self) {}
-}
-
 /// The SQLite writer: one connection; between batches it finishes a WAL checkpoint when
 /// one is due.
 pub struct SqliteSession {
@@ -43,7 +27,7 @@ pub struct SqliteSession {
     pub restart: RestartDue,
 }
 
-impl Session for SqliteSession {
+impl SqliteSession {
     fn begin(&mut self) -> Result<(), String> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -52,6 +36,7 @@ impl Session for SqliteSession {
     fn conn(&self) -> Conn<'_> {
         Conn::sqlite(&self.conn)
     }
+    /// Whether the transaction is still open (SQLite rolls back by itself on some errors).
     fn in_transaction(&self) -> bool {
         !self.conn.is_autocommit()
     }
@@ -63,6 +48,7 @@ impl Session for SqliteSession {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
+    /// Between batches, after the callers have their answers.
     fn after_batch(&mut self) {
         self.restart.finish(&self.conn);
     }
@@ -79,7 +65,7 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(session: impl Session, max_batch: usize) -> Self {
+    pub fn start(session: SqliteSession, max_batch: usize) -> Self {
         let (tx, rx) = mpsc::channel::<Job>(max_batch.max(1) * 4);
         let thread = std::thread::Builder::new()
             .name("firewatch-db-writer".into())
@@ -153,7 +139,7 @@ where
     }
 }
 
-fn run(mut session: impl Session, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn run(mut session: SqliteSession, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);

@@ -459,12 +459,17 @@ pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<(String, Stri
 /// Logs in through the login form; returns the session cookie header value.
 /// A new viewer account signed in: its session cookie.
 pub async fn viewer_session(app: &TestApp, name: &str) -> String {
+    session_as(app, name, Role::Viewer, "viewer password 1").await
+}
+
+/// A new user with `role`, signed in: its session cookie.
+pub async fn session_as(app: &TestApp, name: &str, role: Role, password: &str) -> String {
     app.state
         .accounts
-        .add_user(name, Role::Viewer, "viewer password 1")
+        .add_user(name, role, password)
         .await
         .unwrap();
-    login(app, name, "viewer password 1").await
+    login(app, name, password).await
 }
 
 pub async fn login(app: &TestApp, name: &str, password: &str) -> String {

@@ -108,12 +108,7 @@ async fn a_notification_posted_to_two_replicas_at_once_opens_one_incident() {
         .as_str()
         .unwrap()
         .to_string();
-    b.state
-        .accounts
-        .add_user("root", firewatch::auth::Role::Admin, "admin password 1")
-        .await
-        .unwrap();
-    let cookie = login(&b, "root", "admin password 1").await;
+    let cookie = session_as(&b, "root", firewatch::auth::Role::Admin, "admin password 1").await;
     let (code, page) = b.page("/admin", &cookie).await;
     assert_eq!(code, StatusCode::OK);
     assert!(page.contains("Storage and replicas"), "{page}");
