@@ -144,9 +144,15 @@ pub fn set_id(conn: &Conn, incident_id: i64, set: &SharedSet) -> StoreResult<i64
         &[&incident_id, &hash],
         |r| r.get::<i64>(0),
     )?;
-    if let Some(id) = found {
-        return Ok(id);
+    match found {
+        Some(id) => Ok(id),
+        None => add_set(conn, incident_id, set),
     }
+}
+
+/// Stores the set for an incident known not to have it (one just opened).
+pub fn add_set(conn: &Conn, incident_id: i64, set: &SharedSet) -> StoreResult<i64> {
+    let hash: &[u8] = &set.hash;
     conn.insert_id(
         "INSERT INTO alert_sets (incident_id, hash, labels, annotations, templates, \
          generator_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::alert_rows::KnownAlert;
 use super::list::{Cursor, Sort};
 use super::{Drill, Incident, ListQuery, Severity, Status, StatusFilter};
 use crate::db::{Conn, Param, Row, StoreResult, Value};
@@ -271,19 +272,39 @@ pub struct GroupIncident {
     pub runbook_url: Option<String>,
 }
 
-pub fn latest_for_group(conn: &Conn, group_key: &str) -> StoreResult<Option<GroupIncident>> {
+/// The group's newest incident, with what it knows of the alert `fingerprint` (a
+/// notification's first): the two questions every notification asks first, in one
+/// round trip.
+pub fn latest_for_group(
+    conn: &Conn,
+    group_key: &str,
+    fingerprint: &str,
+) -> StoreResult<Option<(GroupIncident, Option<KnownAlert>)>> {
     conn.query_opt(
-        "SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
-         WHERE group_key = ?1 ORDER BY id DESC LIMIT 1",
-        &[&group_key],
+        "SELECT i.id, i.status, i.severity, i.resolved_at, i.runbook_url, \
+                a.id, a.status, a.severity, a.starts_at \
+         FROM (SELECT id, status, severity, resolved_at, runbook_url FROM incidents \
+               WHERE group_key = ?1 ORDER BY id DESC LIMIT 1) i \
+         LEFT JOIN alerts a ON a.incident_id = i.id AND a.fingerprint = ?2",
+        &[&group_key, &fingerprint],
         |r| {
-            Ok(GroupIncident {
+            let known = match r.get::<Option<i64>>(5)? {
+                Some(id) => Some(KnownAlert {
+                    id,
+                    firing: r.get::<String>(6)? == "firing",
+                    severity: r.parse(7)?,
+                    starts_at: r.get(8)?,
+                }),
+                None => None,
+            };
+            let incident = GroupIncident {
                 id: r.get(0)?,
                 status: r.parse(1)?,
                 severity: r.parse(2)?,
                 resolved_at: r.get(3)?,
                 runbook_url: r.get(4)?,
-            })
+            };
+            Ok((incident, known))
         },
     )
 }

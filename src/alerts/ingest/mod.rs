@@ -15,12 +15,15 @@
 //! The cost of a notification does not grow with its incident: alert counters are kept
 //! on the incident and changed by deltas, and every lookup is by index.
 
-use super::prepare::{Prepared, PreparedAlert, is_stale_firing, summarize};
+mod open;
+
+use open::write_summary;
+
+use super::prepare::{Prepared, PreparedAlert, is_stale_firing};
 use super::rules::SeverityRules;
 use crate::db::Conn;
 use crate::incidents::alert_rows::{self, KnownAlert};
-use crate::incidents::repo::{self, CountDelta, NewIncident};
-use crate::incidents::service::note_recent_deployments;
+use crate::incidents::repo::{self, CountDelta};
 use crate::incidents::{Event, EventSink, IncidentError, Status, timeline};
 
 pub const ACTOR: &str = "alertmanager";
@@ -67,6 +70,11 @@ struct Apply<'a> {
     delta: CountDelta,
     /// The notification's shared set in the incident its alerts go to: (incident, set).
     set: Option<(i64, i64)>,
+    /// The notification's first alert as the group's newest incident knew it, read with
+    /// that incident: (incident, alert), until used.
+    first: Option<(i64, Option<KnownAlert>)>,
+    /// The incident this notification opened (it has no sets yet).
+    opened: Option<i64>,
 }
 
 /// Applies one prepared notification inside the caller's transaction. `source` names
@@ -80,7 +88,14 @@ pub fn apply(
     source: &str,
     now: i64,
 ) -> Result<Outcome, IncidentError> {
-    let latest = repo::latest_for_group(conn, &n.group_key)?;
+    let first_fingerprint = n.alerts.first().map_or("", |p| p.fingerprint.as_str());
+    let (latest, first) = match repo::latest_for_group(conn, &n.group_key, first_fingerprint)? {
+        Some((inc, known)) => {
+            let first = Some((inc.id, known));
+            (Some(inc), first)
+        }
+        None => (None, None),
+    };
     let mut run = Apply {
         conn,
         n,
@@ -93,6 +108,8 @@ pub fn apply(
         resolved: Vec::new(),
         delta: CountDelta::default(),
         set: None,
+        first,
+        opened: None,
     };
     let needs_home = match &latest {
         Some(inc) if inc.status != Status::Resolved => {
@@ -149,11 +166,32 @@ impl<'a> Apply<'a> {
         match self.set {
             Some((incident, set)) if incident == id => Ok(Some(set)),
             _ => {
-                let set = alert_rows::set_id(self.conn, id, shared)?;
+                let set = if self.opened == Some(id) {
+                    alert_rows::add_set(self.conn, id, shared)?
+                } else {
+                    alert_rows::set_id(self.conn, id, shared)?
+                };
                 self.set = Some((id, set));
                 Ok(Some(set))
             }
         }
+    }
+
+    /// What incident `id` knows of the notification's alert number `i`, `p` (the first
+    /// was read with the incident).
+    fn find(
+        &mut self,
+        id: i64,
+        i: usize,
+        p: &PreparedAlert,
+    ) -> Result<Option<KnownAlert>, IncidentError> {
+        if i == 0
+            && let Some((incident, known)) = self.first.take()
+            && incident == id
+        {
+            return Ok(known);
+        }
+        Ok(alert_rows::find(self.conn, id, &p.fingerprint)?)
     }
 
     fn update(
@@ -192,12 +230,17 @@ impl<'a> Apply<'a> {
         // most likely new: insert them all, skipping known fingerprints, and look up only
         // the ones that were known.
         let resent = match n.alerts.first() {
-            Some(p) => alert_rows::find(self.conn, id, &p.fingerprint)?.is_some(),
+            Some(p) => {
+                let known = self.find(id, 0, p)?;
+                let resent = known.is_some();
+                self.first = Some((id, known));
+                resent
+            }
             None => false,
         };
         if resent {
-            for p in &n.alerts {
-                match alert_rows::find(self.conn, id, &p.fingerprint)? {
+            for (i, p) in n.alerts.iter().enumerate() {
+                match self.find(id, i, p)? {
                     Some(known) => self.known_changed(id, &known, p)?,
                     None => {
                         if self.insert_new(id, &[p])?[0] {
@@ -256,8 +299,8 @@ impl<'a> Apply<'a> {
     fn sort_after_resolution(&mut self, id: i64) -> Result<Homeless<'a>, IncidentError> {
         let n: &'a Prepared = self.n;
         let mut homeless = Homeless::default();
-        for p in &n.alerts {
-            match alert_rows::find(self.conn, id, &p.fingerprint)? {
+        for (i, p) in n.alerts.iter().enumerate() {
+            match self.find(id, i, p)? {
                 Some(known)
                     if !p.firing && !known.firing
                         || p.firing && known.firing && known.starts_at == p.starts_at
@@ -275,112 +318,6 @@ impl<'a> Apply<'a> {
     }
 
     /// The group's resolved incident, when it was resolved within the reopen window.
-    fn reopenable(&self, latest: Option<&repo::GroupIncident>) -> Option<i64> {
-        latest
-            .filter(|l| {
-                l.status == Status::Resolved
-                    && self.rules.reopen_window_ms > 0
-                    && l.resolved_at
-                        .is_some_and(|r| self.now - r <= self.rules.reopen_window_ms)
-            })
-            .map(|l| l.id)
-    }
-
-    /// Who the timeline names for what this notification does.
-    fn actor(&self) -> &'static str {
-        if self.source == "slo" {
-            SLO_ACTOR
-        } else {
-            ACTOR
-        }
-    }
-
-    fn opened_by(&self) -> &'static str {
-        if self.source == "slo" {
-            "Firewatch's SLO engine (burn rate)"
-        } else {
-            "Alertmanager"
-        }
-    }
-
-    fn reopen(&mut self, id: i64) -> Result<i64, IncidentError> {
-        repo::set_reopened(self.conn, id, self.now)?;
-        timeline::add(
-            self.conn,
-            id,
-            self.now,
-            "reopened",
-            self.actor(),
-            "Reopened: the alert group fired again within the reopen window",
-            None,
-        )?;
-        self.out.reopened = true;
-        // Resolutions recorded on it belong to the same incident.
-        Ok(id)
-    }
-
-    /// Opens a new incident for the group; resolutions seen on its old incident stay there.
-    fn open_new(
-        &mut self,
-        latest: Option<&repo::GroupIncident>,
-        firing: &[&PreparedAlert],
-    ) -> Result<i64, IncidentError> {
-        let (n, now) = (self.n, self.now);
-        if let Some(l) = latest
-            && (!self.resolved.is_empty() || self.delta != CountDelta::default())
-        {
-            write_summary(
-                self.actor(),
-                self.conn,
-                l.id,
-                now,
-                "alert_resolved",
-                "resolved",
-                &self.resolved,
-            )?;
-            repo::add_alert_counts(self.conn, l.id, &self.delta, now)?;
-            self.resolved.clear();
-            self.delta = CountDelta::default();
-        }
-        let severity = firing.iter().map(|p| p.severity).min().expect("non-empty");
-        let id = repo::insert_incident(
-            self.conn,
-            &NewIncident {
-                title: &n.title,
-                description: &n.description,
-                severity,
-                service: &n.service,
-                source: self.source,
-                group_key: Some(&n.group_key),
-                runbook_url: n.runbook.as_deref(),
-                labels: &n.labels,
-                created_by: self.actor(),
-                at: now,
-                drill: n.drill,
-            },
-        )?;
-        timeline::add(
-            self.conn,
-            id,
-            now,
-            "created",
-            self.actor(),
-            &if n.drill.is_drill() {
-                format!(
-                    "Drill opened by {} ({severity}): a simulated incident, left out of \
-                     MTTA, MTTR and reports",
-                    self.opened_by()
-                )
-            } else {
-                format!("Incident opened by {} ({severity})", self.opened_by())
-            },
-            Some(&serde_json::json!({ "group_key": n.group_key, "receiver": n.receiver })),
-        )?;
-        note_recent_deployments(self.conn, id, &n.service, now, self.rules.deploy_window_ms)?;
-        self.out.created = true;
-        Ok(id)
-    }
-
     /// Puts the homeless alerts into the incident that was just opened or reopened.
     fn house(&mut self, id: i64, homeless: &Homeless) -> Result<(), IncidentError> {
         let new = self.insert_new(id, &homeless.firing)?;
@@ -471,20 +408,4 @@ impl<'a> Apply<'a> {
         }
         Ok(out)
     }
-}
-
-fn write_summary(
-    actor: &str,
-    conn: &Conn,
-    id: i64,
-    now: i64,
-    kind: &str,
-    verb: &str,
-    items: &[String],
-) -> Result<(), IncidentError> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    timeline::add(conn, id, now, kind, actor, &summarize(verb, items), None)?;
-    Ok(())
 }
