@@ -8,7 +8,8 @@
 #   scripts/bench.sh slo        # only the SLO evaluation and dashboard benchmarks
 #   scripts/bench.sh intake     # only intake at scale: realistic notifications joining 8
 #                               # large groups on a store growing for 5 minutes (rate every
-#                               # 30 s), one group per notification, re-sent alerts, and a
+#                               # 30 s), then the same paced at the target 50,000 alerts/s,
+#                               # one group per notification, re-sent alerts, and a
 #                               # mixed run with readers polling the list and dashboard,
 #                               # the grouped run with hashed (Alertmanager-like)
 #                               # fingerprints and paced at 50,000 alerts/s;
@@ -25,7 +26,9 @@
 #   SOAK_SECONDS=600 scripts/bench.sh soak      # a shorter soak
 #   scripts/bench.sh postgres   # SQLite (one server) beside PostgreSQL (two replicas on one
 #                               # temporary database): grouped intake at 64 connections,
-#                               # then the incident list and dashboard; PG_SECONDS (60),
+#                               # and paced at the target rate (10,000 alerts/s), then the
+#                               # incident list and dashboard; new incidents and re-sent
+#                               # alerts, likewise; PG_SECONDS (60),
 #                               # PG_DURABLE=1 for PostgreSQL's default commit flushing
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +65,8 @@ footprint() {
   alerts=$(curl -fs "http://127.0.0.1:$IPORT/metrics" | awk '/^firewatch_alerts_received_total/ {s+=$2} END {print s+0}')
   local bytes
   bytes=$(du -sb "$1" | cut -f1)
-  echo "  footprint: RSS $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status), \
+  echo "  footprint: RSS $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status) \
+($(awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "%.1f MB allocated, %.1f MB of the binary and files", a/1024, f/1024}' /proc/$PID/status)), \
 store $(awk -v b="$bytes" 'BEGIN {printf "%.0f MB", b/1e6}') for $alerts alerts received \
 ($(awk -v b="$bytes" -v n="$alerts" 'BEGIN {if (n > 0) printf "%.0f", b/n; else print "-"}') bytes per alert)"
 }
@@ -157,6 +161,9 @@ if [ "$MODE" = postgres ]; then
   I=$(mktemp -d); serve_fresh "$I" "$IPORT"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
     --workload grouped --fingerprints hex --prefix sq
+  echo "the same paced at 10,000 alerts/s (1,000 notifications/s), $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload grouped --fingerprints hex --prefix sqpaced --rate 1000
   echo "reads on the store it left:"; reads "$IPORT"
   footprint "$I"
   echo "one new group (a new incident) per notification, 20 s:"
@@ -174,12 +181,21 @@ if [ "$MODE" = postgres ]; then
   echo "  RSS: replica 1 $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$PID/status), \
 replica 2 $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$JPID/status); database \
 $(psql "$FW_PG dbname=bench" -tAc "SELECT pg_size_pretty(pg_database_size('bench'))")"
-  echo "one new group (a new incident) per notification, 20 s:"
+  echo "the same paced at the target, 10,000 alerts/s (1,000 notifications/s; latency from each"
+  echo "request's scheduled time), $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
+    --connections 64 --seconds "$SECS" --workload grouped --fingerprints hex --prefix pgpaced \
+    --rate 1000
+  echo "one new group (a new incident) per notification, 20 s, then paced at 10,000 alerts/s:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
     --connections 64 --seconds 20 --workload realistic --prefix pgnew
-  echo "the same notifications re-sent to both:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
+    --connections 64 --seconds 20 --workload realistic --prefix pgnewpaced --rate 1000
+  echo "the same notifications re-sent to both, 20 s, then paced at 10,000 alerts/s:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
     --connections 64 --seconds 20 --workload realistic --duplicates --prefix pgdup
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --url "http://127.0.0.1:$JPORT" --token "$TOKEN" \
+    --connections 64 --seconds 20 --workload realistic --duplicates --prefix pgdup --rate 1000
   kill "$JPID"; wait "$JPID" 2>/dev/null || true; JPID=
   stop; rm -rf "$I"
   exit 0
@@ -201,6 +217,14 @@ if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
     --workload grouped --prefix mixed
   wait $POLL
+  footprint "$I"
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  echo "the grouped intake paced at the target, 50,000 alerts/s (5,000 notifications/s; latency"
+  echo "from each request's scheduled time, so a server falling behind shows), store growing"
+  echo "for $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload grouped --rate 5000 --prefix target --report-every 30
   footprint "$I"
   stop; rm -rf "$I"
   I=$(mktemp -d); serve_fresh "$I" "$IPORT"
