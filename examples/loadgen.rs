@@ -258,8 +258,19 @@ async fn intake(args: &[String]) {
                         let _ = r.bytes().await;
                         lat.push((t.elapsed(), t.duration_since(started)));
                     }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    failed => {
+                        // The first failure of the run is told, so an error count can
+                        // be explained.
+                        if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            let why = match failed {
+                                Ok(r) => {
+                                    let status = r.status();
+                                    format!("HTTP {status}: {}", r.text().await.unwrap_or_default())
+                                }
+                                Err(e) => format!("{e:?}"),
+                            };
+                            eprintln!("first failed request (to {url}): {why}");
+                        }
                     }
                 }
             }
