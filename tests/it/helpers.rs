@@ -456,7 +456,6 @@ pub fn cookie_value(res: &reqwest::Response, name: &str) -> Option<(String, Stri
         })
 }
 
-/// Logs in through the login form; returns the session cookie header value.
 /// A new viewer account signed in: its session cookie.
 pub async fn viewer_session(app: &TestApp, name: &str) -> String {
     session_as(app, name, Role::Viewer, "viewer password 1").await
@@ -472,6 +471,7 @@ pub async fn session_as(app: &TestApp, name: &str, role: Role, password: &str) -
     login(app, name, password).await
 }
 
+/// Logs in through the login form; returns the session cookie header value.
 pub async fn login(app: &TestApp, name: &str, password: &str) -> String {
     let page = app.client.get(app.url("/login")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);

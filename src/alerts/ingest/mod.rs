@@ -317,7 +317,6 @@ impl<'a> Apply<'a> {
         Ok(homeless)
     }
 
-    /// The group's resolved incident, when it was resolved within the reopen window.
     /// Puts the homeless alerts into the incident that was just opened or reopened.
     fn house(&mut self, id: i64, homeless: &Homeless) -> Result<(), IncidentError> {
         let new = self.insert_new(id, &homeless.firing)?;

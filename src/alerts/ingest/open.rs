@@ -8,6 +8,7 @@ use crate::incidents::service::note_recent_deployments;
 use crate::incidents::{IncidentError, Status, timeline};
 
 impl Apply<'_> {
+    /// The group's resolved incident, when it was resolved within the reopen window.
     pub(super) fn reopenable(&self, latest: Option<&repo::GroupIncident>) -> Option<i64> {
         latest
             .filter(|l| {
