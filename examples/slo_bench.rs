@@ -265,7 +265,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let db = Db::open_path(&db_path, firewatch::config::Synchronous::Normal, 2, 512).unwrap();
+    let db = Db::open_path(&db_path, firewatch::config::Synchronous::Normal, 2, 512, 16).unwrap();
     let mut per_round = Vec::new();
     // Round 0 sets the counters' baselines and is not counted.
     for round in 0..=rounds as u64 {

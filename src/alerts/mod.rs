@@ -226,11 +226,11 @@ pub struct Intake {
     observer: Option<Arc<dyn FiringObserver>>,
 }
 
-/// Hears of a notification's firing alerts once it has committed (self-healing acts on
-/// them). Labels are only collected when it wants them.
 /// An alert's fingerprint and labels.
 pub type Labelled = (String, BTreeMap<String, String>);
 
+/// Hears of a notification's firing alerts once it has committed (self-healing acts on
+/// them). Labels are only collected when it wants them.
 pub trait FiringObserver: Send + Sync {
     fn wants(&self) -> bool;
     /// The notification's firing and resolved alerts, each as (fingerprint, labels).

@@ -66,31 +66,38 @@ pub struct Prepared {
 
 /// Does everything to a validated notification that needs no database.
 pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRules) -> Prepared {
-    let mut by_fp: BTreeMap<String, ValidAlert> = BTreeMap::new();
-    for a in alerts {
-        by_fp.insert(a.fingerprint.clone(), a);
-    }
+    // One alert per fingerprint, the last copy winning: a stable sort keeps copies in
+    // the order they came, and each run of copies is left with its last.
+    let mut by_fp = alerts;
+    by_fp.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    by_fp.dedup_by(|later, kept| {
+        let same = later.fingerprint == kept.fingerprint;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
     let runbook = msg
         .common_annotations
         .get("runbook_url")
         .into_iter()
         .chain(
             by_fp
-                .values()
+                .iter()
                 .filter_map(|a| a.annotations.get("runbook_url")),
         )
         .find_map(|u| crate::incidents::service::safe_url(u));
     // A drill is a simulated P0, whatever the team's severity labels say.
     let drill = Drill::from_label(
         by_fp
-            .values()
+            .iter()
             .find_map(|a| a.labels.get(Drill::LABEL))
             .map(String::as_str),
     );
-    let parts: Vec<Parts> = by_fp.values().map(ValidAlert::parts).collect();
+    let parts: Vec<Parts> = by_fp.iter().map(ValidAlert::parts).collect();
     let (shared, owns) = split(&parts);
     let alerts = by_fp
-        .into_values()
+        .into_iter()
         .zip(owns)
         .map(|(a, own)| PreparedAlert {
             severity: if drill.is_drill() {
@@ -140,21 +147,25 @@ pub fn prepare(msg: &WebhookMessage, alerts: Vec<ValidAlert>, rules: &SeverityRu
 /// `HighErrorRate {instance=api-1}`: the alert name plus the labels that tell it apart
 /// from the group.
 fn describe(a: &ValidAlert, group_labels: &BTreeMap<String, String>) -> String {
-    let name = a.labels.get("alertname").cloned().unwrap_or_default();
-    let extra: Vec<String> = a
+    use std::fmt::Write;
+    let mut line = a.labels.get("alertname").cloned().unwrap_or_default();
+    let extra = a
         .labels
         .iter()
         .filter(|(k, _)| {
             k.as_str() != "alertname" && k.as_str() != "severity" && !group_labels.contains_key(*k)
         })
-        .take(4)
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if extra.is_empty() {
-        name
-    } else {
-        format!("{name} {{{}}}", extra.join(", "))
+        .take(4);
+    let mut any = false;
+    for (k, v) in extra {
+        line.push_str(if any { ", " } else { " {" });
+        let _ = write!(line, "{k}={v}");
+        any = true;
     }
+    if any {
+        line.push('}');
+    }
+    line
 }
 
 /// "Firing" for an alert already resolved, with a start no later than the one it had:
@@ -231,5 +242,76 @@ mod tests {
             "8 alerts fired: A0; A1; A2; A3; A4 (+3 more)"
         );
         assert_eq!(summarize("resolved", &items[..1]), "Alert resolved: A0");
+    }
+
+    fn alert(fingerprint: &str, labels: &[(&str, &str)], starts_at: i64) -> ValidAlert {
+        ValidAlert {
+            firing: true,
+            fingerprint: fingerprint.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            annotations: BTreeMap::new(),
+            starts_at,
+            ends_at: None,
+            generator_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn one_alert_per_fingerprint_the_last_copy_winning_in_fingerprint_order() {
+        let msg: WebhookMessage = serde_json::from_value(serde_json::json!({
+            "version": "4", "groupKey": "g", "status": "firing", "alerts": [],
+            "groupLabels": {"alertname": "A"}
+        }))
+        .unwrap();
+        let a = [("alertname", "A")];
+        let alerts = vec![
+            alert("c", &a, 1),
+            alert("a", &a, 2),
+            alert("c", &a, 3),
+            alert("b", &a, 4),
+            alert("c", &a, 5),
+            alert("a", &a, 6),
+        ];
+        let p = prepare(
+            &msg,
+            alerts,
+            &SeverityRules::from_settings(&Default::default(), std::time::Duration::ZERO),
+        );
+        let got: Vec<(&str, i64)> = p
+            .alerts
+            .iter()
+            .map(|a| (a.fingerprint.as_str(), a.starts_at))
+            .collect();
+        assert_eq!(got, [("a", 6), ("b", 4), ("c", 5)]);
+    }
+
+    #[test]
+    fn lines_name_the_alert_and_the_labels_that_tell_it_from_its_group() {
+        let group: BTreeMap<String, String> = [("service".to_string(), "api".to_string())].into();
+        let plain = alert("f", &[("alertname", "Down"), ("service", "api")], 0);
+        assert_eq!(describe(&plain, &group), "Down");
+        let many = alert(
+            "f",
+            &[
+                ("alertname", "HighErrorRate"),
+                ("severity", "critical"),
+                ("service", "api"),
+                ("instance", "api-1"),
+                ("a", "1"),
+                ("b", "2"),
+                ("c", "3"),
+                ("d", "4"),
+            ],
+            0,
+        );
+        assert_eq!(
+            describe(&many, &group),
+            "HighErrorRate {a=1, b=2, c=3, d=4}"
+        );
+        let one = alert("f", &[("alertname", "X"), ("pod", "p-0")], 0);
+        assert_eq!(describe(&one, &group), "X {pod=p-0}");
     }
 }

@@ -6,13 +6,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::ApiError;
+use super::json_text::JsonText;
 use crate::alerts::WebhookMessage;
 use crate::state::AppState;
 use crate::telemetry::{OutcomeLabel, StatusLabel};
 
 pub async fn alertmanager_webhook(
     state: web::Data<AppState>,
-    body: web::Json<WebhookMessage>,
+    body: JsonText<WebhookMessage>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = |o: &str| {
         state
@@ -21,7 +22,7 @@ pub async fn alertmanager_webhook(
             .get_or_create(&OutcomeLabel { outcome: o.into() })
             .inc();
     };
-    let mut msg = body.into_inner();
+    let JsonText(mut msg) = body;
     let alerts = match msg.validate() {
         Ok(a) => a,
         Err(e) => {

@@ -12,6 +12,7 @@ pub mod generate;
 mod healing;
 mod incidents;
 mod jobs;
+pub mod json_text;
 pub mod middleware;
 mod notifications;
 mod oncall;
@@ -47,7 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
                 .wrap(actix_web::middleware::from_fn(middleware::authenticate))
                 .service(
                     web::resource("/alerts/alertmanager")
-                        .app_data(json_config(webhook_limit, "alertmanager.max_body_bytes"))
+                        .app_data(json_text::TextLimit {
+                            limit: webhook_limit,
+                            setting: "alertmanager.max_body_bytes",
+                        })
                         .route(web::post().to(alerts::alertmanager_webhook)),
                 )
                 .route("/incidents", get().to(incidents::list))
@@ -139,36 +143,33 @@ pub fn configure(cfg: &mut web::ServiceConfig, webhook_limit: usize) {
         );
 }
 
-/// JSON bodies: size limit and errors in the API's error format.
 /// JSON bodies up to `limit` bytes (the setting named `setting`), errors in the API's shape.
 pub fn json_config(limit: usize, setting: &'static str) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
-        .error_handler(move |err, _req| {
-            let api = match &err {
-                JsonPayloadError::OverflowKnownLength { length, limit } => {
-                    ApiError::PayloadTooLarge(format!(
-                        "body is {length} bytes; the limit is {limit} ({setting})"
-                    ))
-                }
-                JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(format!(
-                    "body is larger than {limit} bytes ({setting})"
-                )),
-                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-                    "send the body as Content-Type: application/json".into(),
-                ),
-                JsonPayloadError::Deserialize(e) => {
-                    ApiError::BadRequest(format!("invalid JSON body: {e}"))
-                }
-                JsonPayloadError::Payload(actix_web::error::PayloadError::Io(e))
-                    if e.kind() == std::io::ErrorKind::TimedOut =>
-                {
-                    ApiError::Timeout(e.to_string())
-                }
-                other => ApiError::BadRequest(format!("could not read the body: {other}")),
-            };
-            api.into()
-        })
+        .error_handler(move |err, _req| json_error(&err, setting).into())
+}
+
+/// A JSON body's failure as the API answers it; `setting` names the body limit.
+fn json_error(err: &JsonPayloadError, setting: &str) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::PayloadTooLarge(
+            format!("body is {length} bytes; the limit is {limit} ({setting})"),
+        ),
+        JsonPayloadError::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("body is larger than {limit} bytes ({setting})"))
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
+        JsonPayloadError::Payload(actix_web::error::PayloadError::Io(e))
+            if e.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::Timeout(e.to_string())
+        }
+        other => ApiError::BadRequest(format!("could not read the body: {other}")),
+    }
 }
 
 pub fn query_config() -> web::QueryConfig {

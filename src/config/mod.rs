@@ -274,6 +274,12 @@ impl Settings {
                 "readers and max_batch must be at least 1",
             ));
         }
+        if !(1..=4096).contains(&self.storage.cache_mib) {
+            return Err(ConfigError::invalid(
+                "storage.cache_mib",
+                format!("{} is not between 1 and 4096 (MiB)", self.storage.cache_mib),
+            ));
+        }
         if time_zone(&self.evaluation.time_zone).is_err() {
             return Err(ConfigError::invalid(
                 "evaluation.time_zone",
@@ -415,6 +421,20 @@ mod tests {
         s.alertmanager.webhook_token = Some("short".into());
         let err = s.resolve().unwrap_err().to_string();
         assert!(err.contains("alertmanager.webhook_token"), "{err}");
+    }
+
+    #[test]
+    fn the_writer_cache_is_bounded_naming_the_field() {
+        let with = |mib: u32| {
+            let mut s = Settings::default();
+            s.storage.cache_mib = mib;
+            s.resolve().map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(with(1).is_ok() && with(4096).is_ok());
+        for bad in [0, 4097] {
+            let err = with(bad).unwrap_err();
+            assert!(err.contains("storage.cache_mib"), "{err}");
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct StorageSettings {
     pub readers: usize,
     /// Most write jobs committed together in one transaction (group commit).
     pub max_batch: usize,
+    /// The SQLite writer's page cache in MiB (each reader keeps SQLite's default 2 MiB):
+    /// more keeps more of the indexes intake looks alerts up in; less bounds memory.
+    pub cache_mib: u32,
 }
 
 /// Replicas on the PostgreSQL backend.
@@ -75,6 +78,7 @@ impl Default for StorageSettings {
             synchronous: Synchronous::Normal,
             readers: 4,
             max_batch: 512,
+            cache_mib: 8,
         }
     }
 }

@@ -30,8 +30,6 @@ pub use writer::Writer;
 
 static MIGRATIONS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
-/// The writer's page cache (SQLite's default is 2 MiB).
-const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 128;
 
@@ -242,6 +240,7 @@ impl Db {
             settings.raw.storage.synchronous,
             settings.raw.storage.readers,
             settings.raw.storage.max_batch,
+            settings.raw.storage.cache_mib,
         )
     }
 
@@ -250,6 +249,7 @@ impl Db {
         sync: Synchronous,
         readers: usize,
         max_batch: usize,
+        cache_mib: u32,
     ) -> Result<Self, StoreError> {
         let conn = open_and_migrate(path, sync)?;
         // The checkpoint thread copies the WAL into the database file while the writer
@@ -258,8 +258,9 @@ impl Db {
         // checkpoint at twice the WAL's size still bounds it.
         conn.pragma_update(None, "wal_autocheckpoint", 2 * checkpoint::RESTART_FRAMES)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        // The writer looks alerts up by fingerprint all over the index: keep more of it.
-        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+        // The writer looks alerts up by fingerprint all over the index: keep more of it
+        // (a negative cache_size is in KiB).
+        conn.pragma_update(None, "cache_size", -(i64::from(cache_mib) * 1024))?;
         // rusqlite keeps 16 prepared statements by default; the writer runs more than that
         // between two notifications (intake, routing, the outbox, SLO history, jobs).
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -421,13 +422,24 @@ pub fn backup_to(db_path: &Path, dest: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// `storage.cache_mib` sizes the writer's page cache; readers keep SQLite's default.
+    #[tokio::test]
+    async fn the_writer_cache_is_the_configured_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_path(&dir.path().join("f.db"), Synchronous::Normal, 1, 8, 3).unwrap();
+        let pragma = |c: &Conn| c.query_one::<i64>("PRAGMA cache_size", &[]);
+        assert_eq!(db.write(pragma).await.unwrap(), -3 * 1024);
+        assert_eq!(db.read(pragma).await.unwrap(), -2000);
+        db.close().await;
+    }
+
     /// Under writes that never pause, the WAL still starts again from its beginning: it
     /// stays near its restart size instead of growing with everything written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_continuous_writes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("firewatch.db");
-        let db = Db::open_path(&path, Synchronous::Normal, 2, 64).unwrap();
+        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
         db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
             .await
             .unwrap();

@@ -332,6 +332,26 @@ async fn bad_payloads_get_a_clear_4xx_and_store_nothing() {
         "bad_request",
     )
     .await;
+    // Not UTF-8: a Latin-1 "é" inside a label value.
+    let text = message("g11", vec![alert("A", "i1", "info", "firing")]).to_string();
+    let at = text.find("\"i1\"").unwrap() + 2;
+    let mut latin1 = text.into_bytes();
+    latin1.insert(at, 0xe9);
+    let res = app
+        .client
+        .post(app.url("/api/v1/alerts/alertmanager"))
+        .bearer_auth(WEBHOOK_TOKEN)
+        .header("content-type", "application/json")
+        .body(latin1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("UTF-8"),
+        "{body}"
+    );
     let valid = message("g11", vec![alert("A", "i1", "info", "firing")]).to_string();
     check(
         send(valid.clone(), "text/plain").await,
