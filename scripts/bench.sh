@@ -12,7 +12,8 @@
 #                               # one group per notification, re-sent alerts, and a
 #                               # mixed run with readers polling the list and dashboard,
 #                               # the grouped run with hashed (Alertmanager-like)
-#                               # fingerprints and paced at 50,000 alerts/s;
+#                               # fingerprints on a store growing for 5 minutes, and
+#                               # 30 s of it paced at 50,000 alerts/s;
 #                               # RSS, database size and bytes per alert after each
 #   FIREWATCH_BIN=/tmp/old-firewatch scripts/bench.sh intake   # the same against another build
 #   INTAKE_SECONDS=60 scripts/bench.sh intake   # a shorter growing-store run
@@ -228,10 +229,13 @@ if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
   footprint "$I"
   stop; rm -rf "$I"
   I=$(mktemp -d); serve_fresh "$I" "$IPORT"
-  echo "new alerts joining 8 large groups with fingerprints like Alertmanager's (hashes), 30 s:"
-  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
-    --workload grouped --fingerprints hex --prefix hex
+  echo "new alerts joining 8 large groups with fingerprints like Alertmanager's (hashes: every"
+  echo "new alert lands on a random page of the fingerprint index), store growing for $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload grouped --fingerprints hex --prefix hex --report-every 30
   footprint "$I"
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
   echo "the same paced at 50,000 alerts/s (5,000 notifications/s; latency from each request's"
   echo "scheduled time, so a server falling behind shows), 30 s:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
