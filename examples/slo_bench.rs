@@ -18,6 +18,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use firewatch::config::{StorageSettings, Synchronous};
 use firewatch::db::{Db, StoreError};
 use firewatch::metrics::scrape::{Scraped, Target, TargetHealth, to_series};
 use firewatch::slo::engine::{Engine, PromResults};
@@ -195,7 +196,7 @@ fn dashboard_fixture(dir: &str, slos: usize) {
         .collect();
     let mut conn = firewatch::db::open_and_migrate(
         &dir.join("data").join("firewatch.db"),
-        firewatch::config::Synchronous::Normal,
+        Synchronous::Normal,
     )
     .unwrap();
     prefill(&mut conn, &ids, firewatch::time::now_ms(), 4, 30);
@@ -234,8 +235,7 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("firewatch.db");
-    let mut conn =
-        firewatch::db::open_and_migrate(&db_path, firewatch::config::Synchronous::Normal).unwrap();
+    let mut conn = firewatch::db::open_and_migrate(&db_path, Synchronous::Normal).unwrap();
     let start = firewatch::time::now_ms();
     let kinds: Vec<(String, bool)> = ids
         .iter()
@@ -265,7 +265,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let db = Db::open_path(&db_path, firewatch::config::Synchronous::Normal, 2, 512, 16).unwrap();
+    // The writer's cache as the server has it by default.
+    let cache_mib = StorageSettings::default().cache_mib;
+    let db = Db::open_path(&db_path, Synchronous::Normal, 2, 512, cache_mib).unwrap();
     let mut per_round = Vec::new();
     // Round 0 sets the counters' baselines and is not counted.
     for round in 0..=rounds as u64 {

@@ -120,20 +120,30 @@ pub struct KnownAlert {
     pub starts_at: i64,
 }
 
+impl KnownAlert {
+    /// From the row's columns `at..at + 4`: id, status, severity, starts_at. A NULL id
+    /// (a LEFT JOIN that found no such alert) is None.
+    pub fn from_columns(r: &Row, at: usize) -> StoreResult<Option<Self>> {
+        let Some(id) = r.get::<Option<i64>>(at)? else {
+            return Ok(None);
+        };
+        Ok(Some(KnownAlert {
+            id,
+            firing: r.get::<String>(at + 1)? == "firing",
+            severity: r.parse(at + 2)?,
+            starts_at: r.get(at + 3)?,
+        }))
+    }
+}
+
 pub fn find(conn: &Conn, incident_id: i64, fingerprint: &str) -> StoreResult<Option<KnownAlert>> {
-    conn.query_opt(
+    let found = conn.query_opt(
         "SELECT id, status, severity, starts_at FROM alerts \
          WHERE incident_id = ?1 AND fingerprint = ?2",
         &[&incident_id, &fingerprint],
-        |r| {
-            Ok(KnownAlert {
-                id: r.get(0)?,
-                firing: r.get::<String>(1)? == "firing",
-                severity: r.parse(2)?,
-                starts_at: r.get(3)?,
-            })
-        },
-    )
+        |r| KnownAlert::from_columns(r, 0),
+    )?;
+    Ok(found.flatten())
 }
 
 /// The incident's set with this content, stored now if it has none.

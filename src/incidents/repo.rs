@@ -288,15 +288,7 @@ pub fn latest_for_group(
          LEFT JOIN alerts a ON a.incident_id = i.id AND a.fingerprint = ?2",
         &[&group_key, &fingerprint],
         |r| {
-            let known = match r.get::<Option<i64>>(5)? {
-                Some(id) => Some(KnownAlert {
-                    id,
-                    firing: r.get::<String>(6)? == "firing",
-                    severity: r.parse(7)?,
-                    starts_at: r.get(8)?,
-                }),
-                None => None,
-            };
+            let known = KnownAlert::from_columns(r, 5)?;
             let incident = GroupIncident {
                 id: r.get(0)?,
                 status: r.parse(1)?,

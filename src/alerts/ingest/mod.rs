@@ -89,13 +89,12 @@ pub fn apply(
     now: i64,
 ) -> Result<Outcome, IncidentError> {
     let first_fingerprint = n.alerts.first().map_or("", |p| p.fingerprint.as_str());
-    let (latest, first) = match repo::latest_for_group(conn, &n.group_key, first_fingerprint)? {
-        Some((inc, known)) => {
-            let first = Some((inc.id, known));
-            (Some(inc), first)
-        }
-        None => (None, None),
-    };
+    let (latest, first) = repo::latest_for_group(conn, &n.group_key, first_fingerprint)?
+        .map(|(inc, known)| {
+            let id = inc.id;
+            (inc, (id, known))
+        })
+        .unzip();
     let mut run = Apply {
         conn,
         n,
