@@ -343,14 +343,18 @@ impl Db {
     /// Like [`Db::write`] for a write that touches only what belongs to `key` (and rows
     /// every such write only adds to or counts up): on PostgreSQL, writes of different
     /// keys run side by side. Alert intake, keyed by the group.
+    ///
+    /// The closure may run more than once (on SQLite, when another write of its batch
+    /// fails): it must do nothing but change the database, and the last run's result is
+    /// the answer. That spares it a savepoint (see `writer.rs`).
     pub async fn write_for<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Conn) -> Result<T, E> + Send + 'static,
+        F: Fn(&Conn) -> Result<T, E> + Send + 'static,
     {
         match &self.writer {
-            Writers::Sqlite(w) => w.write(f).await,
+            Writers::Sqlite(w) => w.write_repeatable(f).await,
             Writers::Postgres(w) => w.write(pg::Scope::key(key), f).await,
         }
     }

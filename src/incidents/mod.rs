@@ -226,7 +226,8 @@ pub enum Event {
 }
 
 /// Reacts to incident events inside the transaction that caused them (the notification
-/// outbox), and is told once that transaction has committed.
+/// outbox), and is told once that transaction has committed. `on_event` only changes the
+/// database: alert intake may run again within its transaction (`Db::write_for`).
 pub trait EventSink: Send + Sync {
     /// Returns whether it queued anything (then `committed` has work to start).
     fn on_event(
