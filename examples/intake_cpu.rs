@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 use firewatch::alerts::{SeverityRules, ValidAlert, WebhookMessage, prepare};
 use firewatch::incidents::shared_sets::{Parts, split};
 
+/// The server's allocator, so that the times are the server's.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let n: u32 = std::env::args()
         .nth(1)
