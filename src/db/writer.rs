@@ -41,6 +41,8 @@ enum Job {
 trait Repeatable: Send {
     /// Runs it; false when it failed (its changes, if any, are still in the transaction).
     fn run(&mut self, conn: &Conn) -> bool;
+    /// Forgets the last run's result (its changes were rolled back).
+    fn forget(&mut self);
     /// Answers the caller once the batch is committed (or not).
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
@@ -62,6 +64,10 @@ where
         let ok = result.is_ok();
         self.result = Some(result);
         ok
+    }
+
+    fn forget(&mut self) {
+        self.result = None;
     }
 
     fn finish(self: Box<Self>, commit: Result<(), String>) {
@@ -298,7 +304,9 @@ fn run_repeatable(session: &mut SqliteSession, jobs: &mut Vec<Box<dyn Repeatable
         commit = transaction(session, |session| {
             let conn = session.conn();
             for job in jobs.iter_mut() {
-                // The job keeps its own result; only its changes are undone on failure.
+                // Its answer is this run's (none, WriterGone, should it not get to run);
+                // on failure only its own changes are undone.
+                job.forget();
                 let _ =
                     guarded(|| in_savepoint(&conn, |c| job.run(c).then_some(()).ok_or(Failed)))?;
                 session.still_open()?;
