@@ -104,7 +104,11 @@ impl Recorder {
     }
 
     pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Seen> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_for_within(path, n, Duration::from_secs(20)).await
+    }
+
+    pub async fn wait_for_within(&self, path: &str, n: usize, limit: Duration) -> Vec<Seen> {
+        let deadline = Instant::now() + limit;
         loop {
             let seen = self.seen(path);
             if seen.len() >= n {
@@ -494,7 +498,7 @@ async fn a_restart_mid_retry_still_delivers_exactly_once_per_event() {
         &cfg,
         format!(
             "[storage]\ndata_dir = \"{}\"\n[alertmanager]\nwebhook_token = \"{WEBHOOK_TOKEN}\"\n\
-             [notify]\nbase_backoff = \"100ms\"\nmax_backoff = \"200ms\"\npoll_interval = \"50ms\"\nmax_attempts = 1000\n\
+             [notify]\nbase_backoff = \"100ms\"\nmax_backoff = \"200ms\"\npoll_interval = \"50ms\"\nmax_attempts = 1000\ntimeout = \"1s\"\n\
              [[receiver]]\nname = \"pager\"\ntype = \"pagerduty\"\nrouting_key = \"{ROUTING_KEY}\"\nurl = \"{}/pagerduty\"\n",
             dir.path().join("data").display(),
             rec.url
@@ -519,7 +523,11 @@ async fn a_restart_mid_retry_still_delivers_exactly_once_per_event() {
     rec.set_default(202);
     let before = rec.seen("/pagerduty").len();
     let _server = ServerProcess::start(&cfg, &[]);
-    let seen = rec.wait_for("/pagerduty", before + 1).await;
+    // Killed between claiming the message and recording the attempt, the message waits
+    // out its claim (the timeout plus 30 s) before the restarted server sends it again.
+    let seen = rec
+        .wait_for_within("/pagerduty", before + 1, Duration::from_secs(50))
+        .await;
     // Once nothing is pending in the restarted server's outbox, no send can follow.
     let db = rusqlite::Connection::open(dir.path().join("data/firewatch.db")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
