@@ -227,7 +227,7 @@ pub enum Event {
 
 /// Reacts to incident events inside the transaction that caused them (the notification
 /// outbox), and is told once that transaction has committed. `on_event` only changes the
-/// database: alert intake may run again within its transaction (`Db::write_for`).
+/// database: alert intake may run twice when its batch is replayed (`Db::write_for`).
 pub trait EventSink: Send + Sync {
     /// Returns whether it queued anything (then `committed` has work to start).
     fn on_event(
