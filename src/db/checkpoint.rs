@@ -4,13 +4,15 @@
 //! This thread runs PASSIVE checkpoints, which wait for nobody: back to back while the
 //! writer is busy, every tenth of a second when it is not. A PASSIVE checkpoint never
 //! catches up with a writer that does not pause, and only a complete checkpoint lets the
-//! WAL start again from its beginning; so once the WAL holds a quarter of
-//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two batches, runs one PASSIVE
-//! checkpoint of its own (nothing can collide with it now), which copies the little this
-//! thread left and is complete, and its next transaction restarts the WAL. Then this
-//! thread takes over again. The WAL stays near `RESTART_FRAMES` pages (the rest is for
-//! what is written during this thread's last pass and the hand-over) and the writer's
-//! own checkpoint only copies what that last pass could not. Should this thread get no
+//! WAL start again from its beginning; so once the WAL holds three quarters of
+//! `RESTART_FRAMES` pages this thread runs one more, short, pass and hands over: the
+//! writer, between two batches, runs one PASSIVE checkpoint of its own (nothing can
+//! collide with it now), which copies the little this thread left and is complete, and
+//! its next transaction restarts the WAL. Then this thread takes over again. The WAL
+//! stays under `RESTART_FRAMES` pages (the rest is for what is written during the
+//! hand-over). The writer's checkpoint holds up every caller waiting on the writer (it
+//! copies a batch's pages and syncs both files: a few milliseconds), so it comes as
+//! seldom as the WAL's size allows, once per hand-over. Should this thread get no
 //! CPU at all, SQLite's own auto-checkpoint on the writer, at twice that size, still
 //! bounds the WAL.
 
@@ -27,8 +29,33 @@ use super::StoreError;
 const IDLE: Duration = Duration::from_millis(100);
 /// Between passes while the writer is busy (a pass copied something).
 const BUSY: Duration = Duration::from_millis(5);
-/// The WAL's size in pages (64 MiB); a restart is handed to the writer at a quarter.
+/// The WAL's size in pages (64 MiB); a restart is handed to the writer at three quarters.
 pub const RESTART_FRAMES: i64 = 16_384;
+const HANDOVER_FRAMES: i64 = RESTART_FRAMES * 3 / 4;
+
+/// When to hand a restart over: every `HANDOVER_FRAMES` pages written.
+#[derive(Default)]
+struct Handover {
+    /// The WAL's pages at the last hand-over: after the writer's checkpoint the WAL only
+    /// starts again with the writer's next transaction, and until then this thread still
+    /// sees the old WAL, complete, which must not be handed over a second time (that
+    /// cost the writer a second checkpoint, of the new WAL's first pages, each time).
+    last: i64,
+}
+
+impl Handover {
+    fn due(&mut self, frames: i64) -> bool {
+        if frames < self.last {
+            // The WAL started again.
+            self.last = 0;
+        }
+        let due = frames - self.last >= HANDOVER_FRAMES;
+        if due {
+            self.last = frames;
+        }
+        due
+    }
+}
 
 type Stop = Arc<(Mutex<bool>, Condvar)>;
 
@@ -99,6 +126,7 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
     let (lock, wake) = &**stop;
     let mut pause = IDLE;
     let mut last = (0, 0);
+    let mut handover = Handover::default();
     let mut stopped = lock.lock().expect("checkpoint lock");
     while !*stopped {
         stopped = wake
@@ -114,7 +142,11 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
             BUSY
         } else {
             match checkpoint(conn) {
-                Ok((frames, _)) if frames >= RESTART_FRAMES / 4 => {
+                Ok((frames, _)) if handover.due(frames) => {
+                    // One more pass first: it only copies what the writer wrote during
+                    // the last one, so the writer's own checkpoint, which holds up every
+                    // caller waiting on it, is left with only what comes after.
+                    let _ = checkpoint(conn);
                     restart.set();
                     BUSY
                 }
@@ -146,4 +178,28 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     } else {
         (frames, copied)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restart_is_handed_over_once_per_wal() {
+        let mut h = Handover::default();
+        assert!(!h.due(HANDOVER_FRAMES - 1));
+        assert!(h.due(HANDOVER_FRAMES + 10));
+        // The writer's checkpoint is complete but the WAL has not started again yet:
+        // this thread still sees it, whole, and does not hand it over a second time.
+        assert!(!h.due(HANDOVER_FRAMES + 10));
+        assert!(!h.due(HANDOVER_FRAMES + 500));
+        // The WAL started again: the next hand-over comes when it has grown as far.
+        assert!(!h.due(300));
+        assert!(!h.due(HANDOVER_FRAMES - 1));
+        assert!(h.due(HANDOVER_FRAMES));
+        // Should it not start again (readers still on it when the writer's transaction
+        // began), it is handed over again once as much more has been written.
+        assert!(!h.due(2 * HANDOVER_FRAMES - 1));
+        assert!(h.due(2 * HANDOVER_FRAMES));
+    }
 }
