@@ -4,20 +4,21 @@
 //! This thread runs PASSIVE checkpoints, which wait for nobody: back to back while the
 //! writer is busy, every tenth of a second when it is not. A PASSIVE checkpoint never
 //! catches up with a writer that does not pause, and only a complete checkpoint lets the
-//! WAL start again from its beginning; so once the WAL holds three quarters of
-//! `RESTART_FRAMES` pages this thread runs one more, short, pass and hands over: the
-//! writer, between two batches, runs one PASSIVE checkpoint of its own (nothing can
-//! collide with it now), which copies the little this thread left and is complete, and
-//! its next transaction restarts the WAL. Then this thread takes over again. The WAL
-//! stays under `RESTART_FRAMES` pages (the rest is for what is written during the
-//! hand-over). The writer's checkpoint holds up every caller waiting on the writer (it
-//! copies a batch's pages and syncs both files: a few milliseconds), so it comes as
-//! seldom as the WAL's size allows, once per hand-over. Should this thread get no
-//! CPU at all, SQLite's own auto-checkpoint on the writer, at twice that size, still
-//! bounds the WAL.
+//! WAL start again from its beginning; so once the WAL holds a quarter of
+//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two
+//! batches, runs one PASSIVE checkpoint of its own (nothing can collide with it now),
+//! which copies what this thread's last pass could not and is complete, and its next
+//! transaction restarts the WAL. Then this thread takes over again. The writer's
+//! checkpoint holds up every caller waiting on the writer (it copies a batch's pages and
+//! syncs both files: several milliseconds), so a WAL is handed over once: until the
+//! writer's next transaction starts it again this thread still sees the old one,
+//! complete, and leaves it alone. The WAL stays near `RESTART_FRAMES` pages at most (the
+//! rest is for what is written during this thread's last pass and the hand-over).
+//! Should this thread get no CPU at all, SQLite's own auto-checkpoint on the writer, at
+//! twice that size, still bounds the WAL.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -29,32 +30,19 @@ use super::StoreError;
 const IDLE: Duration = Duration::from_millis(100);
 /// Between passes while the writer is busy (a pass copied something).
 const BUSY: Duration = Duration::from_millis(5);
-/// The WAL's size in pages (64 MiB); a restart is handed to the writer at three quarters.
+/// The WAL's size in pages (64 MiB); a restart is handed to the writer at a quarter (the
+/// rest is room for a checkpoint thread that lags behind the writer).
 pub const RESTART_FRAMES: i64 = 16_384;
-const HANDOVER_FRAMES: i64 = RESTART_FRAMES * 3 / 4;
+const HANDOVER_FRAMES: i64 = RESTART_FRAMES / 4;
 
-/// When to hand a restart over: every `HANDOVER_FRAMES` pages written.
-#[derive(Default)]
-struct Handover {
-    /// The WAL's pages at the last hand-over: after the writer's checkpoint the WAL only
-    /// starts again with the writer's next transaction, and until then this thread still
-    /// sees the old WAL, complete, which must not be handed over a second time (that
-    /// cost the writer a second checkpoint, of the new WAL's first pages, each time).
-    last: i64,
-}
-
-impl Handover {
-    fn due(&mut self, frames: i64) -> bool {
-        if frames < self.last {
-            // The WAL started again.
-            self.last = 0;
-        }
-        let due = frames - self.last >= HANDOVER_FRAMES;
-        if due {
-            self.last = frames;
-        }
-        due
-    }
+/// Whether to hand a restart over, the WAL holding `frames` pages: once it is due, and not
+/// again for the WAL the writer's last checkpoint completed (`completed` pages), which
+/// only starts again with the writer's next transaction. Until then this thread still
+/// sees it, whole; handing it over again cost the writer a second checkpoint each time.
+/// Should the WAL have grown on instead (its restart failed: a reader was still on it),
+/// it is handed over again.
+fn handover_due(frames: i64, completed: i64) -> bool {
+    frames >= HANDOVER_FRAMES && frames != completed
 }
 
 type Stop = Arc<(Mutex<bool>, Condvar)>;
@@ -62,18 +50,28 @@ type Stop = Arc<(Mutex<bool>, Condvar)>;
 /// Set by the checkpoint thread when the WAL is due for a restart; cleared by the writer
 /// once its own checkpoint is complete.
 #[derive(Clone, Default)]
-pub struct RestartDue(Arc<AtomicBool>);
+pub struct RestartDue(Arc<Restart>);
+
+#[derive(Default)]
+struct Restart {
+    due: AtomicBool,
+    /// The WAL's size in pages when the writer's last checkpoint completed it.
+    completed: AtomicI64,
+}
 
 impl RestartDue {
     /// The writer, between batches: when a restart is due, finish the checkpoint (the
     /// checkpoint thread is standing by, so nothing collides) and hand back.
     pub fn finish(&self, conn: &Connection) {
-        if !self.0.load(Ordering::Acquire) {
+        if !self.due() {
             return;
         }
         match checkpoint(conn) {
             // Complete: the next transaction starts the WAL from its beginning.
-            Ok((frames, copied)) if copied >= frames => self.0.store(false, Ordering::Release),
+            Ok((frames, copied)) if copied >= frames => {
+                self.0.completed.store(frames, Ordering::Release);
+                self.0.due.store(false, Ordering::Release);
+            }
             // A reader still needs the end of the WAL: try again after the next batch.
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
@@ -81,11 +79,15 @@ impl RestartDue {
     }
 
     fn due(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.due.load(Ordering::Acquire)
     }
 
     fn set(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.due.store(true, Ordering::Release);
+    }
+
+    fn completed(&self) -> i64 {
+        self.0.completed.load(Ordering::Acquire)
     }
 }
 
@@ -126,7 +128,6 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
     let (lock, wake) = &**stop;
     let mut pause = IDLE;
     let mut last = (0, 0);
-    let mut handover = Handover::default();
     let mut stopped = lock.lock().expect("checkpoint lock");
     while !*stopped {
         stopped = wake
@@ -142,11 +143,7 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
             BUSY
         } else {
             match checkpoint(conn) {
-                Ok((frames, _)) if handover.due(frames) => {
-                    // One more pass first: it only copies what the writer wrote during
-                    // the last one, so the writer's own checkpoint, which holds up every
-                    // caller waiting on it, is left with only what comes after.
-                    let _ = checkpoint(conn);
+                Ok((frames, _)) if handover_due(frames, restart.completed()) => {
                     restart.set();
                     BUSY
                 }
@@ -186,20 +183,18 @@ mod tests {
 
     #[test]
     fn a_restart_is_handed_over_once_per_wal() {
-        let mut h = Handover::default();
-        assert!(!h.due(HANDOVER_FRAMES - 1));
-        assert!(h.due(HANDOVER_FRAMES + 10));
-        // The writer's checkpoint is complete but the WAL has not started again yet:
-        // this thread still sees it, whole, and does not hand it over a second time.
-        assert!(!h.due(HANDOVER_FRAMES + 10));
-        assert!(!h.due(HANDOVER_FRAMES + 500));
-        // The WAL started again: the next hand-over comes when it has grown as far.
-        assert!(!h.due(300));
-        assert!(!h.due(HANDOVER_FRAMES - 1));
-        assert!(h.due(HANDOVER_FRAMES));
-        // Should it not start again (readers still on it when the writer's transaction
-        // began), it is handed over again once as much more has been written.
-        assert!(!h.due(2 * HANDOVER_FRAMES - 1));
-        assert!(h.due(2 * HANDOVER_FRAMES));
+        assert!(!handover_due(HANDOVER_FRAMES - 1, 0));
+        assert!(handover_due(HANDOVER_FRAMES + 10, 0));
+        // The writer's checkpoint completed the WAL at 4,500 pages, but the WAL has not
+        // started again yet: this thread still sees it, whole, and does not hand it over
+        // a second time.
+        assert!(!handover_due(4_500, 4_500));
+        // It started again; the next hand-over comes when it has grown as far (also
+        // should this thread have missed the moment it was small).
+        assert!(!handover_due(300, 4_500));
+        assert!(handover_due(HANDOVER_FRAMES, 4_500));
+        assert!(handover_due(4_600, 4_500));
+        // It did not start again (a reader was still on it) and grew on: again.
+        assert!(handover_due(4_501, 4_500));
     }
 }
