@@ -5,20 +5,17 @@
 //! writer is busy, every tenth of a second when it is not. A PASSIVE checkpoint never
 //! catches up with a writer that does not pause, and only a complete checkpoint lets the
 //! WAL start again from its beginning; so once the WAL holds a quarter of
-//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two
-//! batches, runs one PASSIVE checkpoint of its own (nothing can collide with it now),
-//! which copies what this thread's last pass could not and is complete, and its next
-//! transaction restarts the WAL. Then this thread takes over again. The writer's
-//! checkpoint holds up every caller waiting on the writer (it copies a batch's pages and
-//! syncs both files: several milliseconds), so a WAL is handed over once: until the
-//! writer's next transaction starts it again this thread still sees the old one,
-//! complete, and leaves it alone. The WAL stays near `RESTART_FRAMES` pages at most (the
-//! rest is for what is written during this thread's last pass and the hand-over).
-//! Should this thread get no CPU at all, SQLite's own auto-checkpoint on the writer, at
-//! twice that size, still bounds the WAL.
+//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two batches, runs one PASSIVE
+//! checkpoint of its own (nothing can collide with it now), which copies the little this
+//! thread left and is complete, and its next transaction restarts the WAL. Then this
+//! thread takes over again. The WAL stays near `RESTART_FRAMES` pages (the rest is for
+//! what is written during this thread's last pass and the hand-over) and the writer's
+//! own checkpoint only copies what that last pass could not. Should this thread get no
+//! CPU at all, SQLite's own auto-checkpoint on the writer, at twice that size, still
+//! bounds the WAL.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -30,48 +27,26 @@ use super::StoreError;
 const IDLE: Duration = Duration::from_millis(100);
 /// Between passes while the writer is busy (a pass copied something).
 const BUSY: Duration = Duration::from_millis(5);
-/// The WAL's size in pages (64 MiB); a restart is handed to the writer at a quarter (the
-/// rest is room for a checkpoint thread that lags behind the writer).
+/// The WAL's size in pages (64 MiB); a restart is handed to the writer at a quarter.
 pub const RESTART_FRAMES: i64 = 16_384;
-const HANDOVER_FRAMES: i64 = RESTART_FRAMES / 4;
-
-/// Whether to hand a restart over, the WAL holding `frames` pages: once it is due, and not
-/// again for the WAL the writer's last checkpoint completed (`completed` pages), which
-/// only starts again with the writer's next transaction. Until then this thread still
-/// sees it, whole; handing it over again cost the writer a second checkpoint each time.
-/// Should the WAL have grown on instead (its restart failed: a reader was still on it),
-/// it is handed over again.
-fn handover_due(frames: i64, completed: i64) -> bool {
-    frames >= HANDOVER_FRAMES && frames != completed
-}
 
 type Stop = Arc<(Mutex<bool>, Condvar)>;
 
 /// Set by the checkpoint thread when the WAL is due for a restart; cleared by the writer
 /// once its own checkpoint is complete.
 #[derive(Clone, Default)]
-pub struct RestartDue(Arc<Restart>);
-
-#[derive(Default)]
-struct Restart {
-    due: AtomicBool,
-    /// The WAL's size in pages when the writer's last checkpoint completed it.
-    completed: AtomicI64,
-}
+pub struct RestartDue(Arc<AtomicBool>);
 
 impl RestartDue {
     /// The writer, between batches: when a restart is due, finish the checkpoint (the
     /// checkpoint thread is standing by, so nothing collides) and hand back.
     pub fn finish(&self, conn: &Connection) {
-        if !self.due() {
+        if !self.0.load(Ordering::Acquire) {
             return;
         }
         match checkpoint(conn) {
             // Complete: the next transaction starts the WAL from its beginning.
-            Ok((frames, copied)) if copied >= frames => {
-                self.0.completed.store(frames, Ordering::Release);
-                self.0.due.store(false, Ordering::Release);
-            }
+            Ok((frames, copied)) if copied >= frames => self.0.store(false, Ordering::Release),
             // A reader still needs the end of the WAL: try again after the next batch.
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
@@ -79,15 +54,11 @@ impl RestartDue {
     }
 
     fn due(&self) -> bool {
-        self.0.due.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire)
     }
 
     fn set(&self) {
-        self.0.due.store(true, Ordering::Release);
-    }
-
-    fn completed(&self) -> i64 {
-        self.0.completed.load(Ordering::Acquire)
+        self.0.store(true, Ordering::Release);
     }
 }
 
@@ -143,7 +114,7 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
             BUSY
         } else {
             match checkpoint(conn) {
-                Ok((frames, _)) if handover_due(frames, restart.completed()) => {
+                Ok((frames, _)) if frames >= RESTART_FRAMES / 4 => {
                     restart.set();
                     BUSY
                 }
@@ -175,26 +146,4 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     } else {
         (frames, copied)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_restart_is_handed_over_once_per_wal() {
-        assert!(!handover_due(HANDOVER_FRAMES - 1, 0));
-        assert!(handover_due(HANDOVER_FRAMES + 10, 0));
-        // The writer's checkpoint completed the WAL at 4,500 pages, but the WAL has not
-        // started again yet: this thread still sees it, whole, and does not hand it over
-        // a second time.
-        assert!(!handover_due(4_500, 4_500));
-        // It started again; the next hand-over comes when it has grown as far (also
-        // should this thread have missed the moment it was small).
-        assert!(!handover_due(300, 4_500));
-        assert!(handover_due(HANDOVER_FRAMES, 4_500));
-        assert!(handover_due(4_600, 4_500));
-        // It did not start again (a reader was still on it) and grew on: again.
-        assert!(handover_due(4_501, 4_500));
-    }
 }
