@@ -464,9 +464,12 @@ mod tests {
             let wal = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
             largest = largest.max(wal);
         }
-        // Without restarts it would hold everything written; with them it stays near its
-        // size (how near depends on how far the writer gets during a checkpoint pass).
-        let limit = (2 * checkpoint::RESTART_FRAMES as u64 + 2_048) * (frame as u64 + 24);
+        // Without restarts it would hold everything written (four times the restart size);
+        // with them it stays near its size. How near depends on how far the writer gets
+        // during a checkpoint pass: with the test suite's threads on both cores the thread
+        // lags, and SQLite's own checkpoint at twice the size finds it busy, so CI saw
+        // 2.3 times the size (152 MB) with this rule: the limit is three times.
+        let limit = (3 * checkpoint::RESTART_FRAMES as u64 + 2_048) * (frame as u64 + 24);
         assert!(
             largest <= limit,
             "the WAL grew to {largest} bytes after {written} written (limit {limit})"
