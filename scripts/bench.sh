@@ -13,7 +13,9 @@
 #                               # mixed run with readers polling the list and dashboard,
 #                               # the grouped run with hashed (Alertmanager-like)
 #                               # fingerprints on a store growing for 5 minutes, and
-#                               # 30 s of it paced at 50,000 alerts/s;
+#                               # 30 s of it paced at 50,000 alerts/s, then one group
+#                               # per notification and re-sent notifications, each for
+#                               # 30 s unpaced and for 5 minutes paced at 50,000 alerts/s;
 #                               # RSS, database size and bytes per alert after each
 #   FIREWATCH_BIN=/tmp/old-firewatch scripts/bench.sh intake   # the same against another build
 #   INTAKE_SECONDS=60 scripts/bench.sh intake   # a shorter growing-store run
@@ -247,6 +249,16 @@ if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
   footprint "$I"
   echo "the same notifications re-sent:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 --workload realistic --duplicates
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  echo "one new group per notification paced at 50,000 alerts/s, store growing for $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload realistic --prefix newpaced --rate 5000 --report-every 30
+  footprint "$I"
+  echo "re-sent notifications paced at 50,000 alerts/s on that store, $SECS s:"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
+    --workload realistic --duplicates --prefix duppaced --rate 5000 --report-every 30
+  footprint "$I"
   stop; rm -rf "$I"
   [ "$MODE" = intake ] && exit 0
 fi
