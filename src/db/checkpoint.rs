@@ -4,15 +4,20 @@
 //! This thread runs PASSIVE checkpoints, which wait for nobody: back to back while the
 //! writer is busy, every tenth of a second when it is not. A PASSIVE checkpoint never
 //! catches up with a writer that does not pause, and only a complete checkpoint lets the
-//! WAL start again from its beginning; so once the WAL holds a quarter of
-//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two batches, runs one PASSIVE
-//! checkpoint of its own (nothing can collide with it now), which copies the little this
-//! thread left and is complete, and its next transaction restarts the WAL. Then this
-//! thread takes over again. The WAL stays near `RESTART_FRAMES` pages (the rest is for
-//! what is written during this thread's last pass and the hand-over) and the writer's
-//! own checkpoint only copies what that last pass could not. Should this thread get no
-//! CPU at all, SQLite's own auto-checkpoint on the writer, at twice that size, still
-//! bounds the WAL.
+//! WAL start again from its beginning; so once the WAL holds three quarters of
+//! `RESTART_FRAMES` pages this thread stops and hands over: the writer, between two
+//! batches, runs one RESTART checkpoint of its own (nothing can collide with it now),
+//! which copies the little this thread left and waits a moment for readers still reading
+//! the WAL, so that its next transaction starts the WAL again. Then this thread takes
+//! over again. The WAL stays near `RESTART_FRAMES` pages (the rest is for what is written
+//! during this thread's last pass and the hand-over), and the writer's checkpoints, each
+//! two syncs and a few milliseconds, come once per 48 MiB of WAL.
+//!
+//! Should this thread fall behind (no CPU, or a pass that copies a lot while the writer
+//! writes on), the writer sees the WAL's size after each commit (SQLite's WAL hook) and,
+//! at twice `RESTART_FRAMES`, runs the RESTART checkpoint itself, waiting for the thread's
+//! pass to end. SQLite's own auto-checkpoint, which this replaces, gave up when it met
+//! this thread's pass, and the WAL grew on.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,15 +25,38 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::cell::Cell;
+
 use rusqlite::Connection;
 
-use super::StoreError;
+use super::{BUSY_TIMEOUT, StoreError};
 
 const IDLE: Duration = Duration::from_millis(100);
 /// Between passes while the writer is busy (a pass copied something).
 const BUSY: Duration = Duration::from_millis(5);
-/// The WAL's size in pages (64 MiB); a restart is handed to the writer at a quarter.
+/// The WAL's size in pages (64 MiB); a restart is handed to the writer at three quarters,
+/// and the writer restarts it by itself at twice.
 pub const RESTART_FRAMES: i64 = 16_384;
+const HAND_OVER_FRAMES: i64 = RESTART_FRAMES / 4 * 3;
+const RUNAWAY_FRAMES: i64 = 2 * RESTART_FRAMES;
+
+thread_local! {
+    /// Pages in the WAL after the writer's last commit (each writer has its own thread).
+    static WAL_FRAMES: Cell<i64> = const { Cell::new(0) };
+    /// Where the writer tries a restart by itself again after one failed (a long reader):
+    /// not after every batch, each waiting up to a second.
+    static RUNAWAY_AT: Cell<i64> = const { Cell::new(RUNAWAY_FRAMES) };
+}
+
+/// Has the writer's connection note the WAL's size after each commit (and turns SQLite's
+/// auto-checkpoint off: the WAL hook replaces it).
+pub fn watch_wal(conn: &Connection) {
+    fn note(_: &rusqlite::hooks::Wal, pages: std::ffi::c_int) -> rusqlite::Result<()> {
+        WAL_FRAMES.set(i64::from(pages));
+        Ok(())
+    }
+    conn.wal_hook(Some(note));
+}
 
 type Stop = Arc<(Mutex<bool>, Condvar)>;
 
@@ -38,17 +66,42 @@ type Stop = Arc<(Mutex<bool>, Condvar)>;
 pub struct RestartDue(Arc<AtomicBool>);
 
 impl RestartDue {
-    /// The writer, between batches: when a restart is due, finish the checkpoint (the
-    /// checkpoint thread is standing by, so nothing collides) and hand back.
+    /// The writer, between batches: when a restart is due (or the WAL ran away), finish
+    /// the checkpoint and hand back.
     pub fn finish(&self, conn: &Connection) {
-        if !self.0.load(Ordering::Acquire) {
+        let due = self.0.load(Ordering::Acquire);
+        let frames = WAL_FRAMES.get();
+        if !due && frames < RUNAWAY_AT.get() {
             return;
         }
-        match checkpoint(conn) {
-            // Complete: the next transaction starts the WAL from its beginning.
-            Ok((frames, copied)) if copied >= frames => self.0.store(false, Ordering::Release),
-            // A reader still needs the end of the WAL: try again after the next batch.
-            Ok(_) => {}
+        let started = std::time::Instant::now();
+        // RESTART, not PASSIVE: after copying, it waits (briefly) until no reader is
+        // still reading the WAL, so the next transaction is sure to start the WAL again.
+        // When the WAL ran away, the checkpoint thread may be in the middle of a pass:
+        // wait for it too.
+        let wait = if due {
+            wait_for_readers
+        } else {
+            wait_for_the_checkpoint_thread
+        };
+        let _ = conn.busy_handler(Some(wait));
+        let done = restart(conn);
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        match done {
+            // The next transaction starts the WAL from its beginning.
+            Ok(Some((frames, copied))) => {
+                self.0.store(false, Ordering::Release);
+                WAL_FRAMES.set(0);
+                RUNAWAY_AT.set(RUNAWAY_FRAMES);
+                tracing::debug!(frames, copied, due, took = ?started.elapsed(), "WAL restarted");
+            }
+            // A reader still needs the WAL: try again after the next batch.
+            Ok(None) => {
+                if !due {
+                    RUNAWAY_AT.set(frames + RESTART_FRAMES / 4);
+                }
+                tracing::debug!(frames, due, took = ?started.elapsed(), "WAL restart waits");
+            }
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
     }
@@ -71,7 +124,7 @@ impl Checkpointer {
     pub fn start(path: &Path, restart: RestartDue) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Open(format!("cannot open {}: {e}", path.display())))?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         let stop: Stop = Arc::default();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -114,7 +167,7 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
             BUSY
         } else {
             match checkpoint(conn) {
-                Ok((frames, _)) if frames >= RESTART_FRAMES / 4 => {
+                Ok((frames, _)) if frames >= HAND_OVER_FRAMES => {
                     restart.set();
                     BUSY
                 }
@@ -134,6 +187,37 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
     }
 }
 
+/// The writer's busy handler during a restart: readers hold the WAL for well under a
+/// millisecond, so poll every 100 µs, and give up after about 2 ms (the writer has
+/// batches waiting; the restart is tried again after the next one).
+fn wait_for_readers(attempts: i32) -> bool {
+    if attempts >= 20 {
+        return false;
+    }
+    std::thread::sleep(Duration::from_micros(100));
+    true
+}
+
+/// The same when the WAL ran away: the checkpoint thread's pass may take a while longer
+/// (up to about a second; past that, the restart is tried again after the next batch).
+fn wait_for_the_checkpoint_thread(attempts: i32) -> bool {
+    if attempts >= 1_000 {
+        return false;
+    }
+    std::thread::sleep(Duration::from_millis(1));
+    true
+}
+
+/// A RESTART checkpoint: `Some((frames, copied))` when the WAL was copied in full and no
+/// reader still uses it, `None` when something was busy.
+fn restart(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
+    let (busy, frames, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    Ok((busy == 0 && frames >= 0 && copied >= frames).then_some((frames, copied)))
+}
+
 /// One PASSIVE checkpoint: (frames in the WAL, frames copied into the database file).
 /// A checkpoint another connection was running at the time copies nothing: (1, 0).
 fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
@@ -146,4 +230,80 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
     } else {
         (frames, copied)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Synchronous;
+    use crate::db::Db;
+
+    /// Writes four times the WAL's restart size without a pause; the largest the WAL got.
+    async fn largest_wal_under_continuous_writes(db: &Db, path: &Path) -> u64 {
+        db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
+            .await
+            .unwrap();
+        let written = 4 * RESTART_FRAMES as usize * 4096;
+        let row = vec![7u8; 8 * 1024];
+        let mut largest = 0;
+        for _ in 0..written / (row.len() * 16) {
+            let rows = row.clone();
+            db.write(move |c| {
+                for _ in 0..16 {
+                    c.execute("INSERT INTO big (b) VALUES (?1)", &[&rows])?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+            let wal = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
+            largest = largest.max(wal);
+        }
+        largest
+    }
+
+    /// The WAL's size in bytes when it holds `frames` pages of 4 KiB.
+    fn wal_bytes(frames: i64) -> u64 {
+        frames as u64 * (4096 + 24)
+    }
+
+    /// Under writes that never pause, the WAL still starts again from its beginning: it
+    /// stays near its restart size instead of growing with everything written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_stays_bounded_under_continuous_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("firewatch.db");
+        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        let largest = largest_wal_under_continuous_writes(&db, &path).await;
+        // Without restarts it would hold everything written (four times the restart size);
+        // with them it stays near its size. When the checkpoint thread lags (the test
+        // suite's threads on both cores), the writer restarts the WAL itself at twice
+        // the size, after waiting up to a second for the thread's pass, and tries again
+        // a quarter later if that was not enough: the limit is three times.
+        let limit = wal_bytes(3 * RESTART_FRAMES + 2_048);
+        eprintln!("the WAL's largest size: {largest} bytes (limit {limit})");
+        assert!(largest <= limit, "the WAL grew to {largest} bytes");
+        db.close().await;
+    }
+
+    /// With no checkpoint thread at all (SQLite's auto-checkpoint is off: the WAL hook
+    /// replaces it), the writer restarts the WAL by itself at twice its size.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_bounds_the_wal_when_the_checkpoint_thread_does_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("firewatch.db");
+        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        db.checkpointer.as_ref().unwrap().stop();
+        let largest = largest_wal_under_continuous_writes(&db, &path).await;
+        let limit = wal_bytes(RUNAWAY_FRAMES + 256);
+        assert!(
+            largest <= limit,
+            "the WAL grew to {largest} bytes (limit {limit})"
+        );
+        assert!(
+            largest >= wal_bytes(RUNAWAY_FRAMES),
+            "restarted early: {largest}"
+        );
+        db.close().await;
+    }
 }
