@@ -15,17 +15,16 @@
 //!
 //! Should this thread fall behind (no CPU, or a pass that copies a lot while the writer
 //! writes on), the writer sees the WAL's size after each commit (SQLite's WAL hook) and,
-//! at twice `RESTART_FRAMES`, runs the RESTART checkpoint itself, waiting for the thread's
-//! pass to end. SQLite's own auto-checkpoint, which this replaces, gave up when it met
+//! at twice `RESTART_FRAMES`, runs the RESTART checkpoint itself, waiting up to 100 ms
+//! for the thread's pass to end. SQLite's own auto-checkpoint, which this replaces, gave up when it met
 //! this thread's pass, and the WAL grew on.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
-
-use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -43,10 +42,17 @@ const RUNAWAY_FRAMES: i64 = 2 * RESTART_FRAMES;
 thread_local! {
     /// Pages in the WAL after the writer's last commit (each writer has its own thread).
     static WAL_FRAMES: Cell<i64> = const { Cell::new(0) };
-    /// Where the writer tries a restart by itself again after one failed (a long reader):
-    /// not after every batch, each waiting up to a second.
+    /// Where the writer tries a restart by itself again after one failed: half as large
+    /// again, so a long reader (a backup) that keeps the WAL from restarting costs the
+    /// writer a few waits, not one per batch.
     static RUNAWAY_AT: Cell<i64> = const { Cell::new(RUNAWAY_FRAMES) };
+    /// After a restart that waited in vain (a long reader: a backup, a large export),
+    /// the next tries do not wait until then: the writer has batches to commit.
+    static IMPATIENT_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
 }
+
+/// How long the writer does not wait for readers after waiting for them in vain.
+const IMPATIENCE: Duration = Duration::from_millis(100);
 
 /// Has the writer's connection note the WAL's size after each commit (and turns SQLite's
 /// auto-checkpoint off: the WAL hook replaces it).
@@ -74,15 +80,16 @@ impl RestartDue {
         if !due && frames < RUNAWAY_AT.get() {
             return;
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
+        let patient = IMPATIENT_UNTIL.get().is_none_or(|until| started >= until);
         // RESTART, not PASSIVE: after copying, it waits (briefly) until no reader is
         // still reading the WAL, so the next transaction is sure to start the WAL again.
         // When the WAL ran away, the checkpoint thread may be in the middle of a pass:
         // wait for it too.
-        let wait = if due {
-            wait_for_readers
-        } else {
-            wait_for_the_checkpoint_thread
+        let wait = match (patient, due) {
+            (false, _) => no_wait,
+            (true, true) => wait_for_readers,
+            (true, false) => wait_for_the_checkpoint_thread,
         };
         let _ = conn.busy_handler(Some(wait));
         let done = restart(conn);
@@ -93,12 +100,16 @@ impl RestartDue {
                 self.0.store(false, Ordering::Release);
                 WAL_FRAMES.set(0);
                 RUNAWAY_AT.set(RUNAWAY_FRAMES);
+                IMPATIENT_UNTIL.set(None);
                 tracing::debug!(frames, copied, due, took = ?started.elapsed(), "WAL restarted");
             }
             // A reader still needs the WAL: try again after the next batch.
             Ok(None) => {
                 if !due {
-                    RUNAWAY_AT.set(frames + RESTART_FRAMES / 4);
+                    RUNAWAY_AT.set(frames + frames / 2);
+                }
+                if patient {
+                    IMPATIENT_UNTIL.set(Some(Instant::now() + IMPATIENCE));
                 }
                 tracing::debug!(frames, due, took = ?started.elapsed(), "WAL restart waits");
             }
@@ -198,10 +209,15 @@ fn wait_for_readers(attempts: i32) -> bool {
     true
 }
 
+/// While the writer is impatient: try once, do not wait.
+fn no_wait(_: i32) -> bool {
+    false
+}
+
 /// The same when the WAL ran away: the checkpoint thread's pass may take a while longer
-/// (up to about a second; past that, the restart is tried again after the next batch).
+/// (up to 100 ms; past that, the thread hands over itself when its pass is done).
 fn wait_for_the_checkpoint_thread(attempts: i32) -> bool {
-    if attempts >= 1_000 {
+    if attempts >= 100 {
         return false;
     }
     std::thread::sleep(Duration::from_millis(1));
@@ -238,12 +254,12 @@ mod tests {
     use crate::config::Synchronous;
     use crate::db::Db;
 
-    /// Writes four times the WAL's restart size without a pause; the largest the WAL got.
-    async fn largest_wal_under_continuous_writes(db: &Db, path: &Path) -> u64 {
-        db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
+    /// Writes `times` the WAL's restart size without a pause; the largest the WAL got.
+    async fn largest_wal_under_continuous_writes(db: &Db, path: &Path, times: usize) -> u64 {
+        db.write(|c| c.batch("CREATE TABLE IF NOT EXISTS big (b BLOB)"))
             .await
             .unwrap();
-        let written = 4 * RESTART_FRAMES as usize * 4096;
+        let written = times * RESTART_FRAMES as usize * 4096;
         let row = vec![7u8; 8 * 1024];
         let mut largest = 0;
         for _ in 0..written / (row.len() * 16) {
@@ -274,12 +290,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("firewatch.db");
         let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
-        let largest = largest_wal_under_continuous_writes(&db, &path).await;
+        let largest = largest_wal_under_continuous_writes(&db, &path, 4).await;
         // Without restarts it would hold everything written (four times the restart size);
         // with them it stays near its size. When the checkpoint thread lags (the test
         // suite's threads on both cores), the writer restarts the WAL itself at twice
-        // the size, after waiting up to a second for the thread's pass, and tries again
-        // a quarter later if that was not enough: the limit is three times.
+        // the size, after waiting up to 100 ms for the thread's pass, and tries again at
+        // three times if that was not enough: that is the limit.
         let limit = wal_bytes(3 * RESTART_FRAMES + 2_048);
         eprintln!("the WAL's largest size: {largest} bytes (limit {limit})");
         assert!(largest <= limit, "the WAL grew to {largest} bytes");
@@ -294,7 +310,7 @@ mod tests {
         let path = dir.path().join("firewatch.db");
         let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
         db.checkpointer.as_ref().unwrap().stop();
-        let largest = largest_wal_under_continuous_writes(&db, &path).await;
+        let largest = largest_wal_under_continuous_writes(&db, &path, 4).await;
         let limit = wal_bytes(RUNAWAY_FRAMES + 256);
         assert!(
             largest <= limit,
@@ -303,6 +319,39 @@ mod tests {
         assert!(
             largest >= wal_bytes(RUNAWAY_FRAMES),
             "restarted early: {largest}"
+        );
+        db.close().await;
+    }
+
+    /// A long reader (a backup, say) keeps the WAL from starting again; intake goes on
+    /// meanwhile, and once the reader is done the WAL starts again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_again_once_a_long_reader_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("firewatch.db");
+        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
+            .await
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM big", [], |r| r.get(0))
+            .unwrap();
+        let largest = largest_wal_under_continuous_writes(&db, &path, 3).await;
+        assert!(
+            largest > wal_bytes(2 * RESTART_FRAMES + RESTART_FRAMES / 2),
+            "the WAL started again under a reader: {largest}"
+        );
+        drop(reader);
+        largest_wal_under_continuous_writes(&db, &path, 2).await;
+        let frames = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+            .unwrap();
+        assert!(
+            frames < RUNAWAY_FRAMES,
+            "the WAL did not start again: {frames} pages"
         );
         db.close().await;
     }
