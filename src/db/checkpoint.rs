@@ -278,6 +278,14 @@ mod tests {
         largest
     }
 
+    /// A store in a temporary directory (kept while the first value lives).
+    fn open() -> (tempfile::TempDir, std::path::PathBuf, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("firewatch.db");
+        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        (dir, path, db)
+    }
+
     /// The WAL's size in bytes when it holds `frames` pages of 4 KiB.
     fn wal_bytes(frames: i64) -> u64 {
         frames as u64 * (4096 + 24)
@@ -287,9 +295,7 @@ mod tests {
     /// stays near its restart size instead of growing with everything written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_continuous_writes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("firewatch.db");
-        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        let (_dir, path, db) = open();
         let largest = largest_wal_under_continuous_writes(&db, &path, 4).await;
         // Without restarts it would hold everything written (four times the restart size);
         // with them it stays near its size. When the checkpoint thread lags (the test
@@ -306,9 +312,7 @@ mod tests {
     /// replaces it), the writer restarts the WAL by itself at twice its size.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_writer_bounds_the_wal_when_the_checkpoint_thread_does_not_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("firewatch.db");
-        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        let (_dir, path, db) = open();
         db.checkpointer.as_ref().unwrap().stop();
         let largest = largest_wal_under_continuous_writes(&db, &path, 4).await;
         let limit = wal_bytes(RUNAWAY_FRAMES + 256);
@@ -327,9 +331,7 @@ mod tests {
     /// meanwhile, and once the reader is done the WAL starts again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_again_once_a_long_reader_is_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("firewatch.db");
-        let db = Db::open_path(&path, Synchronous::Normal, 2, 64, 16).unwrap();
+        let (_dir, path, db) = open();
         db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
             .await
             .unwrap();
