@@ -16,8 +16,8 @@
 //! Should this thread fall behind (no CPU, or a pass that copies a lot while the writer
 //! writes on), the writer sees the WAL's size after each commit (SQLite's WAL hook) and,
 //! at twice `RESTART_FRAMES`, runs the RESTART checkpoint itself, waiting up to 100 ms
-//! for the thread's pass to end. SQLite's own auto-checkpoint, which this replaces, gave up when it met
-//! this thread's pass, and the WAL grew on.
+//! for the thread's pass to end. SQLite's own auto-checkpoint, which this replaces, gave
+//! up when it met this thread's pass, and the WAL grew on.
 
 use std::cell::Cell;
 use std::path::Path;
@@ -227,24 +227,25 @@ fn wait_for_the_checkpoint_thread(attempts: i32) -> bool {
 /// A RESTART checkpoint: `Some((frames, copied))` when the WAL was copied in full and no
 /// reader still uses it, `None` when something was busy.
 fn restart(conn: &Connection) -> rusqlite::Result<Option<(i64, i64)>> {
-    let (busy, frames, copied): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let (busy, frames, copied) = wal_checkpoint(conn, "RESTART")?;
     Ok((busy == 0 && frames >= 0 && copied >= frames).then_some((frames, copied)))
 }
 
 /// One PASSIVE checkpoint: (frames in the WAL, frames copied into the database file).
 /// A checkpoint another connection was running at the time copies nothing: (1, 0).
 fn checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
-    let (busy, frames, copied): (i64, i64, i64) =
-        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let (busy, frames, copied) = wal_checkpoint(conn, "PASSIVE")?;
     Ok(if busy != 0 || frames < 0 {
         (1, 0)
     } else {
         (frames, copied)
+    })
+}
+
+/// `PRAGMA wal_checkpoint(mode)`: (busy, frames in the WAL, frames copied).
+fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })
 }
 
