@@ -72,6 +72,12 @@ footprint() {
 ($(awk '/RssAnon/ {a=$2} /RssFile/ {f=$2} END {printf "%.1f MB allocated, %.1f MB of the binary and files", a/1024, f/1024}' /proc/$PID/status)), \
 store $(awk -v b="$bytes" 'BEGIN {printf "%.0f MB", b/1e6}') for $alerts alerts received \
 ($(awk -v b="$bytes" -v n="$alerts" 'BEGIN {if (n > 0) printf "%.0f", b/n; else print "-"}') bytes per alert)"
+  # CPU seconds each kind of thread ran, and waited for a core, since the server started.
+  curl -fs "http://127.0.0.1:$IPORT/metrics" | awk '
+    /^firewatch_thread_cpu_seconds_total/ {split($1, k, "\""); run[k[2]] = $2}
+    /^firewatch_thread_cpu_wait_seconds_total/ {split($1, k, "\""); wait[k[2]] = $2}
+    END {printf "  threads (CPU s / s waiting for a core, since start): writer %.1f / %.1f, checkpoint %.1f / %.1f, HTTP workers %.1f / %.1f\n",
+      run["db_writer"], wait["db_writer"], run["db_checkpoint"], wait["db_checkpoint"], run["http_worker"], wait["http_worker"]}'
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
 # RSS (MB), open file descriptors and database bytes of the server: vitals DIR

@@ -3,6 +3,7 @@
 //! (`api::middleware`).
 
 mod logs;
+mod threads;
 
 pub use logs::{escape_control, init_logging};
 
@@ -228,6 +229,7 @@ impl Metrics {
             "Time of each service's latest deployment, labelled with its version (one series per service)",
             last_deployment.clone(),
         );
+        registry.register_collector(Box::new(threads::ThreadCpu));
         let slo_objective = Family::<SloLabels, FloatGauge>::default();
         registry.register(
             "slo_objective",

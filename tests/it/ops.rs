@@ -97,6 +97,28 @@ async fn metrics_count_alerts_incidents_and_requests_by_route() {
         text.contains("firewatch_http_request_duration_seconds_bucket{"),
         "{text}"
     );
+    // The threads intake runs on, with the CPU they took (Linux: read from /proc).
+    if cfg!(target_os = "linux") {
+        for kind in ["db_writer", "db_checkpoint", "http_worker"] {
+            for metric in ["thread_cpu_seconds_total", "thread_cpu_wait_seconds_total"] {
+                let series = format!("firewatch_{metric}{{threads=\"{kind}\"}} ");
+                let value: f64 = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix(series.as_str()))
+                    .unwrap_or_else(|| panic!("no {series} in {text}"))
+                    .parse()
+                    .unwrap();
+                assert!(value >= 0.0, "{series}{value}");
+            }
+        }
+        let writer_cpu = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("firewatch_thread_cpu_seconds_total{threads=\"db_writer\"} ")
+            })
+            .unwrap();
+        assert!(writer_cpu.parse::<f64>().unwrap() > 0.0, "{text}");
+    }
 }
 
 #[tokio::test]
