@@ -2,9 +2,9 @@
 //! how long the database writer, the checkpoint thread and the HTTP workers ran, and how
 //! long they were ready to run but waited for a core. The writer is the one thread every
 //! write waits for; when its wait grows towards its run time, intake is short of cores,
-//! not of a faster disk or a tuned database (on 2 cores at saturation it waits about a
-//! quarter of each second behind the HTTP workers). Elsewhere than on Linux, or where
-//! `/proc` is not mounted, the metrics are left out.
+//! not of a faster disk or a tuned database (on 2 cores shared with a load generator, at
+//! saturation, it waited about a quarter of each second). Elsewhere than on Linux, or
+//! where `/proc` is not mounted, the metrics are left out.
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
