@@ -1,6 +1,7 @@
 //! CPU time of the server's busiest threads, read from Linux's `/proc` at each scrape:
 //! how long the database writer, the checkpoint thread and the HTTP workers ran, and how
-//! long they were ready to run but waited for a core. The writer is the one thread every
+//! long they were ready to run but waited for a core (a kind with no thread, such as the
+//! SQLite writer on PostgreSQL, is left out). The writer is the one thread every
 //! write waits for; when its wait grows towards its run time, intake is short of cores,
 //! not of a faster disk or a tuned database (on 2 cores shared with a load generator, at
 //! saturation, it waited about a quarter of each second). Elsewhere than on Linux, or
@@ -18,11 +19,12 @@ const KINDS: [(&str, &str); 3] = [
 ];
 
 /// Nanoseconds run and nanoseconds waited for a core, summed over the threads of each
-/// kind.
+/// kind, and how many threads there were.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct Times {
     pub run: u64,
     pub wait: u64,
+    pub threads: u32,
 }
 
 /// The threads of this process by kind (in the order of `KINDS`); `None` without `/proc`.
@@ -43,6 +45,7 @@ pub fn sample() -> Option<[Times; 3]> {
         {
             times[k].run = times[k].run.saturating_add(run);
             times[k].wait = times[k].wait.saturating_add(wait);
+            times[k].threads += 1;
         }
     }
     Some(times)
@@ -85,7 +88,8 @@ impl Collector for ThreadCpu {
                 None,
                 prometheus_client::metrics::MetricType::Counter,
             )?;
-            for ((_, kind), t) in KINDS.iter().zip(&times) {
+            // A kind without threads is left out: on PostgreSQL there is no SQLite writer.
+            for ((_, kind), t) in KINDS.iter().zip(&times).filter(|(_, t)| t.threads > 0) {
                 let labels = [("threads", *kind)];
                 let ns = if wait { t.wait } else { t.run };
                 ConstCounter::new(ns as f64 / 1e9).encode(metric.encode_family(&labels)?)?;
@@ -129,7 +133,7 @@ mod tests {
             .unwrap();
         ready_rx.recv().unwrap();
         let times = sample().expect("/proc is mounted on Linux");
-        assert!(times[1].run > 0, "{times:?}");
+        assert!(times[1].run > 0 && times[1].threads >= 1, "{times:?}");
         tx.send(()).unwrap();
         worker.join().unwrap();
     }
