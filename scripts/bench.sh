@@ -12,8 +12,10 @@
 #                               # one group per notification, re-sent alerts, and a
 #                               # mixed run with readers polling the list and dashboard,
 #                               # the grouped run with hashed (Alertmanager-like)
-#                               # fingerprints on a store growing for 5 minutes, and
-#                               # 30 s of it paced at 50,000 alerts/s, then one group
+#                               # fingerprints on a store growing for 5 minutes, 30 s
+#                               # with hashed and 30 s with in-order fingerprints (what
+#                               # the hashes cost), and 30 s with hashed ones paced at
+#                               # 50,000 alerts/s, then one group
 #                               # per notification and re-sent notifications, each for
 #                               # 30 s unpaced and for 5 minutes paced at 50,000 alerts/s;
 #                               # RSS, database size and bytes per alert after each
@@ -241,6 +243,19 @@ if [ "$MODE" = all ] || [ "$MODE" = intake ]; then
   echo "new alert lands on a random page of the fingerprint index), store growing for $SECS s:"
   $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds "$SECS" \
     --workload grouped --fingerprints hex --prefix hex --report-every 30
+  footprint "$I"
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  echo "what the random fingerprints cost: 30 s with hashed ones, then 30 s on a fresh store"
+  echo "with fingerprints in the order they are sent (not what Alertmanager sends: every new"
+  echo "alert lands at the end of the index):"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
+    --workload grouped --fingerprints hex --prefix hex30
+  footprint "$I"
+  stop; rm -rf "$I"
+  I=$(mktemp -d); serve_fresh "$I" "$IPORT"
+  $LOAD intake --url "http://127.0.0.1:$IPORT" --token "$TOKEN" --connections 64 --seconds 30 \
+    --workload grouped --fingerprints seq --prefix seq30
   footprint "$I"
   stop; rm -rf "$I"
   I=$(mktemp -d); serve_fresh "$I" "$IPORT"
