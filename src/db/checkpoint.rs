@@ -9,7 +9,9 @@
 //! batches, runs one RESTART checkpoint of its own (nothing can collide with it now),
 //! which copies the little this thread left and waits a moment for readers still reading
 //! the WAL, so that its next transaction starts the WAL again. Then this thread takes
-//! over again. The WAL stays near `RESTART_FRAMES` pages (the rest is for what is written
+//! over again (not at once: until the writer's next commit the WAL keeps its old size,
+//! and a pass in that moment must not ask for another restart, two more syncs on the
+//! writer for a WAL of a few pages). The WAL stays near `RESTART_FRAMES` pages (the rest is for what is written
 //! during this thread's last pass and the hand-over), and the writer's checkpoints, each
 //! two syncs and a few milliseconds, come once per 48 MiB of WAL.
 //!
@@ -21,7 +23,7 @@
 
 use std::cell::Cell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -69,13 +71,22 @@ type Stop = Arc<(Mutex<bool>, Condvar)>;
 /// Set by the checkpoint thread when the WAL is due for a restart; cleared by the writer
 /// once its own checkpoint is complete.
 #[derive(Clone, Default)]
-pub struct RestartDue(Arc<AtomicBool>);
+pub struct RestartDue(Arc<Due>);
+
+#[derive(Default)]
+struct Due {
+    due: AtomicBool,
+    /// Restarts the writer completed. Until the writer's next commit the WAL keeps its
+    /// old size (it starts again from its beginning only then), so a pass right after a
+    /// restart still sees a WAL due for one; the thread must not ask again.
+    restarts: AtomicU64,
+}
 
 impl RestartDue {
     /// The writer, between batches: when a restart is due (or the WAL ran away), finish
     /// the checkpoint and hand back.
     pub fn finish(&self, conn: &Connection) {
-        let due = self.0.load(Ordering::Acquire);
+        let due = self.0.due.load(Ordering::Acquire);
         let frames = WAL_FRAMES.get();
         if !due && frames < RUNAWAY_AT.get() {
             return;
@@ -97,7 +108,8 @@ impl RestartDue {
         match done {
             // The next transaction starts the WAL from its beginning.
             Ok(Some((frames, copied))) => {
-                self.0.store(false, Ordering::Release);
+                self.0.restarts.fetch_add(1, Ordering::AcqRel);
+                self.0.due.store(false, Ordering::Release);
                 WAL_FRAMES.set(0);
                 RUNAWAY_AT.set(RUNAWAY_FRAMES);
                 IMPATIENT_UNTIL.set(None);
@@ -118,16 +130,22 @@ impl RestartDue {
     }
 
     fn due(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.due.load(Ordering::Acquire)
     }
 
     fn set(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.due.store(true, Ordering::Release);
+    }
+
+    fn restarts(&self) -> u64 {
+        self.0.restarts.load(Ordering::Acquire)
     }
 }
 
 pub struct Checkpointer {
     stop: Stop,
+    #[cfg(test)]
+    restart: RestartDue,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -138,12 +156,16 @@ impl Checkpointer {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         let stop: Stop = Arc::default();
         let flag = stop.clone();
+        #[cfg(test)]
+        let kept = restart.clone();
         let thread = std::thread::Builder::new()
             .name("firewatch-db-checkpoint".into())
             .spawn(move || run(&conn, &flag, &restart))
             .map_err(|e| StoreError::Open(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Self {
             stop,
+            #[cfg(test)]
+            restart: kept,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -162,7 +184,7 @@ impl Checkpointer {
 fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
     let (lock, wake) = &**stop;
     let mut pause = IDLE;
-    let mut last = (0, 0);
+    let mut passes = Passes::new(restart);
     let mut stopped = lock.lock().expect("checkpoint lock");
     while !*stopped {
         stopped = wake
@@ -173,28 +195,56 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
             break;
         }
         drop(stopped);
-        pause = if restart.due() {
-            // The writer is finishing a checkpoint: stand by.
-            BUSY
-        } else {
-            match checkpoint(conn) {
-                Ok((frames, _)) if frames >= HAND_OVER_FRAMES => {
-                    restart.set();
-                    BUSY
-                }
-                // Nothing new since the last pass, and nothing left to copy.
-                Ok(now) if now == last && now.0 == now.1 => IDLE,
-                Ok(now) => {
-                    last = now;
-                    BUSY
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
-                    IDLE
-                }
-            }
-        };
+        pause = passes.turn(conn, restart);
         stopped = lock.lock().expect("checkpoint lock");
+    }
+}
+
+/// What the thread remembers from one pass to the next.
+struct Passes {
+    /// The last pass's (frames in the WAL, frames copied).
+    last: (i64, i64),
+    /// The writer's restarts as of the last pass.
+    restarts: u64,
+}
+
+impl Passes {
+    fn new(restart: &RestartDue) -> Self {
+        Self {
+            last: (0, 0),
+            restarts: restart.restarts(),
+        }
+    }
+
+    /// One turn of the thread: a pass, unless the writer is finishing a checkpoint; gives
+    /// the pause before the next turn.
+    fn turn(&mut self, conn: &Connection, restart: &RestartDue) -> Duration {
+        if restart.due() {
+            // The writer is finishing a checkpoint: stand by.
+            return BUSY;
+        }
+        let before = restart.restarts();
+        let pass = checkpoint(conn);
+        // A pass that follows a restart (or met one) saw the old WAL's size: the WAL
+        // starts again from its beginning only at the writer's next commit.
+        let fresh = before == self.restarts && restart.restarts() == before;
+        self.restarts = restart.restarts();
+        match pass {
+            Ok((frames, _)) if frames >= HAND_OVER_FRAMES && fresh => {
+                restart.set();
+                BUSY
+            }
+            // Nothing new since the last pass, and nothing left to copy.
+            Ok(now) if now == self.last && now.0 == now.1 => IDLE,
+            Ok(now) => {
+                self.last = now;
+                BUSY
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+                IDLE
+            }
+        }
     }
 }
 
@@ -325,6 +375,70 @@ mod tests {
             largest >= wal_bytes(RUNAWAY_FRAMES),
             "restarted early: {largest}"
         );
+        db.close().await;
+    }
+
+    /// Once the writer has restarted the WAL, the checkpoint thread does not ask for
+    /// another restart before the new WAL has grown: until the writer's next commit the
+    /// WAL keeps its old size, and a pass in that moment used to hand over again, so
+    /// that under intake every other restart (two syncs on the writer) was of a WAL of
+    /// a few pages. The thread's turns are taken here by hand, in that moment.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restarted_wal_is_not_restarted_again_at_once() {
+        let (_dir, path, db) = open();
+        db.checkpointer.as_ref().unwrap().stop();
+        let restart = db.checkpointer.as_ref().unwrap().restart.clone();
+        db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
+            .await
+            .unwrap();
+        let write = || async {
+            let row = vec![7u8; 8 * 1024];
+            db.write(move |c| {
+                for _ in 0..64 {
+                    c.execute("INSERT INTO big (b) VALUES (?1)", &[&row])?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        };
+        while std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len())
+            < wal_bytes(HAND_OVER_FRAMES)
+        {
+            write().await;
+        }
+        // A reader keeps the pass from copying the last write, as the writer's commits
+        // during a pass do under intake: only a restart can complete the checkpoint.
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM big", [], |r| r.get(0))
+            .unwrap();
+        write().await;
+        let conn = Connection::open(&path).unwrap();
+        let mut passes = Passes::new(&restart);
+        passes.turn(&conn, &restart);
+        assert!(restart.due(), "no hand-over at {HAND_OVER_FRAMES} pages");
+        drop(reader);
+        // The writer restarts the WAL after its next batch (having answered it)...
+        write().await;
+        for _ in 0..200 {
+            if !restart.due() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!restart.due(), "the writer did not restart the WAL");
+        assert_eq!(restart.restarts(), 1);
+        // ... and until its next commit the WAL still looks full.
+        let (_, frames, _) = wal_checkpoint(&conn, "PASSIVE").unwrap();
+        assert!(frames >= HAND_OVER_FRAMES, "{frames} pages");
+        passes.turn(&conn, &restart);
+        assert!(!restart.due(), "asked for a restart again at once");
+        write().await;
+        passes.turn(&conn, &restart);
+        assert!(!restart.due(), "asked for a restart of a new WAL");
+        assert_eq!(restart.restarts(), 1);
         db.close().await;
     }
 
