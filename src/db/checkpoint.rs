@@ -311,22 +311,33 @@ mod tests {
             .await
             .unwrap();
         let written = times * RESTART_FRAMES as usize * 4096;
-        let row = vec![7u8; 8 * 1024];
         let mut largest = 0;
-        for _ in 0..written / (row.len() * 16) {
-            let rows = row.clone();
-            db.write(move |c| {
-                for _ in 0..16 {
-                    c.execute("INSERT INTO big (b) VALUES (?1)", &[&rows])?;
-                }
-                Ok::<_, StoreError>(())
-            })
-            .await
-            .unwrap();
-            let wal = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len());
-            largest = largest.max(wal);
+        for _ in 0..written / (ROW * 16) {
+            write_rows(db, 16).await;
+            largest = largest.max(wal_len(path));
         }
         largest
+    }
+
+    /// The size of the rows `write_rows` writes.
+    const ROW: usize = 8 * 1024;
+
+    /// One write of `rows` rows of 8 KiB into the table `big`.
+    async fn write_rows(db: &Db, rows: usize) {
+        db.write(move |c| {
+            let row = vec![7u8; ROW];
+            for _ in 0..rows {
+                c.execute("INSERT INTO big (b) VALUES (?1)", &[&row])?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    }
+
+    /// The WAL file's size in bytes.
+    fn wal_len(path: &Path) -> u64 {
+        std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len())
     }
 
     /// A store in a temporary directory (kept while the first value lives).
@@ -391,21 +402,8 @@ mod tests {
         db.write(|c| c.batch("CREATE TABLE big (b BLOB)"))
             .await
             .unwrap();
-        let write = || async {
-            let row = vec![7u8; 8 * 1024];
-            db.write(move |c| {
-                for _ in 0..64 {
-                    c.execute("INSERT INTO big (b) VALUES (?1)", &[&row])?;
-                }
-                Ok::<_, StoreError>(())
-            })
-            .await
-            .unwrap();
-        };
-        while std::fs::metadata(path.with_extension("db-wal")).map_or(0, |m| m.len())
-            < wal_bytes(HAND_OVER_FRAMES)
-        {
-            write().await;
+        while wal_len(&path) < wal_bytes(HAND_OVER_FRAMES) {
+            write_rows(&db, 64).await;
         }
         // A reader keeps the pass from copying the last write, as the writer's commits
         // during a pass do under intake: only a restart can complete the checkpoint.
@@ -414,14 +412,14 @@ mod tests {
         let _: i64 = reader
             .query_row("SELECT count(*) FROM big", [], |r| r.get(0))
             .unwrap();
-        write().await;
+        write_rows(&db, 64).await;
         let conn = Connection::open(&path).unwrap();
         let mut passes = Passes::new(&restart);
         passes.turn(&conn, &restart);
         assert!(restart.due(), "no hand-over at {HAND_OVER_FRAMES} pages");
         drop(reader);
         // The writer restarts the WAL after its next batch (having answered it)...
-        write().await;
+        write_rows(&db, 64).await;
         for _ in 0..200 {
             if !restart.due() {
                 break;
@@ -435,7 +433,7 @@ mod tests {
         assert!(frames >= HAND_OVER_FRAMES, "{frames} pages");
         passes.turn(&conn, &restart);
         assert!(!restart.due(), "asked for a restart again at once");
-        write().await;
+        write_rows(&db, 64).await;
         passes.turn(&conn, &restart);
         assert!(!restart.due(), "asked for a restart of a new WAL");
         assert_eq!(restart.restarts(), 1);
