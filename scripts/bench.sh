@@ -25,6 +25,9 @@
 #                               # and then beside wrong sign-ins, invented methods, 300
 #                               # stalled bodies and 300 idle connections: its latency and
 #                               # the server's RSS, connections and /metrics size
+#   scripts/bench.sh wal        # what a commit writes: the WAL's pages by table and index
+#                               # after 12 s of grouped intake (default, then hashed
+#                               # fingerprints; needs python3)
 #   scripts/bench.sh soak       # an hour of bounded mixed load (paced intake that opens and
 #                               # resolves incidents, pages and API polled, retention at
 #                               # 10 minutes): RSS, open files and database size each minute
@@ -119,6 +122,27 @@ if [ "$MODE" = abuse ]; then
   sleep 12
   echo "  12 s later: $(vitals "$A")"
   stop; rm -rf "$A" "$A.abuse" "$A.rss" "$A.fds"
+  exit 0
+fi
+
+if [ "$MODE" = wal ]; then
+  # What a commit writes: 12 s of grouped intake on a fresh store, the WAL copied after
+  # 11 s (once intake stops, the next commit starts it again), then its frames by table
+  # and index, named on the stopped server's database.
+  WPORT=$((PORT + 5))
+  for fps in default hex; do
+    W=$(mktemp -d); serve_fresh "$W" "$WPORT"
+    echo "== grouped intake, $fps fingerprints, 12 s, then the WAL's pages by b-tree:"
+    $LOAD intake --url "http://127.0.0.1:$WPORT" --token "$TOKEN" --connections 64 --seconds 12 \
+      --workload grouped --fingerprints "$fps" --prefix "wal-$fps" &
+    LPID=$!
+    sleep 11
+    cp "$W/firewatch.db-wal" "$W.wal"
+    wait "$LPID"
+    stop
+    python3 scripts/wal_pages.py "$W/firewatch.db" "$W.wal"
+    rm -rf "$W" "$W.wal"
+  done
   exit 0
 fi
 
