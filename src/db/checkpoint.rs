@@ -23,7 +23,7 @@
 
 use std::cell::Cell;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -76,10 +76,12 @@ pub struct RestartDue(Arc<Due>);
 #[derive(Default)]
 struct Due {
     due: AtomicBool,
-    /// Restarts the writer completed. Until the writer's next commit the WAL keeps its
-    /// old size (it starts again from its beginning only then), so a pass right after a
-    /// restart still sees a WAL due for one; the thread must not ask again.
+    /// Restarts the writer completed, and the WAL's size (pages) at the last one. Until
+    /// the writer's next commit the WAL keeps that size (it starts again from its
+    /// beginning only then), so a pass in that moment, however many come, still sees a
+    /// WAL due for a restart: the thread must not ask again.
     restarts: AtomicU64,
+    restarted_at: AtomicI64,
 }
 
 impl RestartDue {
@@ -108,6 +110,7 @@ impl RestartDue {
         match done {
             // The next transaction starts the WAL from its beginning.
             Ok(Some((frames, copied))) => {
+                self.0.restarted_at.store(frames, Ordering::Release);
                 self.0.restarts.fetch_add(1, Ordering::AcqRel);
                 self.0.due.store(false, Ordering::Release);
                 WAL_FRAMES.set(0);
@@ -139,6 +142,14 @@ impl RestartDue {
 
     fn restarts(&self) -> u64 {
         self.0.restarts.load(Ordering::Acquire)
+    }
+
+    /// Whether a pass that saw `frames` pages in the WAL saw it as the writer's last
+    /// restart left it (all copied, nothing written since).
+    fn as_restarted(&self, (frames, copied): (i64, i64)) -> bool {
+        self.restarts() > 0
+            && frames == copied
+            && frames == self.0.restarted_at.load(Ordering::Acquire)
     }
 }
 
@@ -184,7 +195,7 @@ impl Checkpointer {
 fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
     let (lock, wake) = &**stop;
     let mut pause = IDLE;
-    let mut passes = Passes::new(restart);
+    let mut passes = Passes::default();
     let mut stopped = lock.lock().expect("checkpoint lock");
     while !*stopped {
         stopped = wake
@@ -201,21 +212,13 @@ fn run(conn: &Connection, stop: &Stop, restart: &RestartDue) {
 }
 
 /// What the thread remembers from one pass to the next.
+#[derive(Default)]
 struct Passes {
     /// The last pass's (frames in the WAL, frames copied).
     last: (i64, i64),
-    /// The writer's restarts as of the last pass.
-    restarts: u64,
 }
 
 impl Passes {
-    fn new(restart: &RestartDue) -> Self {
-        Self {
-            last: (0, 0),
-            restarts: restart.restarts(),
-        }
-    }
-
     /// One turn of the thread: a pass, unless the writer is finishing a checkpoint; gives
     /// the pause before the next turn.
     fn turn(&mut self, conn: &Connection, restart: &RestartDue) -> Duration {
@@ -225,12 +228,12 @@ impl Passes {
         }
         let before = restart.restarts();
         let pass = checkpoint(conn);
-        // A pass that follows a restart (or met one) saw the old WAL's size: the WAL
-        // starts again from its beginning only at the writer's next commit.
-        let fresh = before == self.restarts && restart.restarts() == before;
-        self.restarts = restart.restarts();
+        // A pass that met a restart of the writer's (one it ran by itself when the WAL
+        // ran away) may have seen the old WAL; one that came after a restart but before
+        // the writer's next commit saw it as the restart left it.
+        let stale = |now| restart.restarts() != before || restart.as_restarted(now);
         match pass {
-            Ok((frames, _)) if frames >= HAND_OVER_FRAMES && fresh => {
+            Ok(now @ (frames, _)) if frames >= HAND_OVER_FRAMES && !stale(now) => {
                 restart.set();
                 BUSY
             }
@@ -414,7 +417,7 @@ mod tests {
             .unwrap();
         write_rows(&db, 64).await;
         let conn = Connection::open(&path).unwrap();
-        let mut passes = Passes::new(&restart);
+        let mut passes = Passes::default();
         passes.turn(&conn, &restart);
         assert!(restart.due(), "no hand-over at {HAND_OVER_FRAMES} pages");
         drop(reader);
@@ -431,8 +434,11 @@ mod tests {
         // ... and until its next commit the WAL still looks full.
         let (_, frames, _) = wal_checkpoint(&conn, "PASSIVE").unwrap();
         assert!(frames >= HAND_OVER_FRAMES, "{frames} pages");
-        passes.turn(&conn, &restart);
-        assert!(!restart.due(), "asked for a restart again at once");
+        // However many passes come before that commit (the writer may wait for a core).
+        for pass in 1..=3 {
+            passes.turn(&conn, &restart);
+            assert!(!restart.due(), "asked for a restart again at pass {pass}");
+        }
         write_rows(&db, 64).await;
         passes.turn(&conn, &restart);
         assert!(!restart.due(), "asked for a restart of a new WAL");
