@@ -11,9 +11,10 @@
 //! the WAL, so that its next transaction starts the WAL again. Then this thread takes
 //! over again (not at once: until the writer's next commit the WAL keeps its old size,
 //! and a pass in that moment must not ask for another restart, two more syncs on the
-//! writer for a WAL of a few pages). The WAL stays near `RESTART_FRAMES` pages (the rest is for what is written
-//! during this thread's last pass and the hand-over), and the writer's checkpoints, each
-//! two syncs and a few milliseconds, come once per 48 MiB of WAL.
+//! writer for a WAL of a few pages). The WAL stays near `RESTART_FRAMES` pages (the rest
+//! is for what is written during this thread's last pass and the hand-over), and the
+//! writer's checkpoints, each two syncs and a few milliseconds, come once per 48 MiB of
+//! WAL.
 //!
 //! Should this thread fall behind (no CPU, or a pass that copies a lot while the writer
 //! writes on), the writer sees the WAL's size after each commit (SQLite's WAL hook) and,
@@ -147,9 +148,7 @@ impl RestartDue {
     /// Whether a pass that saw `frames` pages in the WAL saw it as the writer's last
     /// restart left it (all copied, nothing written since).
     fn as_restarted(&self, (frames, copied): (i64, i64)) -> bool {
-        self.restarts() > 0
-            && frames == copied
-            && frames == self.0.restarted_at.load(Ordering::Acquire)
+        frames == copied && frames == self.0.restarted_at.load(Ordering::Acquire)
     }
 }
 
