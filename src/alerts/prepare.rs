@@ -174,28 +174,6 @@ pub(super) fn is_stale_firing(p: &PreparedAlert, known: &KnownAlert) -> bool {
     p.firing && !known.firing && p.starts_at <= known.starts_at
 }
 
-pub(super) fn summarize(verb: &str, items: &[String]) -> String {
-    const SHOWN: usize = 5;
-    let listed = items
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
-    let more = items.len().saturating_sub(SHOWN);
-    let noun = if items.len() == 1 { "Alert" } else { "alerts" };
-    let head = if items.len() == 1 {
-        format!("{noun} {verb}")
-    } else {
-        format!("{} {noun} {verb}", items.len())
-    };
-    if more > 0 {
-        format!("{head}: {listed} (+{more} more)")
-    } else {
-        format!("{head}: {listed}")
-    }
-}
-
 fn title_for(msg: &WebhookMessage) -> String {
     let label = |k: &str| {
         msg.group_labels
@@ -233,16 +211,6 @@ fn cut_title(title: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_lists_are_summarized() {
-        let items: Vec<String> = (0..8).map(|i| format!("A{i}")).collect();
-        assert_eq!(
-            summarize("fired", &items),
-            "8 alerts fired: A0; A1; A2; A3; A4 (+3 more)"
-        );
-        assert_eq!(summarize("resolved", &items[..1]), "Alert resolved: A0");
-    }
 
     fn alert(fingerprint: &str, labels: &[(&str, &str)], starts_at: i64) -> ValidAlert {
         ValidAlert {

@@ -25,6 +25,31 @@ pub fn update(conn: &Conn, entry_id: i64, kind: &str, message: &str) -> StoreRes
     Ok(())
 }
 
+/// Rewrites an entry's message and details (a storm's line gathering the alerts of the
+/// notifications that follow it); it keeps its place, kind and time.
+pub fn rewrite(
+    conn: &Conn,
+    entry_id: i64,
+    message: &str,
+    details: &serde_json::Value,
+) -> StoreResult<()> {
+    conn.execute(
+        "UPDATE timeline SET message = ?2, details = ?3 WHERE id = ?1",
+        &[&entry_id, &message, &details.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The incident's newest `n` entries, newest first.
+pub fn newest(conn: &Conn, incident_id: i64, n: usize) -> StoreResult<Vec<TimelineEntry>> {
+    conn.query_vec(
+        "SELECT id, at, kind, actor, message, details FROM timeline \
+         WHERE incident_id = ?1 ORDER BY id DESC LIMIT ?2",
+        &[&incident_id, &(n as i64)],
+        entry_from_row,
+    )
+}
+
 /// Adds one entry; returns its id.
 pub fn add(
     conn: &Conn,

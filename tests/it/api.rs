@@ -567,7 +567,10 @@ async fn deployments_are_recorded_and_named_on_incidents_that_open_soon_after() 
 #[tokio::test]
 async fn a_large_incident_is_answered_in_pages_of_alerts_and_timeline() {
     let app = spawn_app().await;
-    // 260 alerts in one group, sent 10 at a time (26 timeline entries), then 130 resolve.
+    // 260 alerts in one group, sent 10 at a time, then 130 resolve; each notification a
+    // minute after the one before (the timeline is moved back a minute), so each has its
+    // own timeline line (39 of them) instead of gathering into the one before it.
+    let a_minute_passes = || app.exec("UPDATE timeline SET at = at - 61000", &[]);
     let mut id = 0;
     for batch in 0..26 {
         let alerts = (0..10)
@@ -583,6 +586,7 @@ async fn a_large_incident_is_answered_in_pages_of_alerts_and_timeline() {
         id = app.post_webhook_ok(&message("storm", alerts)).await["incident_id"]
             .as_i64()
             .unwrap();
+        a_minute_passes().await;
     }
     for batch in 0..13 {
         let alerts = (0..10)
@@ -596,6 +600,7 @@ async fn a_large_incident_is_answered_in_pages_of_alerts_and_timeline() {
             })
             .collect();
         app.post_webhook_ok(&message("storm", alerts)).await;
+        a_minute_passes().await;
     }
     let inc = app.incident(id).await;
     assert_eq!(inc["alert_count"], 260);
@@ -655,6 +660,7 @@ async fn a_large_incident_is_answered_in_pages_of_alerts_and_timeline() {
     let timeline = inc["timeline"].as_array().unwrap();
     assert_eq!(inc["timeline_older_cursor"], serde_json::Value::Null);
     let all = timeline.len();
+    assert!(all > 39, "{all} lines");
     let (_, latest) = app
         .get_json(
             &format!("/api/v1/incidents/{id}/timeline?limit=10"),

@@ -125,15 +125,18 @@ async fn when_every_alert_resolves_the_incident_resolves_and_the_timeline_says_s
         .iter()
         .map(|t| t["kind"].as_str().unwrap())
         .collect();
+    // The two resolutions came within a minute with nothing between them: one line.
     assert_eq!(
         kinds,
-        [
-            "created",
-            "alert_fired",
-            "alert_resolved",
-            "alert_resolved",
-            "auto_resolved"
-        ]
+        ["created", "alert_fired", "alert_resolved", "auto_resolved"]
+    );
+    let resolved = &inc["timeline"][2];
+    assert!(
+        resolved["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 alerts resolved in 2 notifications"),
+        "{resolved}"
     );
     // Re-sending the resolution changes nothing.
     let before = app.count_rows("timeline").await;
@@ -783,4 +786,141 @@ async fn alerts_read_back_exactly_though_what_they_share_is_stored_once() {
     app.exec("DELETE FROM incidents WHERE id = ?1", &[DbValue::Int(id)])
         .await;
     assert_eq!(app.count_rows("alert_sets").await, 0);
+}
+
+/// The messages of an incident's timeline lines of `kind`, oldest first.
+async fn lines_of(app: &TestApp, id: i64, kind: &str) -> Vec<String> {
+    app.incident(id).await["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == kind)
+        .map(|t| t["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_storm_writes_one_line_a_minute_not_one_per_notification() {
+    let app = spawn_app().await;
+    let batch = |from: usize, n: usize| {
+        let alerts = (from..from + n)
+            .map(|i| alert("PodCrash", &format!("pod-{i}"), "warning", "firing"))
+            .collect();
+        message("storm", alerts)
+    };
+    let id = app.post_webhook_ok(&batch(0, 3)).await["incident_id"]
+        .as_i64()
+        .unwrap();
+    for k in 1..40 {
+        let out = app.post_webhook_ok(&batch(k * 3, 3)).await;
+        assert_eq!(out["alerts_fired"], 3);
+    }
+    let fired = lines_of(&app, id, "alert_fired").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert!(
+        fired[0].starts_with("120 alerts fired in 40 notifications "),
+        "{}",
+        fired[0]
+    );
+    assert!(fired[0].ends_with("(+115 more)"), "{}", fired[0]);
+    assert!(
+        fired[0].contains("PodCrash {instance=pod-0}"),
+        "{}",
+        fired[0]
+    );
+    let inc = app.incident(id).await;
+    assert_eq!(inc["firing_count"], 120);
+    let line = inc["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "alert_fired")
+        .unwrap()
+        .clone();
+    assert_eq!(line["details"]["alerts"], 120);
+    assert_eq!(line["details"]["notifications"], 40);
+
+    // A line older than a minute stops gathering: the next notification starts one.
+    app.exec(
+        "UPDATE timeline SET at = at - 61000 WHERE incident_id = ?1",
+        &[DbValue::Int(id)],
+    )
+    .await;
+    app.post_webhook_ok(&batch(120, 2)).await;
+    app.post_webhook_ok(&batch(122, 2)).await;
+    let fired = lines_of(&app, id, "alert_fired").await;
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert!(
+        fired[1].starts_with("4 alerts fired in 2 notifications within a second")
+            || fired[1].starts_with("4 alerts fired in 2 notifications over "),
+        "{}",
+        fired[1]
+    );
+
+    // Anything else on the incident ends the line, so the timeline keeps its order.
+    let (code, _) = app
+        .post_json(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            &app.responder_token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    app.post_webhook_ok(&batch(124, 1)).await;
+    let kinds: Vec<String> = app.incident(id).await["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "alert_fired",
+            "alert_fired",
+            "acknowledged",
+            "alert_fired"
+        ],
+    );
+    let fired = lines_of(&app, id, "alert_fired").await;
+    assert_eq!(fired[2], "Alert fired: PodCrash {instance=pod-124}");
+}
+
+#[tokio::test]
+async fn fired_and_resolved_lines_gather_side_by_side() {
+    let app = spawn_app().await;
+    let a = |i: usize, status: &str| alert("Disk", &format!("node-{i}"), "warning", status);
+    let id = app
+        .post_webhook_ok(&message("disks", vec![a(0, "firing"), a(1, "firing")]))
+        .await["incident_id"]
+        .as_i64()
+        .unwrap();
+    // Each notification resolves one alert and fires a new one.
+    for i in 2..6 {
+        app.post_webhook_ok(&message(
+            "disks",
+            vec![a(i - 2, "resolved"), a(i, "firing")],
+        ))
+        .await;
+    }
+    let fired = lines_of(&app, id, "alert_fired").await;
+    let resolved = lines_of(&app, id, "alert_resolved").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(resolved.len(), 1, "{resolved:?}");
+    assert!(
+        fired[0].starts_with("6 alerts fired in 5 notifications"),
+        "{}",
+        fired[0]
+    );
+    assert!(
+        resolved[0].starts_with("4 alerts resolved in 4 notifications"),
+        "{}",
+        resolved[0]
+    );
+    assert!(
+        resolved[0].ends_with("Disk {instance=node-0}; Disk {instance=node-1}; Disk {instance=node-2}; Disk {instance=node-3}"),
+        "{}",
+        resolved[0]
+    );
 }

@@ -16,8 +16,9 @@
 //! on the incident and changed by deltas, and every lookup is by index.
 
 mod open;
+mod summary;
 
-use open::write_summary;
+use summary::AlertLines;
 
 use super::prepare::{Prepared, PreparedAlert, is_stale_firing};
 use super::rules::SeverityRules;
@@ -64,8 +65,8 @@ struct Apply<'a> {
     now: i64,
     out: Outcome,
     /// Timeline lines: alerts that fired and alerts that resolved.
-    fired: Vec<String>,
-    resolved: Vec<String>,
+    fired: AlertLines,
+    resolved: AlertLines,
     /// How the alert counters of the incident being changed move.
     delta: CountDelta,
     /// The notification's shared set in the incident its alerts go to: (incident, set).
@@ -103,8 +104,8 @@ pub fn apply(
         source,
         now,
         out: Outcome::default(),
-        fired: Vec::new(),
-        resolved: Vec::new(),
+        fired: AlertLines::default(),
+        resolved: AlertLines::default(),
         delta: CountDelta::default(),
         set: None,
         first,
@@ -129,8 +130,8 @@ pub fn apply(
         Some(id)
     };
     run.out.incident_id = target;
-    run.out.alerts_fired = run.fired.len();
-    run.out.alerts_resolved = run.resolved.len();
+    run.out.alerts_fired = run.fired.alerts;
+    run.out.alerts_resolved = run.resolved.alerts;
     match target {
         Some(id) if run.changed() => run.settle(id),
         _ => Ok(run.out),
@@ -265,9 +266,9 @@ impl<'a> Apply<'a> {
     /// A new alert joined the incident: its timeline line.
     fn joined(&mut self, p: &PreparedAlert) {
         if p.firing {
-            self.fired.push(p.line.clone());
+            self.fired.push(|| p.line.clone());
         } else {
-            self.resolved.push(p.line.clone());
+            self.resolved.push(|| p.line.clone());
         }
     }
 
@@ -285,9 +286,9 @@ impl<'a> Apply<'a> {
         }
         self.update(id, known, p)?;
         if p.firing {
-            self.fired.push(format!("{} (fired again)", p.line));
+            self.fired.push(|| format!("{} (fired again)", p.line));
         } else {
-            self.resolved.push(p.line.clone());
+            self.resolved.push(|| p.line.clone());
         }
         Ok(())
     }
@@ -306,7 +307,7 @@ impl<'a> Apply<'a> {
                         || is_stale_firing(p, &known) => {}
                 Some(known) if !p.firing => {
                     self.update(id, &known, p)?;
-                    self.resolved.push(p.line.clone());
+                    self.resolved.push(|| p.line.clone());
                 }
                 _ if p.firing => homeless.firing.push(p),
                 // A resolution for an alert this group's incident never had.
@@ -324,11 +325,11 @@ impl<'a> Apply<'a> {
             if !new && let Some(known) = alert_rows::find(self.conn, id, &p.fingerprint)? {
                 self.update(id, &known, p)?;
             }
-            self.fired.push(p.line.clone());
+            self.fired.push(|| p.line.clone());
         }
         let new = self.insert_new(id, &homeless.resolved)?;
         for (p, _) in homeless.resolved.iter().zip(new).filter(|(_, new)| *new) {
-            self.resolved.push(p.line.clone());
+            self.resolved.push(|| p.line.clone());
         }
         Ok(())
     }
@@ -338,8 +339,8 @@ impl<'a> Apply<'a> {
     fn settle(self, id: i64) -> Result<Outcome, IncidentError> {
         let (conn, now) = (self.conn, self.now);
         let actor = self.actor();
-        write_summary(actor, conn, id, now, "alert_fired", "fired", &self.fired)?;
-        write_summary(
+        summary::write(actor, conn, id, now, "alert_fired", "fired", &self.fired)?;
+        summary::write(
             actor,
             conn,
             id,

@@ -1,8 +1,8 @@
 //! Opening and reopening incidents for a notification, and the timeline lines it writes.
 
+use super::summary::{self, AlertLines};
 use super::{ACTOR, Apply, SLO_ACTOR};
-use crate::alerts::prepare::{PreparedAlert, summarize};
-use crate::db::Conn;
+use crate::alerts::prepare::PreparedAlert;
 use crate::incidents::repo::{self, CountDelta, NewIncident};
 use crate::incidents::service::note_recent_deployments;
 use crate::incidents::{IncidentError, Status, timeline};
@@ -63,7 +63,7 @@ impl Apply<'_> {
         if let Some(l) = latest
             && (!self.resolved.is_empty() || self.delta != CountDelta::default())
         {
-            write_summary(
+            summary::write(
                 self.actor(),
                 self.conn,
                 l.id,
@@ -73,7 +73,7 @@ impl Apply<'_> {
                 &self.resolved,
             )?;
             repo::add_alert_counts(self.conn, l.id, &self.delta, now)?;
-            self.resolved.clear();
+            self.resolved = AlertLines::default();
             self.delta = CountDelta::default();
         }
         let severity = firing.iter().map(|p| p.severity).min().expect("non-empty");
@@ -115,20 +115,4 @@ impl Apply<'_> {
         self.out.created = true;
         Ok(id)
     }
-}
-
-pub(super) fn write_summary(
-    actor: &str,
-    conn: &Conn,
-    id: i64,
-    now: i64,
-    kind: &str,
-    verb: &str,
-    items: &[String],
-) -> Result<(), IncidentError> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    timeline::add(conn, id, now, kind, actor, &summarize(verb, items), None)?;
-    Ok(())
 }
