@@ -25,28 +25,40 @@ pub fn update(conn: &Conn, entry_id: i64, kind: &str, message: &str) -> StoreRes
     Ok(())
 }
 
-/// Rewrites an entry's message and details (a storm's line gathering the alerts of the
-/// notifications that follow it); it keeps its place, kind and time.
-pub fn rewrite(
-    conn: &Conn,
-    entry_id: i64,
-    message: &str,
-    details: &serde_json::Value,
-) -> StoreResult<()> {
+/// Rewrites an entry's message and details (JSON text): a storm's line gathering the
+/// alerts of the notifications that follow it; it keeps its place, kind and time.
+pub fn rewrite(conn: &Conn, entry_id: i64, message: &str, details: &str) -> StoreResult<()> {
     conn.execute(
         "UPDATE timeline SET message = ?2, details = ?3 WHERE id = ?1",
-        &[&entry_id, &message, &details.to_string()],
+        &[&entry_id, &message, &details],
     )?;
     Ok(())
 }
 
+/// An entry without its message, its details as stored (JSON text).
+pub struct Recent {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub details: Option<String>,
+}
+
 /// The incident's newest `n` entries, newest first.
-pub fn newest(conn: &Conn, incident_id: i64, n: usize) -> StoreResult<Vec<TimelineEntry>> {
+pub fn newest(conn: &Conn, incident_id: i64, n: usize) -> StoreResult<Vec<Recent>> {
     conn.query_vec(
-        "SELECT id, at, kind, actor, message, details FROM timeline \
+        "SELECT id, at, kind, actor, details FROM timeline \
          WHERE incident_id = ?1 ORDER BY id DESC LIMIT ?2",
         &[&incident_id, &(n as i64)],
-        entry_from_row,
+        |r| {
+            Ok(Recent {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                actor: r.get(3)?,
+                details: r.get(4)?,
+            })
+        },
     )
 }
 

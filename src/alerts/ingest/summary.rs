@@ -101,7 +101,7 @@ pub fn write(
     }
     if let Some((entry, first_at, mut gathered)) = gathering(conn, id, kind, actor, now)? {
         gathered.gather(lines, now);
-        let details = serde_json::to_value(&gathered).expect("plain data");
+        let details = serde_json::to_string(&gathered).expect("plain data");
         timeline::rewrite(conn, entry, &gathered.message(verb, first_at), &details)?;
         return Ok(());
     }
@@ -140,7 +140,7 @@ fn gathering(
             // Lines written before lines gathered carry no details: they stay as they are.
             let lines = entry
                 .details
-                .and_then(|d| serde_json::from_value::<AlertLines>(d).ok())
+                .and_then(|d| serde_json::from_str::<AlertLines>(&d).ok())
                 .filter(|l| l.notifications > 0);
             return Ok(lines.map(|l| (entry.id, entry.at, l)));
         }
