@@ -31,7 +31,9 @@ pub use writer::Writer;
 
 static MIGRATIONS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
-/// Prepared statements kept per connection.
+/// Prepared statements kept per connection: rusqlite keeps 16 by default, and the writer
+/// runs more than that between two notifications (intake, routing, the outbox, SLO
+/// history, jobs).
 const STATEMENT_CACHE: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
