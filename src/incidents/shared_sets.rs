@@ -2,7 +2,11 @@
 //! the labels and annotations they all have with the same values, the generator link
 //! they all have, and annotations that differ only by the alerts' own label values (a
 //! summary naming the pod) as templates with `\0label\0` in place of those values. Each
-//! alert keeps only the rest. Pure: the split on the way in, the join on the way out.
+//! alert keeps only the rest. An annotation that also differs by something that is no
+//! label (the value that fired the alert) keeps the text around that part as a template
+//! (`around`). Pure: the split on the way in, the join on the way out.
+
+mod around;
 
 use std::collections::BTreeMap;
 
@@ -33,6 +37,16 @@ pub struct Own {
     pub labels: String,
     pub annotations: String,
     pub generator_url: Option<String>,
+}
+
+/// How an annotation the alerts share up to their own values is kept in the set's
+/// `templates`: a text with `\0label\0` where each alert's label value goes, or (a JSON
+/// array) the texts before and after a part each alert keeps in its own annotations.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Template {
+    Whole(String),
+    Around(String, String),
 }
 
 /// The entries every map has with the same value (borrowed from the first). Maps are
@@ -84,7 +98,7 @@ fn without<'a>(
 }
 
 /// A JSON object of the entries, written straight from the iterator.
-fn json<'a>(entries: impl Iterator<Item = (&'a String, &'a String)>) -> String {
+fn json<K: serde::Serialize, V: serde::Serialize>(entries: impl Iterator<Item = (K, V)>) -> String {
     use serde::Serializer;
     let mut out = Vec::with_capacity(128);
     serde_json::Serializer::new(&mut out)
@@ -183,28 +197,41 @@ pub fn split(alerts: &[Parts]) -> (Option<SharedSet>, Vec<Own>) {
             v
         })
         .collect();
-    // Annotations every alert has, differing only by its own labels' values.
-    let mut templates: Vec<(&String, String)> = Vec::new();
+    // Annotations every alert has, differing only by its own labels' values, or also by
+    // a part of their own (kept by each alert: `around`).
+    let mut templates: Vec<(&String, Template)> = Vec::new();
+    // Each alert's own part of the annotations templated around it: (name, ranges).
+    let mut middles: Vec<(&String, Vec<std::ops::Range<usize>>)> = Vec::new();
     if alerts.len() > 1 {
         for key in alerts[0].annotations.keys() {
             if annotations.binary_search_by(|(s, _)| s.cmp(&key)).is_ok() {
                 continue;
             }
+            let first = &alerts[0].annotations[key];
             // The first alert's template must give every other alert's value back.
-            let Some(t) = templatize(
-                &alerts[0].annotations[key],
-                &own_labels[0],
-                alerts[0].labels,
-            ) else {
+            let t = templatize(first, &own_labels[0], alerts[0].labels);
+            if let Some(t) = &t
+                && alerts[1..].iter().all(|a| {
+                    a.annotations
+                        .get(key)
+                        .is_some_and(|v| fills_to(t, a.labels, v))
+                })
+            {
+                templates.push((key, Template::Whole(t.clone())));
                 continue;
-            };
-            let fits = alerts[1..].iter().all(|a| {
-                a.annotations
-                    .get(key)
-                    .is_some_and(|v| fills_to(&t, a.labels, v))
-            });
-            if fits {
-                templates.push((key, t));
+            }
+            if first.contains('\0') {
+                continue;
+            }
+            let values: Option<Vec<(&Map, &str)>> = alerts
+                .iter()
+                .map(|a| Some((a.labels, a.annotations.get(key)?.as_str())))
+                .collect();
+            if let Some((before, after, own)) =
+                values.and_then(|v| around::around(t.as_deref().unwrap_or(first), &v))
+            {
+                templates.push((key, Template::Around(before, after)));
+                middles.push((key, own));
             }
         }
     }
@@ -212,10 +239,19 @@ pub fn split(alerts: &[Parts]) -> (Option<SharedSet>, Vec<Own>) {
     let template_keys: Vec<(&String, &String)> = templates.iter().map(|(k, _)| (*k, *k)).collect();
     let owns = alerts
         .iter()
-        .map(|a| Own {
-            labels: json(without(a.labels, [&labels, &[]])),
-            annotations: json(without(a.annotations, [&annotations, &template_keys])),
-            generator_url: url.is_empty().then(|| a.generator_url.to_string()),
+        .enumerate()
+        .map(|(i, a)| {
+            let mut own: Vec<(&str, &str)> = without(a.annotations, [&annotations, &template_keys])
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            for (key, ranges) in &middles {
+                own.push((key.as_str(), &a.annotations[*key][ranges[i].clone()]));
+            }
+            Own {
+                labels: json(without(a.labels, [&labels, &[]])),
+                annotations: json(own.into_iter()),
+                generator_url: url.is_empty().then(|| a.generator_url.to_string()),
+            }
         })
         .collect();
     if labels.is_empty() && annotations.is_empty() && templates.is_empty() && url.is_empty() {
@@ -266,165 +302,33 @@ pub fn join(
     let mut l = json_map(labels);
     l.extend(json_map(own_labels));
     let mut a = json_map(annotations);
+    let mut own = json_map(own_annotations);
     for (name, t) in json_map(templates) {
-        if let Some(v) = t.as_str().and_then(|t| fill(t, &l)) {
+        let value = match t {
+            serde_json::Value::String(t) => fill(&t, &l),
+            serde_json::Value::Array(around) => match (around.first(), around.get(1)) {
+                (
+                    Some(serde_json::Value::String(before)),
+                    Some(serde_json::Value::String(after)),
+                ) => {
+                    let middle = own.remove(&name);
+                    let middle = middle.as_ref().and_then(serde_json::Value::as_str);
+                    middle
+                        .zip(fill(before, &l))
+                        .zip(fill(after, &l))
+                        .map(|((m, b), a)| b + m + &a)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(v) = value {
             a.insert(name, serde_json::Value::String(v));
         }
     }
-    a.extend(json_map(own_annotations));
+    a.extend(own);
     (l, a)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> Map {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn round_trip(alerts: &[(Map, Map, &str)]) -> (Option<SharedSet>, Vec<Own>) {
-        let parts: Vec<Parts> = alerts
-            .iter()
-            .map(|(l, a, u)| Parts {
-                labels: l,
-                annotations: a,
-                generator_url: u,
-            })
-            .collect();
-        let (set, owns) = split(&parts);
-        for ((l, a, u), own) in alerts.iter().zip(&owns) {
-            let cols = set.as_ref().map(|s| {
-                (
-                    s.labels.as_str(),
-                    s.annotations.as_str(),
-                    s.templates.as_str(),
-                )
-            });
-            let (jl, ja) = join(cols, &own.labels, &own.annotations);
-            let back = |m: JsonMap| -> Map {
-                m.into_iter()
-                    .map(|(k, v)| (k, v.as_str().unwrap().to_string()))
-                    .collect()
-            };
-            assert_eq!(&back(jl), l);
-            assert_eq!(&back(ja), a);
-            let url = own
-                .generator_url
-                .clone()
-                .unwrap_or_else(|| set.as_ref().unwrap().generator_url.clone());
-            assert_eq!(url, *u);
-        }
-        (set, owns)
-    }
-
-    #[test]
-    fn a_storm_keeps_only_what_differs() {
-        let alert = |pod: &str, value: &str| {
-            (
-                map(&[("alertname", "Down"), ("service", "api"), ("pod", pod)]),
-                map(&[
-                    ("summary", &format!("Down on api ({pod})")),
-                    ("description", &format!("{pod} is down; value {value}")),
-                    ("runbook_url", "https://runbooks/down"),
-                ]),
-                "http://prom/graph",
-            )
-        };
-        let (set, owns) = round_trip(&[alert("api-7d9f-1", "1"), alert("api-7d9f-2", "2")]);
-        let set = set.unwrap();
-        assert_eq!(set.labels, r#"{"alertname":"Down","service":"api"}"#);
-        assert_eq!(
-            set.annotations,
-            r#"{"runbook_url":"https://runbooks/down"}"#
-        );
-        assert_eq!(
-            set.templates,
-            r#"{"summary":"Down on api (\u0000pod\u0000)"}"#
-        );
-        assert_eq!(set.generator_url, "http://prom/graph");
-        assert_eq!(owns[0].labels, r#"{"pod":"api-7d9f-1"}"#);
-        assert_eq!(
-            owns[0].annotations,
-            r#"{"description":"api-7d9f-1 is down; value 1"}"#
-        );
-        assert_eq!(owns[0].generator_url, None);
-    }
-
-    #[test]
-    fn awkward_values_survive() {
-        // A label value inside another, a NUL in an annotation, values too short to
-        // template, an annotation only one alert has, different links.
-        let a = (
-            map(&[("pod", "ab"), ("instance", "web-1"), ("node", "web-10")]),
-            map(&[("summary", "web-1 on web-10"), ("odd", "x\0y")]),
-            "http://a",
-        );
-        let b = (
-            map(&[("pod", "cd"), ("instance", "web-2"), ("node", "web-20")]),
-            map(&[
-                ("summary", "web-2 on web-20"),
-                ("odd", "x\0z"),
-                ("extra", "1"),
-            ]),
-            "http://b",
-        );
-        let (set, _) = round_trip(&[a.clone(), b]);
-        assert!(set.unwrap().templates.contains("summary"));
-        // Alone: everything is shared, nothing templated.
-        let (set, owns) = round_trip(std::slice::from_ref(&a));
-        assert_eq!(set.unwrap().templates, "{}");
-        assert_eq!(owns[0].labels, "{}");
-        // Nothing in common at all: no set.
-        let (set, _) = round_trip(&[
-            (map(&[("a", "1")]), Map::new(), "x"),
-            (map(&[("a", "2")]), Map::new(), "y"),
-        ]);
-        assert!(set.is_none());
-    }
-
-    mod prop {
-        use super::*;
-        use proptest::prelude::*;
-
-        /// Label values that overlap (one inside another, empty, with NUL) and annotations
-        /// made of them and literal text, as templates would be.
-        fn alert_parts() -> impl Strategy<Value = (Map, Map, String)> {
-            let value = prop_oneof![
-                Just(String::new()),
-                "[a-c]{1,6}",
-                "web-[0-9]{1,2}",
-                Just("x\0y".to_string()),
-            ];
-            (
-                proptest::collection::btree_map("[a-d]", value.clone(), 0..4),
-                proptest::collection::vec((value, "[ a-c-]{0,4}"), 0..4),
-                prop_oneof![Just("u1".to_string()), Just("u2".to_string())],
-            )
-                .prop_map(|(mut labels, pieces, url)| {
-                    labels.insert("alertname".into(), "A".into());
-                    let mut annotations = Map::new();
-                    let joined: String =
-                        pieces.iter().map(|(v, lit)| format!("{v}{lit}")).collect();
-                    annotations.insert("summary".into(), joined);
-                    if let Some(pod) = labels.get("a") {
-                        annotations
-                            .insert("about".into(), format!("pod {pod} of {}", labels.len()));
-                    }
-                    (labels, annotations, url)
-                })
-        }
-
-        proptest! {
-            #[test]
-            fn every_alert_reads_back_exactly(alerts in proptest::collection::vec(alert_parts(), 1..6)) {
-                let alerts: Vec<(Map, Map, &str)> =
-                    alerts.iter().map(|(l, a, u)| (l.clone(), a.clone(), u.as_str())).collect();
-                round_trip(&alerts);
-            }
-        }
-    }
-}
+mod tests;
