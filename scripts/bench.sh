@@ -7,8 +7,10 @@
 #   scripts/bench.sh            # everything (~15 minutes plus the release build)
 #   scripts/bench.sh slo        # only the SLO evaluation and dashboard benchmarks
 #   scripts/bench.sh intake     # only intake at scale: realistic notifications joining 8
-#                               # large groups on a store growing for 5 minutes (rate every
-#                               # 30 s), then the same paced at the target 50,000 alerts/s,
+#                               # large groups on a store growing for 5 minutes (rate and
+#                               # latency every 30 s, and the rate of each second: its
+#                               # spread, first minute against last), then the same paced
+#                               # at the target 50,000 alerts/s,
 #                               # one group per notification, re-sent alerts, and a
 #                               # mixed run with readers polling the list and dashboard,
 #                               # the grouped run with hashed (Alertmanager-like)

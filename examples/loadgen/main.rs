@@ -33,12 +33,16 @@
 //! The intake requests go through a lean HTTP/1.1 client (`http1.rs`): the load
 //! generator shares the cores with the server it measures.
 //!
-//! `--report-every S` prints the rate and latency of each S-second slice (a store that
-//! grows must not slow intake down). `get` requests one URL sequentially and reports
+//! `--report-every S` prints the rate and latency of each S-second slice with the lowest
+//! and the median rate of its seconds, and at the end the spread of the rate sampled
+//! every second over the whole run (a store that grows must not slow intake down). `get` requests one URL sequentially and reports
 //! latency percentiles; `poll` requests URLs round-robin from `--clients` clients for
 //! `--seconds` (the readers of a mixed load), each pausing `--every-ms` between requests.
 
 mod http1;
+mod report;
+
+use report::{per_second_spread, report};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,29 +149,6 @@ fn resolved(firing: &str) -> String {
             r#""endsAt":"0001-01-01T00:00:00Z""#,
             r#""endsAt":"2026-11-26T11:00:00Z""#,
         )
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx]
-}
-
-fn report(label: &str, mut lat: Vec<Duration>, elapsed: Duration, extra: &str) {
-    lat.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{label}: {} requests in {:.2}s ({:.0} req/s){extra}; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
-        lat.len(),
-        elapsed.as_secs_f64(),
-        lat.len() as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&lat, 0.50)),
-        ms(percentile(&lat, 0.90)),
-        ms(percentile(&lat, 0.99)),
-        ms(lat.last().copied().unwrap_or_default()),
-    );
 }
 
 async fn intake(args: &[String]) {
@@ -305,6 +286,13 @@ async fn intake(args: &[String]) {
     }
     let elapsed = started.elapsed();
     if let Some(every) = report_every {
+        // Requests by the second they were due in (whole seconds only).
+        let mut per_second = vec![0usize; elapsed.as_secs() as usize];
+        for (_, at) in &all {
+            if let Some(n) = per_second.get_mut(at.as_secs() as usize) {
+                *n += 1;
+            }
+        }
         let slice = Duration::from_secs(every.max(1));
         let mut k = 0;
         loop {
@@ -319,14 +307,27 @@ async fn intake(args: &[String]) {
                 .collect();
             let secs = (to.min(elapsed) - from).as_secs_f64();
             let rate = (lat.len() * alerts) as f64 / secs;
+            let (a, b) = (from.as_secs() as usize, to.as_secs() as usize);
+            let mut these = per_second[a.min(per_second.len())..b.min(per_second.len())].to_vec();
+            these.sort_unstable();
+            let seconds = if these.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (seconds: lowest {}, median {})",
+                    these[0] * alerts,
+                    these[these.len() / 2] * alerts
+                )
+            };
             report(
                 &format!("  {:>5}s", to.as_secs()),
                 lat,
                 to.min(elapsed) - from,
-                &format!(", {rate:.0} alerts/s"),
+                &format!(", {rate:.0} alerts/s{seconds}"),
             );
             k += 1;
         }
+        per_second_spread(&per_second, alerts);
     }
     let all: Vec<Duration> = all.into_iter().map(|(l, _)| l).collect();
     let alerts_per_s = (all.len() * alerts) as f64 / elapsed.as_secs_f64();
