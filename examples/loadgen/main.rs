@@ -35,14 +35,15 @@
 //!
 //! `--report-every S` prints the rate and latency of each S-second slice with the lowest
 //! and the median rate of its seconds, and at the end the spread of the rate sampled
-//! every second over the whole run (a store that grows must not slow intake down). `get` requests one URL sequentially and reports
-//! latency percentiles; `poll` requests URLs round-robin from `--clients` clients for
-//! `--seconds` (the readers of a mixed load), each pausing `--every-ms` between requests.
+//! every second over the whole run (a store that grows must not slow intake down).
+//! `get` requests one URL sequentially and reports latency percentiles; `poll` requests
+//! URLs round-robin from `--clients` clients for `--seconds` (the readers of a mixed
+//! load), each pausing `--every-ms` between requests.
 
 mod http1;
 mod report;
 
-use report::{per_second_spread, report};
+use report::{per_second_spread, report, slice_seconds};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -309,17 +310,8 @@ async fn intake(args: &[String]) {
             let secs = (to.min(elapsed) - from).as_secs_f64();
             let rate = (lat.len() * alerts) as f64 / secs;
             let (a, b) = (from.as_secs() as usize, to.as_secs() as usize);
-            let mut these = per_second[a.min(per_second.len())..b.min(per_second.len())].to_vec();
-            these.sort_unstable();
-            let seconds = if these.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (seconds: lowest {}, median {})",
-                    these[0] * alerts,
-                    these[these.len() / 2] * alerts
-                )
-            };
+            let n = per_second.len();
+            let seconds = slice_seconds(&per_second[a.min(n)..b.min(n)], alerts);
             report(
                 &format!("  {:>5}s", to.as_secs()),
                 lat,

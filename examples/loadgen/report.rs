@@ -26,17 +26,32 @@ pub fn report(label: &str, mut lat: Vec<Duration>, elapsed: Duration, extra: &st
     );
 }
 
+/// The median of these seconds' request counts, in alerts/s.
+fn median(seconds: &[usize], alerts: usize) -> usize {
+    let mut s = seconds.to_vec();
+    s.sort_unstable();
+    s[s.len() / 2] * alerts
+}
+
+/// A slice's seconds (requests answered in each): " (seconds: lowest …, median …)", or
+/// nothing when the slice holds no whole second.
+pub fn slice_seconds(seconds: &[usize], alerts: usize) -> String {
+    match seconds.iter().min() {
+        Some(lowest) => format!(
+            " (seconds: lowest {}, median {})",
+            lowest * alerts,
+            median(seconds, alerts)
+        ),
+        None => String::new(),
+    }
+}
+
 /// The rate sampled every second over the run: its spread, and the first minute's
 /// median beside the last minute's (flat when a growing store does not slow intake).
 pub fn per_second_spread(per_second: &[usize], alerts: usize) {
     if per_second.is_empty() {
         return;
     }
-    let median = |s: &[usize]| {
-        let mut s = s.to_vec();
-        s.sort_unstable();
-        s[s.len() / 2] * alerts
-    };
     let mut sorted = per_second.to_vec();
     sorted.sort_unstable();
     let at = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize] * alerts;
@@ -49,7 +64,7 @@ pub fn per_second_spread(per_second: &[usize], alerts: usize) {
         at(0.01),
         at(0.5),
         at(1.0),
-        median(&per_second[..minute]),
-        median(&per_second[per_second.len() - minute..]),
+        median(&per_second[..minute], alerts),
+        median(&per_second[per_second.len() - minute..], alerts),
     );
 }

@@ -42,7 +42,7 @@ pub struct Own {
 /// How an annotation the alerts share up to their own values is kept in the set's
 /// `templates`: a text with `\0label\0` where each alert's label value goes, or (a JSON
 /// array) the texts before and after a part each alert keeps in its own annotations.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 enum Template {
     Whole(String),
@@ -304,23 +304,17 @@ pub fn join(
     let mut a = json_map(annotations);
     let mut own = json_map(own_annotations);
     for (name, t) in json_map(templates) {
-        let value = match t {
-            serde_json::Value::String(t) => fill(&t, &l),
-            serde_json::Value::Array(around) => match (around.first(), around.get(1)) {
-                (
-                    Some(serde_json::Value::String(before)),
-                    Some(serde_json::Value::String(after)),
-                ) => {
-                    let middle = own.remove(&name);
-                    let middle = middle.as_ref().and_then(serde_json::Value::as_str);
-                    middle
-                        .zip(fill(before, &l))
-                        .zip(fill(after, &l))
-                        .map(|((m, b), a)| b + m + &a)
-                }
-                _ => None,
-            },
-            _ => None,
+        let value = match serde_json::from_value(t) {
+            Ok(Template::Whole(t)) => fill(&t, &l),
+            Ok(Template::Around(before, after)) => {
+                let middle = own.remove(&name);
+                let middle = middle.as_ref().and_then(serde_json::Value::as_str);
+                middle
+                    .zip(fill(&before, &l))
+                    .zip(fill(&after, &l))
+                    .map(|((m, b), a)| b + m + &a)
+            }
+            Err(_) => None,
         };
         if let Some(v) = value {
             a.insert(name, serde_json::Value::String(v));
